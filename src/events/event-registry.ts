@@ -1,0 +1,222 @@
+import {
+  EventValidationError,
+  InvalidArgumentError,
+  SerializationError,
+  UnknownEventTypeError,
+  UpcastError,
+  type ValidationIssue,
+} from '../errors.js';
+import type { AnyEventDefinition } from './define-event.js';
+import type { EventMetadata, NewEvent, StoredEvent } from './event-envelope.js';
+
+/**
+ * An event as a store read it, before upcasting and validation: payload and metadata are
+ * whatever the JSON held.
+ */
+export interface RawStoredEvent {
+  readonly eventId: string;
+  readonly aggregateId: string;
+  readonly aggregateType: string;
+  readonly type: string;
+  readonly version: number;
+  readonly schemaVersion: number;
+  readonly timestamp: Date;
+  readonly payload: unknown;
+  readonly metadata: unknown;
+  readonly globalPosition: bigint;
+  readonly transactionId: bigint;
+}
+
+/** A new event that passed validation, ready for a store to write. */
+export interface EncodedEvent {
+  readonly eventId: string;
+  readonly aggregateType: string;
+  readonly type: string;
+  readonly schemaVersion: number;
+  readonly timestamp: Date;
+  /** The payload as zod parsed it (defaults applied, unknown keys stripped where the schema says so). */
+  readonly payload: unknown;
+  /** `payload` as JSON text. */
+  readonly payloadJson: string;
+  readonly metadata: EventMetadata;
+  /** `metadata` as JSON text. */
+  readonly metadataJson: string;
+}
+
+/**
+ * Brings a stored payload from its schema version to a newer one. {@link UpcasterRegistry}
+ * implements it; an {@link EventRegistry} calls it on every read of an older event.
+ */
+export interface PayloadUpcaster {
+  /**
+   * Returns the payload at `toSchemaVersion`. Throws {@link UpcastError} when a step is missing
+   * or fails.
+   */
+  upcast(event: RawStoredEvent, toSchemaVersion: number): unknown;
+}
+
+/** Options of {@link EventRegistry}. */
+export interface EventRegistryOptions {
+  /**
+   * Upcasters for events stored at older schema versions.
+   * @defaultValue none: an event at another schema version than its definition's fails to read.
+   */
+  readonly upcasters?: PayloadUpcaster;
+}
+
+const MAX_ID_LENGTH = 512;
+
+/** Checks an id (aggregate or event id) and throws {@link InvalidArgumentError} when it is unusable. */
+export function assertValidId(kind: string, id: unknown): asserts id is string {
+  if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
+    throw new InvalidArgumentError(
+      `${kind} must be a non-empty string of at most ${MAX_ID_LENGTH} characters`,
+    );
+  }
+}
+
+function toIssues(error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string; code: string }> }) {
+  return error.issues.map(
+    (issue): ValidationIssue => ({ path: issue.path, message: issue.message, code: issue.code }),
+  );
+}
+
+function stringify(eventType: string, what: string, value: unknown): string {
+  try {
+    const json = JSON.stringify(value);
+    if (json === undefined) throw new TypeError(`${what} is not a JSON value`);
+    return json;
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new SerializationError(eventType, `${what} is not JSON-serialisable (${reason})`, { cause: error });
+  }
+}
+
+/**
+ * The set of event types a store accepts, with their zod schemas. Every store validates each
+ * new event's payload with it before writing anything, and every event it reads (after
+ * upcasting older schema versions) before handing it out.
+ *
+ * @example
+ * ```ts
+ * const registry = new EventRegistry([OrderCreated, OrderItemAdded, OrderShipped]);
+ * const store = new InMemoryEventStore({ registry });
+ * ```
+ */
+export class EventRegistry {
+  readonly #definitions = new Map<string, AnyEventDefinition>();
+  readonly #upcasters: PayloadUpcaster | undefined;
+
+  constructor(definitions: Iterable<AnyEventDefinition>, options: EventRegistryOptions = {}) {
+    for (const definition of definitions) {
+      const existing = this.#definitions.get(definition.type);
+      if (existing && existing !== definition) {
+        throw new InvalidArgumentError(`EventRegistry: event type "${definition.type}" is defined twice`);
+      }
+      this.#definitions.set(definition.type, definition);
+    }
+    this.#upcasters = options.upcasters;
+  }
+
+  /** The definition of a type, or `undefined`. */
+  get(type: string): AnyEventDefinition | undefined {
+    return this.#definitions.get(type);
+  }
+
+  /** The registered event types. */
+  types(): string[] {
+    return [...this.#definitions.keys()];
+  }
+
+  /**
+   * Validates a new event and serialises it. Throws {@link UnknownEventTypeError},
+   * {@link EventValidationError}, {@link SerializationError} or {@link InvalidArgumentError};
+   * it writes nothing, so a store calls it for every event before it starts writing.
+   */
+  encode(event: NewEvent): EncodedEvent {
+    if (typeof event !== 'object' || event === null) {
+      throw new InvalidArgumentError('an event to append must be an object');
+    }
+    const definition = this.#definitions.get(event.type);
+    if (!definition) throw new UnknownEventTypeError(String(event.type));
+    if (event.schemaVersion !== undefined && event.schemaVersion !== definition.schemaVersion) {
+      throw new InvalidArgumentError(
+        `event "${event.type}" must be written at its current schema version ${definition.schemaVersion}, got ${event.schemaVersion}`,
+      );
+    }
+    if (event.eventId !== undefined) assertValidId('eventId', event.eventId);
+    if (typeof event.aggregateType !== 'string' || event.aggregateType === '') {
+      throw new InvalidArgumentError(`event "${event.type}" needs a non-empty aggregateType`);
+    }
+    const timestamp = event.timestamp ?? new Date();
+    if (!(timestamp instanceof Date) || Number.isNaN(timestamp.getTime())) {
+      throw new InvalidArgumentError(`event "${event.type}" has an invalid timestamp`);
+    }
+    const parsed = definition.schema.safeParse(event.payload);
+    if (!parsed.success) throw new EventValidationError(event.type, toIssues(parsed.error), event.eventId);
+    const metadata = event.metadata ?? {};
+    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+      throw new InvalidArgumentError(`event "${event.type}": metadata must be a plain object`);
+    }
+    return {
+      eventId: event.eventId ?? globalThis.crypto.randomUUID(),
+      aggregateType: event.aggregateType,
+      type: event.type,
+      schemaVersion: definition.schemaVersion,
+      timestamp,
+      payload: parsed.data,
+      payloadJson: stringify(event.type, 'payload', parsed.data),
+      metadata,
+      metadataJson: stringify(event.type, 'metadata', metadata),
+    };
+  }
+
+  /**
+   * Turns a stored row into a {@link StoredEvent}: upcasts an older payload to the current schema
+   * version, then validates it. Throws {@link UnknownEventTypeError}, {@link UpcastError} or
+   * {@link EventValidationError}.
+   */
+  decode(raw: RawStoredEvent): StoredEvent {
+    const definition = this.#definitions.get(raw.type);
+    if (!definition) throw new UnknownEventTypeError(raw.type, raw.eventId);
+    let payload = raw.payload;
+    if (raw.schemaVersion !== definition.schemaVersion) {
+      if (raw.schemaVersion > definition.schemaVersion) {
+        throw new UpcastError(
+          raw.eventId,
+          raw.type,
+          raw.schemaVersion,
+          definition.schemaVersion,
+          'the stored event is newer than this code knows; deploy the newer definition',
+        );
+      }
+      if (!this.#upcasters) {
+        throw new UpcastError(
+          raw.eventId,
+          raw.type,
+          raw.schemaVersion,
+          definition.schemaVersion,
+          'no upcasters are registered',
+        );
+      }
+      payload = this.#upcasters.upcast(raw, definition.schemaVersion);
+    }
+    const parsed = definition.schema.safeParse(payload);
+    if (!parsed.success) throw new EventValidationError(raw.type, toIssues(parsed.error), raw.eventId);
+    const metadata =
+      typeof raw.metadata === 'object' && raw.metadata !== null ? (raw.metadata as EventMetadata) : {};
+    return {
+      eventId: raw.eventId,
+      aggregateId: raw.aggregateId,
+      aggregateType: raw.aggregateType,
+      type: raw.type,
+      version: raw.version,
+      schemaVersion: definition.schemaVersion,
+      timestamp: raw.timestamp,
+      payload: parsed.data,
+      metadata,
+      globalPosition: raw.globalPosition,
+      transactionId: raw.transactionId,
+    };
+  }
+}

@@ -1,0 +1,28 @@
+/**
+ * annals: event sourcing and CQRS for TypeScript.
+ *
+ * The root entry point is the core: event definitions, aggregates, the {@link IEventStore}
+ * contract with its in-memory adapter, the event bus and the errors. Adapters live behind
+ * `annals/postgres` and `annals/amqp`; test helpers behind `annals/testing`.
+ *
+ * @packageDocumentation
+ */
+
+export * from './aggregates/aggregate-repository.js';
+export * from './aggregates/aggregate-root.js';
+export * from './aggregates/command-metadata.js';
+export * from './bus/event-bus.js';
+export * from './bus/in-memory-event-bus.js';
+export * from './errors.js';
+export * from './events/define-event.js';
+export * from './events/event-envelope.js';
+export * from './events/event-registry.js';
+export * from './retry.js';
+export * from './store/event-store.js';
+export * from './store/expected-version.js';
+export {
+  assertDistinctIds,
+  InMemoryEventStore,
+  type InMemoryEventStoreOptions,
+} from './store/in-memory-event-store.js';
+export * from './store/read-options.js';

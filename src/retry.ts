@@ -1,0 +1,68 @@
+import { InvalidArgumentError } from './errors.js';
+
+/** How an operation is retried: exponential backoff with full jitter, bounded in attempts. */
+export interface RetryOptions {
+  /**
+   * Attempts in all, the first included. `1` means no retry.
+   * @defaultValue 5
+   */
+  readonly maxAttempts?: number;
+  /**
+   * Delay before the first retry; it doubles with each further retry.
+   * @defaultValue 10
+   */
+  readonly initialDelayMs?: number;
+  /**
+   * The longest delay between two attempts.
+   * @defaultValue 1000
+   */
+  readonly maxDelayMs?: number;
+  /**
+   * Randomise each delay between half and all of its value, so that racing writers spread out.
+   * @defaultValue true
+   */
+  readonly jitter?: boolean;
+}
+
+/** {@link RetryOptions} with every default filled in. */
+export type ResolvedRetryOptions = Required<RetryOptions>;
+
+/** Fills in the defaults of {@link RetryOptions} and validates them. */
+export function resolveRetryOptions(
+  options: RetryOptions = {},
+  defaults: Partial<ResolvedRetryOptions> = {},
+): ResolvedRetryOptions {
+  const resolved: ResolvedRetryOptions = {
+    maxAttempts: options.maxAttempts ?? defaults.maxAttempts ?? 5,
+    initialDelayMs: options.initialDelayMs ?? defaults.initialDelayMs ?? 10,
+    maxDelayMs: options.maxDelayMs ?? defaults.maxDelayMs ?? 1000,
+    jitter: options.jitter ?? defaults.jitter ?? true,
+  };
+  if (!Number.isSafeInteger(resolved.maxAttempts) || resolved.maxAttempts < 1) {
+    throw new InvalidArgumentError('retry.maxAttempts must be an integer >= 1');
+  }
+  if (!(resolved.initialDelayMs >= 0) || !(resolved.maxDelayMs >= resolved.initialDelayMs)) {
+    throw new InvalidArgumentError('retry delays must be >= 0 and maxDelayMs >= initialDelayMs');
+  }
+  return resolved;
+}
+
+/** The delay before retry number `retry` (1 for the first retry). */
+export function backoffDelayMs(options: ResolvedRetryOptions, retry: number): number {
+  const exponential = Math.min(options.maxDelayMs, options.initialDelayMs * 2 ** Math.max(0, retry - 1));
+  return options.jitter ? exponential / 2 + Math.random() * (exponential / 2) : exponential;
+}
+
+/** Resolves after `ms` milliseconds, or at once when `signal` aborts. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  if (ms <= 0 || signal?.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+}

@@ -1,0 +1,117 @@
+import type { LogPosition, NewEvent, StoredEvent } from '../events/event-envelope.js';
+import type { ExpectedVersionMode } from './expected-version.js';
+
+/** What an append wrote, or, for a retried append, what the original append wrote. */
+export interface AppendResult {
+  /** The stream appended to. */
+  readonly aggregateId: string;
+  /** The stream's version after the append: pass it as the next expected version. */
+  readonly nextExpectedVersion: number;
+  /** The stored events of this append, in order. */
+  readonly events: readonly StoredEvent[];
+  /** True when every event id was stored already and nothing was written (a safe retry). */
+  readonly duplicate: boolean;
+}
+
+/** Options of {@link IEventStore.load}. */
+export interface LoadOptions {
+  /**
+   * Load events with a version of at least this.
+   * @defaultValue 1
+   */
+  readonly fromVersion?: number;
+  /**
+   * Load events with a version of at most this.
+   * @defaultValue the stream's end
+   */
+  readonly toVersion?: number;
+}
+
+/** Options of {@link IEventStore.readAll}. */
+export interface ReadAllOptions {
+  /**
+   * Read the events after this position (exclusive).
+   * @defaultValue {@link LOG_START}
+   */
+  readonly after?: LogPosition;
+  /**
+   * The most events to return.
+   * @defaultValue 100
+   */
+  readonly limit?: number;
+}
+
+/** One page of the global log. */
+export interface ReadAllResult {
+  /** The events, in log order. */
+  readonly events: readonly StoredEvent[];
+  /** Where the next read starts: the last event's position, or `after` when there were none. */
+  readonly next: LogPosition;
+  /** True when fewer than `limit` events were returned: the reader has caught up for now. */
+  readonly caughtUp: boolean;
+}
+
+/** The end of the global log as readers can see it now. */
+export interface LogHead {
+  /** The position of the last readable event, or {@link LOG_START} for an empty log. */
+  readonly position: LogPosition;
+  /** When that event was raised; `undefined` for an empty log. */
+  readonly timestamp: Date | undefined;
+}
+
+/** Stops a subscription. */
+export type Unsubscribe = () => void;
+
+/**
+ * An append-only event store: streams of events per aggregate with optimistic concurrency,
+ * and one global log that readers follow in order without ever skipping an event.
+ *
+ * Every adapter passes the contract suite in `annals/testing`
+ * (`describeEventStoreContract`), which is the precise definition of this interface.
+ */
+export interface IEventStore {
+  /**
+   * Appends events to a stream, atomically: all of them or none.
+   *
+   * - `expectedVersion` is checked atomically with the write; a mismatch throws
+   *   {@link ConcurrencyError} with the actual version, and nothing is written.
+   * - Payloads are validated by the store's {@link EventRegistry} before anything is written.
+   * - If every event's `eventId` is already stored as this append, nothing is written and the
+   *   original result is returned with `duplicate: true`. If only some are, or in another stream,
+   *   {@link DuplicateEventError} is thrown.
+   * - An empty `events` array checks `expectedVersion` and returns the current version.
+   */
+  append(
+    aggregateId: string,
+    expectedVersion: ExpectedVersionMode,
+    events: readonly NewEvent[],
+  ): Promise<AppendResult>;
+
+  /** The events of a stream in version order; an empty array when the stream does not exist. */
+  load(aggregateId: string, options?: LoadOptions): Promise<StoredEvent[]>;
+
+  /** The stream's current version; `0` when it does not exist. */
+  streamVersion(aggregateId: string): Promise<number>;
+
+  /**
+   * Reads the global log after a position, in order. Only events whose writes have finished
+   * are returned, and none that finishes later can sort before them: a reader that checkpoints
+   * `next` never skips an event.
+   */
+  readAll(options?: ReadAllOptions): Promise<ReadAllResult>;
+
+  /** The end of the global log as {@link IEventStore.readAll} sees it. */
+  head(): Promise<LogHead>;
+
+  /** How many readable events come after `position`. */
+  countAfter(position: LogPosition): Promise<bigint>;
+
+  /**
+   * Calls `listener` soon after events were appended (by this process or, where the backend
+   * supports it, by others). A hint to wake readers; readers still poll, since hints may be lost.
+   */
+  onAppended(listener: () => void): Unsubscribe;
+
+  /** Releases what the store holds (listeners, connections it opened itself). */
+  close(): Promise<void>;
+}

@@ -1,0 +1,10 @@
+/**
+ * Test helpers for annals users and adapter authors: the {@link IEventStore} contract suite and
+ * given/when/then scenarios for aggregates. They use vitest (an optional peer dependency).
+ *
+ * @packageDocumentation
+ */
+
+export * from './aggregate-scenario.js';
+export * from './contract/describe-event-store-contract.js';
+export { ContractItemAdded, ContractNote, contractRegistry } from './contract/fixtures.js';

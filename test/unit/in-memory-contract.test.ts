@@ -1,0 +1,6 @@
+import { InMemoryEventStore } from 'annals';
+import { describeEventStoreContract } from 'annals/testing';
+
+describeEventStoreContract('InMemoryEventStore', {
+  createStore: (registry) => new InMemoryEventStore({ registry }),
+});
