@@ -13,6 +13,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts'],
     testTimeout: 60_000,
+    // In CI a JSON report lets .ci/run print one plain summary line.
+    reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-results.json' }]] : ['default'],
     hookTimeout: 120_000,
     typecheck: { enabled: true, include: ['test/**/*.test-d.ts'] },
   },
