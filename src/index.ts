@@ -17,6 +17,7 @@ export * from './errors.js';
 export * from './events/define-event.js';
 export * from './events/event-envelope.js';
 export * from './events/event-registry.js';
+export * from './evolution/upcaster-registry.js';
 export * from './retry.js';
 export * from './store/event-store.js';
 export * from './store/expected-version.js';
