@@ -1,1 +1,50 @@
-export {};
+/**
+ * `annals/postgres`: the PostgreSQL event store, on a `pg.Pool` or on an in-process PGlite
+ * instance, with versioned migrations, one-round-trip appends, caller-held transactions and a
+ * global log that never skips an event. See docs/postgres.md.
+ *
+ * The drivers are optional peer dependencies, typed here by shape: install `pg` for a server,
+ * `@electric-sql/pglite` for the embedded database.
+ *
+ * @packageDocumentation
+ */
+
+export {
+  type CreatePGliteEventStoreOptions,
+  type CreatePostgresEventStoreOptions,
+  createPGliteEventStore,
+  createPostgresEventStore,
+} from './create-store.js';
+export {
+  appendedChannel,
+  assertIdentifier,
+  DEFAULT_SCHEMA,
+  IDENTIFIER_PATTERN,
+  quoteIdentifier,
+  quoteLiteral,
+  resolveSchemaName,
+} from './identifier.js';
+export { type MigrateOptions, type MigrateResult, migrate } from './migrate.js';
+export { type Migration, type MigrationContext, migrations } from './migrations/index.js';
+export type {
+  PgNotification,
+  PgPool,
+  PgPoolClient,
+  PgQueryable,
+  PgQueryResult,
+  PgRow,
+} from './pg-client.js';
+export {
+  isConnectionError,
+  SQLSTATE_CONCURRENCY,
+  SQLSTATE_DUPLICATE_EVENT,
+  toStoreError,
+} from './pg-errors.js';
+export { type PGliteLike, type PGlitePool, type PGlitePoolOptions, pgliteAsPool } from './pglite-pool.js';
+export {
+  type PostgresAppendOptions,
+  PostgresEventStore,
+  type PostgresEventStoreOptions,
+  type PostgresLoadOptions,
+} from './postgres-event-store.js';
+export type { PostgresTransaction } from './transaction.js';

@@ -1,0 +1,133 @@
+import {
+  ANY,
+  type AppendResult,
+  assertDistinctIds,
+  assertExpectedVersion,
+  assertValidId,
+  type EncodedEvent,
+  type EventRegistry,
+  type ExpectedVersionMode,
+  InvalidArgumentError,
+  type NewEvent,
+  NO_STREAM,
+  STREAM_EXISTS,
+  type StoredEvent,
+  StoreUnavailableError,
+} from 'annals';
+import type { AppendRow } from './event-store-sql.js';
+
+/** The earliest instant PostgreSQL's timestamptz holds (4713 BC). */
+const MIN_TIMESTAMP_MS = Date.UTC(-4712, 0, 1);
+
+/** An append, validated and encoded, ready to be sent in one statement. */
+export interface PreparedAppend {
+  readonly aggregateId: string;
+  readonly expectedVersion: ExpectedVersionMode;
+  readonly events: readonly EncodedEvent[];
+  /** The parameters of `append_events`. */
+  readonly values: unknown[];
+}
+
+function assertNoNul(kind: string, value: string): void {
+  if (value.includes('\u0000')) throw new InvalidArgumentError(`${kind} must not contain the NUL character`);
+}
+
+/**
+ * Validates and encodes an append before anything is sent: ids, expected version, every payload
+ * (through the registry), distinct event ids, and text PostgreSQL cannot hold in a text column.
+ */
+export function prepareAppend(
+  registry: EventRegistry,
+  aggregateId: string,
+  expectedVersion: ExpectedVersionMode,
+  events: readonly NewEvent[],
+): PreparedAppend {
+  assertValidId('aggregateId', aggregateId);
+  assertNoNul('aggregateId', aggregateId);
+  assertExpectedVersion(expectedVersion);
+  if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array');
+  const encoded = events.map((event) => registry.encode(event));
+  assertDistinctIds(encoded);
+  const n = encoded.length;
+  const ids = new Array<string>(n);
+  const aggregateTypes = new Array<string>(n);
+  const types = new Array<string>(n);
+  const schemaVersions = new Array<number>(n);
+  const payloads = new Array<string>(n);
+  const metadata = new Array<string>(n);
+  const timestamps = new Array<string>(n);
+  for (let index = 0; index < n; index++) {
+    const event = encoded[index]!;
+    assertNoNul('eventId', event.eventId);
+    assertNoNul('aggregateType', event.aggregateType);
+    if (event.timestamp.getTime() < MIN_TIMESTAMP_MS) {
+      throw new InvalidArgumentError(`event "${event.type}" has a timestamp before 4713 BC`);
+    }
+    ids[index] = event.eventId;
+    aggregateTypes[index] = event.aggregateType;
+    types[index] = event.type;
+    schemaVersions[index] = event.schemaVersion;
+    payloads[index] = event.payloadJson;
+    metadata[index] = event.metadataJson;
+    timestamps[index] = event.timestamp.toISOString();
+  }
+  const exact = typeof expectedVersion === 'number';
+  const mode = exact ? 'exact' : expectedVersion;
+  if (mode !== 'exact' && mode !== ANY && mode !== NO_STREAM && mode !== STREAM_EXISTS) {
+    throw new InvalidArgumentError(`unsupported expected version ${String(mode)}`);
+  }
+  return {
+    aggregateId,
+    expectedVersion,
+    events: encoded,
+    values: [
+      aggregateId,
+      mode,
+      exact ? String(expectedVersion) : null,
+      ids,
+      aggregateTypes,
+      types,
+      schemaVersions,
+      payloads,
+      metadata,
+      timestamps,
+    ],
+  };
+}
+
+/**
+ * The result of a fresh append, built from what was sent and the positions the server
+ * returned, without reading the events back.
+ */
+export function freshAppendResult(prepared: PreparedAppend, row: AppendRow): AppendResult {
+  const positions = row.positions ?? [];
+  const count = prepared.events.length;
+  if (positions.length !== count || (count > 0 && row.transaction_id === null)) {
+    throw new StoreUnavailableError(
+      `append_events returned ${positions.length} positions for ${count} events; is the schema migrated?`,
+    );
+  }
+  const firstVersion = row.next_version - count + 1;
+  const transactionId = count > 0 ? BigInt(row.transaction_id!) : 0n;
+  const events = prepared.events.map(
+    (event, index): StoredEvent => ({
+      eventId: event.eventId,
+      aggregateId: prepared.aggregateId,
+      aggregateType: event.aggregateType,
+      type: event.type,
+      version: firstVersion + index,
+      schemaVersion: event.schemaVersion,
+      timestamp: new Date(event.timestamp.getTime()),
+      payload: event.payload,
+      metadata: JSON.parse(event.metadataJson) as StoredEvent['metadata'],
+      globalPosition: BigInt(positions[index]!),
+      transactionId,
+    }),
+  );
+  return {
+    aggregateId: prepared.aggregateId,
+    nextExpectedVersion: row.next_version,
+    events,
+    duplicate: false,
+  };
+}

@@ -1,0 +1,87 @@
+import type { RawStoredEvent } from 'annals';
+import type { PgRow } from './pg-client.js';
+
+/** A row of `events` as the store selects it; bigints arrive as text (see {@link EVENT_COLUMNS}). */
+export interface EventRow extends PgRow {
+  global_position: string;
+  transaction_id: string;
+  aggregate_id: string;
+  aggregate_type: string;
+  version: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  payload: unknown;
+  metadata: unknown;
+  timestamp: Date | string;
+}
+
+/** The row `append_events` returns. */
+export interface AppendRow extends PgRow {
+  duplicate: boolean;
+  next_version: number;
+  transaction_id: string | null;
+  positions: string[] | null;
+}
+
+/**
+ * The columns every read selects. Bigints are selected as text and converted with `BigInt`, so
+ * positions are exact past 2^53 whether the driver returns int8 as a string (`pg`) or as a
+ * number (PGlite).
+ */
+export const EVENT_COLUMNS =
+  'global_position::text AS global_position, transaction_id::text AS transaction_id, aggregate_id, ' +
+  'aggregate_type, version, event_id, type, schema_version, payload, metadata, "timestamp"';
+
+/** Events whose writing transaction has finished, and all transactions before it: the readable log. */
+const VISIBLE = 'transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+const AFTER = '(transaction_id, global_position) > ($1::text::xid8, $2::text::bigint)';
+
+/** The SQL of the event store for one schema (already validated and quoted). */
+export interface EventStoreSql {
+  readonly append: string;
+  readonly load: string;
+  readonly loadByEventIds: string;
+  readonly streamVersion: string;
+  readonly readAll: string;
+  readonly head: string;
+  readonly countAfter: string;
+}
+
+/** Builds the statements for a quoted schema identifier. */
+export function eventStoreSql(schema: string): EventStoreSql {
+  return {
+    append:
+      `SELECT duplicate, next_version, transaction_id, positions FROM ${schema}.append_events(` +
+      '$1::text, $2::text, $3::bigint, $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[], $9::text[], $10::timestamptz[])',
+    load:
+      `SELECT ${EVENT_COLUMNS} FROM ${schema}.events ` +
+      'WHERE aggregate_id = $1 AND version >= $2 AND version <= $3 ORDER BY version',
+    loadByEventIds: `SELECT ${EVENT_COLUMNS} FROM ${schema}.events WHERE event_id = ANY($1::text[]) ORDER BY version`,
+    streamVersion: `SELECT version FROM ${schema}.streams WHERE aggregate_id = $1`,
+    readAll:
+      `SELECT ${EVENT_COLUMNS} FROM ${schema}.events WHERE ${AFTER} AND ${VISIBLE} ` +
+      'ORDER BY transaction_id, global_position LIMIT $3',
+    head:
+      `SELECT global_position::text AS global_position, transaction_id::text AS transaction_id, "timestamp" ` +
+      `FROM ${schema}.events WHERE ${VISIBLE} ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+    countAfter: `SELECT count(*)::text AS count FROM ${schema}.events WHERE ${AFTER} AND ${VISIBLE}`,
+  };
+}
+
+/** Turns a selected row into the raw event the registry decodes. */
+export function toRawEvent(row: EventRow): RawStoredEvent {
+  return {
+    eventId: row.event_id,
+    aggregateId: row.aggregate_id,
+    aggregateType: row.aggregate_type,
+    type: row.type,
+    version: Number(row.version),
+    schemaVersion: Number(row.schema_version),
+    timestamp: row.timestamp instanceof Date ? row.timestamp : new Date(row.timestamp),
+    payload: row.payload,
+    metadata: row.metadata,
+    globalPosition: BigInt(row.global_position),
+    transactionId: BigInt(row.transaction_id),
+  };
+}

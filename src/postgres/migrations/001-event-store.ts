@@ -1,0 +1,183 @@
+import type { Migration } from './migration.js';
+
+/**
+ * Migration 1: the event store.
+ *
+ * - `streams`: one row per aggregate with its current version; appends lock it.
+ * - `events`: the events. `global_position` numbers them in insertion order;
+ *   `transaction_id` is the writing transaction's id, and the global log is ordered by
+ *   `(transaction_id, global_position)` and read only below the oldest running transaction
+ *   (`pg_snapshot_xmin`), so readers never skip an event that commits late.
+ * - `append_events(...)`: the whole append in one call (one round trip): expected-version check
+ *   under a row lock on the stream, idempotency by event id, the insert, the stream's new
+ *   version and a NOTIFY. Conflicts are raised with SQLSTATE `ZA001` (DETAIL: the actual
+ *   version); an event id stored elsewhere with `ZA002` (DETAIL: the event id).
+ */
+export const eventStoreMigration: Migration = {
+  version: 1,
+  name: 'event-store',
+  sql: (s, { appendedChannelLiteral }) => `
+CREATE TABLE ${s}.streams (
+  aggregate_id   text    PRIMARY KEY,
+  aggregate_type text    NOT NULL,
+  version        integer NOT NULL CHECK (version >= 0)
+);
+
+CREATE TABLE ${s}.events (
+  global_position bigint      GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+  transaction_id  xid8        NOT NULL DEFAULT pg_current_xact_id(),
+  aggregate_id    text        NOT NULL,
+  aggregate_type  text        NOT NULL,
+  version         integer     NOT NULL CHECK (version >= 1),
+  event_id        text        NOT NULL,
+  type            text        NOT NULL,
+  schema_version  integer     NOT NULL,
+  payload         jsonb       NOT NULL,
+  metadata        jsonb       NOT NULL DEFAULT '{}'::jsonb,
+  "timestamp"     timestamptz NOT NULL,
+  CONSTRAINT events_event_id_key UNIQUE (event_id),
+  CONSTRAINT events_stream_version_key UNIQUE (aggregate_id, version)
+);
+
+-- The global log's order; readers page through it with a row comparison on this pair.
+CREATE INDEX events_log_order_idx ON ${s}.events (transaction_id, global_position);
+
+CREATE FUNCTION ${s}.append_events(
+  p_aggregate_id     text,
+  p_expected_mode    text,     -- 'any' | 'no_stream' | 'stream_exists' | 'exact'
+  p_expected_version bigint,   -- the version for 'exact', else NULL
+  p_event_ids        text[],
+  p_aggregate_types  text[],
+  p_types            text[],
+  p_schema_versions  integer[],
+  p_payloads         text[],
+  p_metadata         text[],
+  p_timestamps       timestamptz[]
+) RETURNS TABLE (duplicate boolean, next_version integer, transaction_id text, positions text[])
+LANGUAGE plpgsql
+AS $append$
+#variable_conflict use_column
+DECLARE
+  v_count         integer := coalesce(cardinality(p_event_ids), 0);
+  v_current       integer;
+  v_exists        boolean;
+  v_found         integer;
+  v_same          boolean;
+  v_last_version  integer;
+  v_first_found   text;
+  v_dup_tx        text;
+  v_dup_positions text[];
+  v_positions     text[];
+  v_attempt       integer := 0;
+BEGIN
+  IF p_expected_mode IS NULL
+     OR p_expected_mode NOT IN ('any', 'no_stream', 'stream_exists', 'exact')
+     OR (p_expected_mode = 'exact' AND (p_expected_version IS NULL OR p_expected_version < 0)) THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'annals: invalid expected version';
+  END IF;
+  IF coalesce(cardinality(p_aggregate_types), 0) <> v_count
+     OR coalesce(cardinality(p_types), 0) <> v_count
+     OR coalesce(cardinality(p_schema_versions), 0) <> v_count
+     OR coalesce(cardinality(p_payloads), 0) <> v_count
+     OR coalesce(cardinality(p_metadata), 0) <> v_count
+     OR coalesce(cardinality(p_timestamps), 0) <> v_count THEN
+    RAISE EXCEPTION USING ERRCODE = '22023', MESSAGE = 'annals: append arrays differ in length';
+  END IF;
+
+  IF v_count = 0 THEN
+    -- An empty append only checks the expected version.
+    SELECT s.version INTO v_current FROM ${s}.streams s WHERE s.aggregate_id = p_aggregate_id;
+    v_current := coalesce(v_current, 0);
+    IF NOT (CASE p_expected_mode
+               WHEN 'any' THEN true
+               WHEN 'no_stream' THEN v_current = 0
+               WHEN 'stream_exists' THEN v_current > 0
+               ELSE v_current = p_expected_version END) THEN
+      RAISE EXCEPTION USING ERRCODE = 'ZA001', DETAIL = v_current::text,
+        MESSAGE = format('annals: concurrency conflict on %s: expected %s, actual %s',
+                         p_aggregate_id, coalesce(p_expected_version::text, p_expected_mode), v_current);
+    END IF;
+    RETURN QUERY SELECT false, v_current, NULL::text, ARRAY[]::text[];
+    RETURN;
+  END IF;
+
+  LOOP
+    v_attempt := v_attempt + 1;
+    IF v_attempt > 3 THEN
+      -- Only reachable when the caller's snapshot cannot see a committed stream row
+      -- (REPEATABLE READ or SERIALIZABLE): the caller must retry.
+      RAISE EXCEPTION USING ERRCODE = '40001',
+        MESSAGE = 'annals: the stream was created concurrently; retry the append';
+    END IF;
+
+    -- Lock the stream row: racing appends to one stream queue here, so each sees the version
+    -- its predecessor committed (each statement of this function takes a fresh snapshot).
+    SELECT s.version INTO v_current FROM ${s}.streams s WHERE s.aggregate_id = p_aggregate_id FOR UPDATE;
+    v_exists := FOUND;
+    v_current := coalesce(v_current, 0);
+
+    -- Idempotency: are any of these event ids stored already?
+    SELECT count(*)::integer,
+           count(*) = v_count
+             AND bool_and(e.aggregate_id = p_aggregate_id)
+             AND min(e.transaction_id::text::bigint) = max(e.transaction_id::text::bigint)
+             AND min(e.version - g.ord) = max(e.version - g.ord),
+           (array_agg(e.version ORDER BY g.ord DESC))[1],
+           (array_agg(e.event_id ORDER BY g.ord))[1],
+           min(e.transaction_id::text),
+           array_agg(e.global_position::text ORDER BY g.ord)
+      INTO v_found, v_same, v_last_version, v_first_found, v_dup_tx, v_dup_positions
+      FROM unnest(p_event_ids) WITH ORDINALITY AS g(id, ord)
+      JOIN ${s}.events e ON e.event_id = g.id;
+    IF v_found > 0 THEN
+      IF v_same THEN
+        -- A retry of an append that is stored: its original result, nothing written.
+        RETURN QUERY SELECT true, v_last_version, v_dup_tx, v_dup_positions;
+        RETURN;
+      END IF;
+      RAISE EXCEPTION USING ERRCODE = 'ZA002', DETAIL = v_first_found,
+        MESSAGE = format('annals: event id %s is stored in another stream or another append', v_first_found);
+    END IF;
+
+    IF NOT (CASE p_expected_mode
+               WHEN 'any' THEN true
+               WHEN 'no_stream' THEN v_current = 0
+               WHEN 'stream_exists' THEN v_current > 0
+               ELSE v_current = p_expected_version END) THEN
+      RAISE EXCEPTION USING ERRCODE = 'ZA001', DETAIL = v_current::text,
+        MESSAGE = format('annals: concurrency conflict on %s: expected %s, actual %s',
+                         p_aggregate_id, coalesce(p_expected_version::text, p_expected_mode), v_current);
+    END IF;
+
+    IF v_exists THEN
+      UPDATE ${s}.streams SET version = v_current + v_count WHERE aggregate_id = p_aggregate_id;
+      EXIT;
+    END IF;
+    -- A new stream. If another append creates it first, this waits for that transaction and,
+    -- once it has committed, goes round again to lock the row it wrote.
+    INSERT INTO ${s}.streams (aggregate_id, aggregate_type, version)
+      VALUES (p_aggregate_id, p_aggregate_types[1], v_count)
+      ON CONFLICT (aggregate_id) DO NOTHING;
+    EXIT WHEN FOUND;
+  END LOOP;
+
+  WITH inserted AS (
+    INSERT INTO ${s}.events
+      (aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, metadata, "timestamp")
+    SELECT p_aggregate_id, u.aggregate_type, v_current + u.ord::integer, u.event_id, u.type,
+           u.schema_version, u.payload::jsonb, u.metadata::jsonb, u.ts
+      FROM unnest(p_event_ids, p_aggregate_types, p_types, p_schema_versions, p_payloads, p_metadata, p_timestamps)
+           WITH ORDINALITY AS u(event_id, aggregate_type, type, schema_version, payload, metadata, ts, ord)
+     ORDER BY u.ord
+    RETURNING global_position, version
+  )
+  SELECT array_agg(i.global_position::text ORDER BY i.version) INTO v_positions FROM inserted i;
+
+  -- Delivered to listeners when (and only if) the transaction commits.
+  PERFORM pg_notify(${appendedChannelLiteral}, '');
+
+  RETURN QUERY SELECT false, v_current + v_count, pg_current_xact_id()::text, v_positions;
+END
+$append$;
+`,
+};

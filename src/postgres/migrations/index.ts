@@ -1,0 +1,10 @@
+import { eventStoreMigration } from './001-event-store.js';
+import type { Migration } from './migration.js';
+
+export type { Migration, MigrationContext } from './migration.js';
+
+/**
+ * Every migration of the PostgreSQL adapter, in version order. Adding a migration is one new
+ * file and one line here.
+ */
+export const migrations: readonly Migration[] = Object.freeze([eventStoreMigration]);

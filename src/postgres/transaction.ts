@@ -1,0 +1,154 @@
+import type { AppendResult, ExpectedVersionMode, LoadOptions, NewEvent, StoredEvent } from 'annals';
+import { StoreUnavailableError } from 'annals';
+import type { PgPool, PgPoolClient, PgQueryable, PgQueryResult, PgRow } from './pg-client.js';
+import { isConnectionError, toStoreError } from './pg-errors.js';
+
+/**
+ * A transaction opened by {@link PostgresEventStore.withTransaction}: the store's operations
+ * bound to one connection inside `BEGIN ... COMMIT`, and that connection for your own SQL.
+ * Everything done through it commits together or not at all.
+ */
+export interface PostgresTransaction {
+  /**
+   * The transaction's connection. Run your own statements on it (read-model updates,
+   * checkpoints, command records) to make them part of the transaction.
+   */
+  readonly client: PgQueryable;
+  /**
+   * Appends inside the transaction; see {@link IEventStore.append}. A conflict
+   * ({@link ConcurrencyError}) or any other database error aborts the whole transaction:
+   * let it propagate (the transaction rolls back) and retry the whole unit of work.
+   */
+  append(
+    aggregateId: string,
+    expectedVersion: ExpectedVersionMode,
+    events: readonly NewEvent[],
+  ): Promise<AppendResult>;
+  /** Loads a stream inside the transaction (it sees the transaction's own appends). */
+  load(aggregateId: string, options?: LoadOptions): Promise<StoredEvent[]>;
+  /** A stream's version inside the transaction. */
+  streamVersion(aggregateId: string): Promise<number>;
+}
+
+/** A connection that refuses work once its transaction has ended. */
+export class TransactionClient implements PgQueryable {
+  readonly #client: PgPoolClient;
+  #open = true;
+  #lastFailed = false;
+
+  constructor(client: PgPoolClient) {
+    this.#client = client;
+  }
+
+  query<TRow extends PgRow = PgRow>(text: string, values?: unknown[]): Promise<PgQueryResult<TRow>> {
+    if (!this.#open) {
+      return Promise.reject(
+        new StoreUnavailableError('the transaction has ended; use the client only inside withTransaction'),
+      );
+    }
+    return this.#client.query<TRow>(text, values).then(
+      (result) => {
+        this.#lastFailed = false;
+        return result;
+      },
+      (error: unknown) => {
+        this.#lastFailed = true;
+        throw error;
+      },
+    );
+  }
+
+  /**
+   * True when the last statement failed. PostgreSQL then refuses everything but a rollback
+   * (to a savepoint), so COMMIT would silently roll back.
+   */
+  get lastFailed(): boolean {
+    return this.#lastFailed;
+  }
+
+  /** Ends the client's life: later queries are refused. */
+  end(): void {
+    this.#open = false;
+  }
+}
+
+/**
+ * Runs `work` inside `BEGIN ... COMMIT` on one connection of `pool`; rolls back when `work`
+ * throws and rethrows its error. Database failures of BEGIN/COMMIT become
+ * {@link StoreUnavailableError}. When COMMIT loses its connection the outcome is unknown:
+ * retry with the same event ids, which makes the retry a no-op if the first attempt committed.
+ *
+ * @internal
+ */
+export async function runInTransaction<T>(
+  pool: PgPool,
+  work: (client: TransactionClient) => Promise<T>,
+): Promise<T> {
+  let connection: PgPoolClient;
+  try {
+    connection = await pool.connect();
+  } catch (error) {
+    throw toStoreError(error, 'withTransaction: connect');
+  }
+  const client = new TransactionClient(connection);
+  let broken: Error | undefined;
+  const noteBroken = (error: unknown) => {
+    if (isConnectionError(error)) broken = error instanceof Error ? error : new Error(String(error));
+  };
+  try {
+    try {
+      await connection.query('BEGIN');
+    } catch (error) {
+      noteBroken(error);
+      throw toStoreError(error, 'withTransaction: BEGIN');
+    }
+    let result: T;
+    try {
+      result = await work(client);
+    } catch (error) {
+      noteBroken(error);
+      if (!broken) {
+        try {
+          await connection.query('ROLLBACK');
+        } catch (rollbackError) {
+          broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+        }
+      }
+      throw error;
+    }
+    if (client.lastFailed && (await isAborted(connection))) {
+      await connection.query('ROLLBACK').catch(noteBroken);
+      throw new StoreUnavailableError(
+        'withTransaction: the transaction was aborted by a failed statement whose error was caught; nothing was committed',
+      );
+    }
+    let committed: PgQueryResult;
+    try {
+      committed = await connection.query('COMMIT');
+    } catch (error) {
+      noteBroken(error);
+      throw toStoreError(
+        error,
+        broken ? 'withTransaction: COMMIT (the outcome is unknown)' : 'withTransaction: COMMIT (rolled back)',
+      );
+    }
+    if (committed.command !== undefined && committed.command.toUpperCase() === 'ROLLBACK') {
+      throw new StoreUnavailableError(
+        'withTransaction: the transaction had been aborted; COMMIT rolled it back',
+      );
+    }
+    return result;
+  } finally {
+    client.end();
+    connection.release(broken);
+  }
+}
+
+async function isAborted(connection: PgQueryable): Promise<boolean> {
+  try {
+    await connection.query('SELECT 1');
+    return false;
+  } catch {
+    return true;
+  }
+}

@@ -1,0 +1,122 @@
+/**
+ * A PostgreSQL for a test file, with a fresh schema of its own.
+ *
+ * - `DATABASE_URL` set: a `pg.Pool` on that server, a random schema, dropped (CASCADE) after
+ *   the file. While the file runs it holds a session advisory lock, so test files that use this
+ *   helper run one at a time on the server: the global log's visibility rule is cluster-wide
+ *   (one file's open transactions hold back another file's readers), so sharing the server
+ *   between files at once would make log assertions depend on timing.
+ * - `DATABASE_URL` unset: an in-process PGlite (one per file, created once; it takes a few
+ *   seconds), wrapped with `pgliteAsPool`. Tests that need several connections check
+ *   `hasServer` and use `describeWithServer` / `it.skipIf(!hasServer)` so they report plainly
+ *   that they were skipped for want of a server.
+ *
+ * @example
+ * ```ts
+ * const db = usePostgres();                  // registers beforeAll/afterAll
+ * it('appends', async () => {
+ *   const store = new PostgresEventStore({ pool: db.pool, registry, schema: db.schema });
+ * });
+ * describeWithServer('races', () => { ... }); // real server only
+ * ```
+ */
+import { migrate, type PgPool, pgliteAsPool } from 'annals/postgres';
+import pg from 'pg';
+import { afterAll, beforeAll, describe } from 'vitest';
+
+/** The server's connection string, when one is configured. */
+export const databaseUrl: string | undefined = process.env.DATABASE_URL || undefined;
+
+/** True when `DATABASE_URL` is set: tests run on a real server. */
+export const hasServer: boolean = databaseUrl !== undefined;
+
+/** Why server-only tests are skipped, for their titles. */
+export const NO_SERVER_REASON = 'SKIPPED: needs a real PostgreSQL server and DATABASE_URL is unset';
+
+/** What a test file gets. Read the fields inside tests or hooks, not at collection time. */
+export interface PostgresTestDatabase {
+  /** A `pg.Pool` on the server, or the PGlite adapter. */
+  readonly pool: PgPool;
+  /** The file's own schema (already migrated unless `migrate: false`). */
+  readonly schema: string;
+  /** Opens another `pg.Pool` on the server (server only); it is ended after the file. */
+  newPool(maxConnections?: number): pg.Pool;
+}
+
+/** Options of {@link usePostgres}. */
+export interface UsePostgresOptions {
+  /**
+   * Run every migration in the file's schema before the tests.
+   * @defaultValue true
+   */
+  readonly migrate?: boolean;
+  /**
+   * Connections of the server pool.
+   * @defaultValue 20
+   */
+  readonly maxConnections?: number;
+}
+
+const EXCLUSIVE_LOCK_KEY = 0x616e6e74; // "annt": annals test files on one server
+const SETUP_TIMEOUT_MS = 600_000;
+
+/**
+ * Registers `beforeAll`/`afterAll` that provide a database with a fresh schema for this file.
+ */
+export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatabase {
+  const schema = `annals_test_${Math.random().toString(36).slice(2, 10)}`;
+  let pool: PgPool | undefined;
+  let lockClient: pg.Client | undefined;
+  let closePglite: (() => Promise<void>) | undefined;
+  const extraPools: pg.Pool[] = [];
+
+  beforeAll(async () => {
+    if (databaseUrl) {
+      lockClient = new pg.Client({ connectionString: databaseUrl });
+      await lockClient.connect();
+      await lockClient.query('SELECT pg_advisory_lock($1)', [EXCLUSIVE_LOCK_KEY]);
+      const serverPool = new pg.Pool({ connectionString: databaseUrl, max: options.maxConnections ?? 20 });
+      serverPool.on('error', () => undefined); // backends killed on purpose by fault tests
+      pool = serverPool;
+    } else {
+      const { PGlite } = await import('@electric-sql/pglite');
+      const db = await PGlite.create();
+      closePglite = () => db.close();
+      pool = pgliteAsPool(db);
+    }
+    if (options.migrate ?? true) await migrate(pool, { schema });
+  }, SETUP_TIMEOUT_MS);
+
+  afterAll(async () => {
+    await Promise.all(extraPools.map((extra) => extra.end()));
+    if (pool && databaseUrl) {
+      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
+      await pool.end?.();
+    }
+    await closePglite?.();
+    if (lockClient) {
+      await lockClient.query('SELECT pg_advisory_unlock($1)', [EXCLUSIVE_LOCK_KEY]).catch(() => undefined);
+      await lockClient.end();
+    }
+  }, SETUP_TIMEOUT_MS);
+
+  return {
+    get pool(): PgPool {
+      if (!pool) throw new Error('usePostgres: the database is not ready (use it inside tests or hooks)');
+      return pool;
+    },
+    schema,
+    newPool(maxConnections = 10): pg.Pool {
+      if (!databaseUrl) throw new Error(`usePostgres.newPool: ${NO_SERVER_REASON}`);
+      const extra = new pg.Pool({ connectionString: databaseUrl, max: maxConnections });
+      extra.on('error', () => undefined);
+      extraPools.push(extra);
+      return extra;
+    },
+  };
+}
+
+/** `describe` for tests that need a real server; without one it is skipped with a plain reason. */
+export function describeWithServer(name: string, fn: () => void): void {
+  describe.skipIf(!hasServer)(hasServer ? name : `${name} (${NO_SERVER_REASON})`, fn);
+}
