@@ -8,3 +8,4 @@
 export * from './aggregate-scenario.js';
 export * from './contract/describe-event-store-contract.js';
 export { ContractItemAdded, ContractNote, contractRegistry } from './contract/fixtures.js';
+export * from './projection-store-contract.js';

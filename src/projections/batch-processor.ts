@@ -1,0 +1,212 @@
+import { isStoreUnavailableError, ProjectionError } from '../errors.js';
+import { logPositionOf, type StoredEvent } from '../events/event-envelope.js';
+import { backoffDelayMs, sleep } from '../retry.js';
+import { applyProjectionEvent, type Projection } from './define-projection.js';
+import { ProjectionHandlerError, toDeadLetterError } from './projection-handler-error.js';
+import type {
+  DeadLetter,
+  ProjectionCheckpoint,
+  ProjectionStore,
+  ProjectionTransaction,
+} from './projection-store.js';
+import type { RunnerSettings } from './runner-settings.js';
+
+/** The stored checkpoint is not the one a unit of work built on: another runner moved it. */
+export class CheckpointMovedError extends ProjectionError {
+  constructor(projection: string) {
+    super(projection, 'the checkpoint moved under this runner: another runner is processing the projection');
+  }
+}
+
+/** How one call of {@link BatchProcessor.process} runs. */
+export interface ProcessOptions {
+  /** Aborts retry delays. */
+  readonly signal: AbortSignal | undefined;
+  /** Passed to handlers. */
+  readonly rebuilding: boolean;
+  /** Checked between units of work; `false` ends the call early (stop requested, lease lost). */
+  readonly shouldContinue: () => boolean;
+}
+
+interface HandlerFailure {
+  /** Index of the failing event in the unit of work. */
+  readonly index: number;
+  readonly error: unknown;
+}
+
+/**
+ * Applies events read from the log to one projection, in units of work of the projection store,
+ * and keeps the checkpoint those units built. Failing events are isolated, retried with backoff,
+ * then parked or reported per the projection's policy.
+ */
+export class BatchProcessor<TContext> {
+  /** The checkpoint as last loaded or committed; `undefined` when it must be loaded again. */
+  checkpoint: ProjectionCheckpoint | undefined;
+
+  constructor(
+    private readonly projection: Projection<TContext>,
+    private readonly store: ProjectionStore<TContext>,
+    private readonly settings: RunnerSettings,
+    /** Called with the checkpoint after each load and each commit. */
+    private readonly onCheckpoint: (checkpoint: ProjectionCheckpoint) => void,
+    /** Called when an event was parked as a dead letter. */
+    private readonly report: (error: ProjectionError) => void,
+  ) {}
+
+  /** Loads the stored checkpoint. */
+  async load(): Promise<ProjectionCheckpoint> {
+    const checkpoint = await this.store.loadCheckpoint(this.projection.name);
+    this.checkpoint = checkpoint;
+    this.onCheckpoint(checkpoint);
+    return checkpoint;
+  }
+
+  /**
+   * Processes `events`, which must be the events right after the checkpoint, in log order.
+   * Returns how many of them the checkpoint moved past. All of them go in one unit of work; when a
+   * handler fails, the events before it are committed on their own, and the failing event is
+   * retried alone, then parked (`'dead-letter'`) or reported with {@link ProjectionHandlerError}
+   * (`'stop'`). Failures of the store propagate; the checkpoint must then be loaded again.
+   */
+  async process(events: readonly StoredEvent[], options: ProcessOptions): Promise<number> {
+    let from = 0;
+    let to = events.length;
+    let failed: HandlerFailure | undefined;
+    while (from < events.length) {
+      if (from > 0 && !options.shouldContinue()) break;
+      if (failed?.index === from) {
+        const advanced = await this.#retryAlone(events[from]!, failed.error, options);
+        failed = undefined;
+        if (!advanced) break;
+        from += 1;
+        to = events.length;
+        continue;
+      }
+      const failure = await this.#commit(events.slice(from, to), 1, options.rebuilding);
+      if (failure === undefined) {
+        from = to;
+        to = events.length;
+      } else {
+        // Commit the events before the failing one first (if any), then retry it alone.
+        failed = { index: from + failure.index, error: failure.error };
+        to = failed.index;
+      }
+    }
+    return from;
+  }
+
+  /** Re-runs a dead letter's handler on `event` and removes the dead letter, in one unit of work. */
+  async retryDeadLetter(letter: DeadLetter, event: StoredEvent): Promise<void> {
+    const attempt = letter.attempts + 1;
+    let failure: { error: unknown } | undefined;
+    try {
+      await this.store.transaction(async (transaction) => {
+        try {
+          await applyProjectionEvent(this.projection, event, transaction.context, { attempt });
+        } catch (error) {
+          failure = { error };
+          throw error;
+        }
+        if (!(await transaction.removeDeadLetter(letter.id))) {
+          throw new ProjectionError(
+            this.projection.name,
+            `dead letter ${letter.id} was retried or discarded meanwhile`,
+          );
+        }
+      });
+    } catch (error) {
+      if (failure) throw new ProjectionHandlerError(this.projection.name, event, attempt, failure.error);
+      throw error;
+    }
+  }
+
+  /** Applies `events` and moves the checkpoint past them in one unit of work. */
+  async #commit(
+    events: readonly StoredEvent[],
+    attempt: number,
+    rebuilding: boolean,
+  ): Promise<HandlerFailure | undefined> {
+    let failure: HandlerFailure | undefined;
+    try {
+      await this.store.transaction(async (transaction) => {
+        for (const [index, event] of events.entries()) {
+          try {
+            await applyProjectionEvent(this.projection, event, transaction.context, { attempt, rebuilding });
+          } catch (error) {
+            failure = { index, error };
+            throw error;
+          }
+        }
+        await this.#saveCheckpoint(transaction, events.at(-1)!);
+      });
+    } catch (error) {
+      if (failure && !this.#isTransient(failure.error)) return failure;
+      this.checkpoint = undefined;
+      throw error;
+    }
+    this.#committed(events.at(-1)!);
+    return undefined;
+  }
+
+  /** Retries an event that failed once; returns `false` when interrupted before it was settled. */
+  async #retryAlone(event: StoredEvent, error: unknown, options: ProcessOptions): Promise<boolean> {
+    const { retry } = this.settings;
+    for (let attempt = 2; attempt <= retry.maxAttempts; attempt++) {
+      await sleep(backoffDelayMs(retry, attempt - 1), options.signal);
+      if (!options.shouldContinue()) return false;
+      const failure = await this.#commit([event], attempt, options.rebuilding);
+      if (failure === undefined) return true;
+      error = failure.error;
+    }
+    const handlerError = new ProjectionHandlerError(this.projection.name, event, retry.maxAttempts, error);
+    if (this.projection.onFailure === 'stop') throw handlerError;
+    await this.#park(event, error, retry.maxAttempts);
+    this.report(handlerError);
+    return true;
+  }
+
+  /** Adds a dead letter and moves the checkpoint past its event, in one unit of work. */
+  async #park(event: StoredEvent, error: unknown, attempts: number): Promise<void> {
+    try {
+      await this.store.transaction(async (transaction) => {
+        await transaction.addDeadLetter({
+          projection: this.projection.name,
+          event,
+          error: toDeadLetterError(error),
+          attempts,
+          failedAt: new Date(this.settings.now()),
+        });
+        await this.#saveCheckpoint(transaction, event);
+      });
+    } catch (storeError) {
+      this.checkpoint = undefined;
+      throw storeError;
+    }
+    this.#committed(event);
+  }
+
+  async #saveCheckpoint(transaction: ProjectionTransaction<TContext>, last: StoredEvent): Promise<void> {
+    const expected = this.checkpoint;
+    if (!expected) throw new ProjectionError(this.projection.name, 'the checkpoint was not loaded');
+    const saved = await transaction.saveCheckpoint(this.projection.name, {
+      expected: expected.position,
+      position: logPositionOf(last),
+      lastEventTimestamp: last.timestamp,
+    });
+    if (!saved) throw new CheckpointMovedError(this.projection.name);
+  }
+
+  #committed(last: StoredEvent): void {
+    this.checkpoint = {
+      projection: this.projection.name,
+      position: logPositionOf(last),
+      lastEventTimestamp: last.timestamp,
+      updatedAt: new Date(this.settings.now()),
+    };
+    this.onCheckpoint(this.checkpoint);
+  }
+
+  #isTransient(error: unknown): boolean {
+    return isStoreUnavailableError(error) || this.store.isTransientError?.(error) === true;
+  }
+}

@@ -1,0 +1,206 @@
+import { InvalidArgumentError } from '../errors.js';
+import { compareLogPositions, LOG_START } from '../events/event-envelope.js';
+import { assertProjectionName } from './define-projection.js';
+import type {
+  CheckpointUpdate,
+  DeadLetter,
+  ListDeadLettersOptions,
+  NewDeadLetter,
+  ProjectionCheckpoint,
+  ProjectionLease,
+  ProjectionStore,
+  ProjectionTransaction,
+} from './projection-store.js';
+
+/** Options of {@link InMemoryProjectionStore}. */
+export interface InMemoryProjectionStoreOptions<TState> {
+  /** The read model's initial state: what handlers receive as their context. */
+  readonly initialState: TState;
+  /**
+   * Copies the state at the start of each unit of work; handlers change the copy, which replaces
+   * the state on commit and is dropped on rollback.
+   * @defaultValue `structuredClone` (plain objects, arrays, Maps, Sets, Dates; no functions or classes)
+   */
+  readonly clone?: (state: TState) => TState;
+  /**
+   * How long a lease lasts without being renewed, in milliseconds.
+   * @defaultValue 30000
+   */
+  readonly leaseTtlMs?: number;
+  /**
+   * The clock, in milliseconds since the epoch (for lease expiry and `updatedAt`).
+   * @defaultValue `Date.now`
+   */
+  readonly now?: () => number;
+}
+
+interface HeldLease {
+  readonly owner: string;
+  readonly token: number;
+  expiresAt: number;
+}
+
+interface Committed<TState> {
+  readonly state: TState;
+  readonly checkpoints: ReadonlyMap<string, ProjectionCheckpoint>;
+  readonly deadLetters: ReadonlyMap<string, DeadLetter>;
+}
+
+/**
+ * A {@link ProjectionStore} in process memory, whose context is a read model of your own (any
+ * state `structuredClone` can copy, or pass `clone`). Units of work run one at a time on a copy
+ * of the state, checkpoints and dead letters, which replaces them all at once on commit: a
+ * handler that throws leaves no trace, as a database transaction would. Leases expire after
+ * `leaseTtlMs` without renewal.
+ *
+ * For tests, examples and prototypes: it keeps nothing across restarts, and copying the state per
+ * batch costs time proportional to its size.
+ *
+ * @example
+ * ```ts
+ * const projectionStore = new InMemoryProjectionStore({ initialState: { orders: new Map() } });
+ * // ...run projections...
+ * projectionStore.state.orders.get('order-1');
+ * ```
+ */
+export class InMemoryProjectionStore<TState> implements ProjectionStore<TState> {
+  #committed: Committed<TState>;
+  readonly #clone: (state: TState) => TState;
+  readonly #leaseTtlMs: number;
+  readonly #now: () => number;
+  readonly #leases = new Map<string, HeldLease>();
+  #queue: Promise<unknown> = Promise.resolve();
+  #nextDeadLetterId = 1;
+  #nextLeaseToken = 1;
+
+  constructor(options: InMemoryProjectionStoreOptions<TState>) {
+    if (typeof options !== 'object' || options === null || !('initialState' in options)) {
+      throw new InvalidArgumentError('InMemoryProjectionStore needs an `initialState`');
+    }
+    this.#clone = options.clone ?? ((state) => structuredClone(state));
+    this.#leaseTtlMs = options.leaseTtlMs ?? 30_000;
+    this.#now = options.now ?? Date.now;
+    if (!(this.#leaseTtlMs > 0)) throw new InvalidArgumentError('leaseTtlMs must be a number > 0');
+    this.#committed = { state: options.initialState, checkpoints: new Map(), deadLetters: new Map() };
+  }
+
+  /** The committed read model. Read it; change it only through handlers. */
+  get state(): TState {
+    return this.#committed.state;
+  }
+
+  transaction<T>(work: (transaction: ProjectionTransaction<TState>) => Promise<T>): Promise<T> {
+    const run = this.#queue.then(() => this.#run(work));
+    this.#queue = run.catch(() => undefined);
+    return run;
+  }
+
+  async loadCheckpoint(projection: string): Promise<ProjectionCheckpoint> {
+    assertProjectionName(projection);
+    return this.#committed.checkpoints.get(projection) ?? initialCheckpoint(projection);
+  }
+
+  async getDeadLetter(id: string): Promise<DeadLetter | undefined> {
+    return this.#committed.deadLetters.get(id);
+  }
+
+  async listDeadLetters(projection: string, options: ListDeadLettersOptions = {}): Promise<DeadLetter[]> {
+    assertProjectionName(projection);
+    const { limit = 100, offset = 0 } = options;
+    if (!Number.isSafeInteger(limit) || limit < 1 || !Number.isSafeInteger(offset) || offset < 0) {
+      throw new InvalidArgumentError('listDeadLetters: limit must be an integer >= 1 and offset >= 0');
+    }
+    return [...this.#committed.deadLetters.values()]
+      .filter((letter) => letter.projection === projection)
+      .slice(offset, offset + limit);
+  }
+
+  async countDeadLetters(projection: string): Promise<number> {
+    assertProjectionName(projection);
+    let count = 0;
+    for (const letter of this.#committed.deadLetters.values()) if (letter.projection === projection) count++;
+    return count;
+  }
+
+  async tryAcquireLease(projection: string, owner: string): Promise<ProjectionLease | undefined> {
+    assertProjectionName(projection);
+    if (typeof owner !== 'string' || owner === '') {
+      throw new InvalidArgumentError('a lease owner must be a non-empty string');
+    }
+    const held = this.#leases.get(projection);
+    if (held && held.expiresAt > this.#now()) return undefined;
+    const lease: HeldLease = {
+      owner,
+      token: this.#nextLeaseToken++,
+      expiresAt: this.#now() + this.#leaseTtlMs,
+    };
+    this.#leases.set(projection, lease);
+    const isHeld = () => this.#leases.get(projection) === lease && lease.expiresAt > this.#now();
+    return {
+      projection,
+      owner,
+      renew: async () => {
+        if (!isHeld()) return false;
+        lease.expiresAt = this.#now() + this.#leaseTtlMs;
+        return true;
+      },
+      release: async () => {
+        if (this.#leases.get(projection) === lease) this.#leases.delete(projection);
+      },
+    };
+  }
+
+  async #run<T>(work: (transaction: ProjectionTransaction<TState>) => Promise<T>): Promise<T> {
+    const base = this.#committed;
+    const checkpoints = new Map(base.checkpoints);
+    const deadLetters = new Map(base.deadLetters);
+    let open = true;
+    const check = () => {
+      if (!open) throw new InvalidArgumentError('this projection transaction has already ended');
+    };
+    const transaction: ProjectionTransaction<TState> = {
+      context: this.#clone(base.state),
+      saveCheckpoint: async (projection: string, update: CheckpointUpdate) => {
+        check();
+        assertProjectionName(projection);
+        const current = checkpoints.get(projection) ?? initialCheckpoint(projection);
+        if (compareLogPositions(current.position, update.expected) !== 0) return false;
+        checkpoints.set(projection, {
+          projection,
+          position: { ...update.position },
+          lastEventTimestamp: new Date(update.lastEventTimestamp.getTime()),
+          updatedAt: new Date(this.#now()),
+        });
+        return true;
+      },
+      resetCheckpoint: async (projection: string) => {
+        check();
+        assertProjectionName(projection);
+        checkpoints.set(projection, { ...initialCheckpoint(projection), updatedAt: new Date(this.#now()) });
+        for (const [id, letter] of deadLetters) if (letter.projection === projection) deadLetters.delete(id);
+      },
+      addDeadLetter: async (letter: NewDeadLetter) => {
+        check();
+        assertProjectionName(letter.projection);
+        const id = String(this.#nextDeadLetterId++);
+        deadLetters.set(id, structuredClone({ ...letter, id }));
+        return id;
+      },
+      removeDeadLetter: async (id: string) => {
+        check();
+        return deadLetters.delete(id);
+      },
+    };
+    try {
+      const result = await work(transaction);
+      this.#committed = { state: transaction.context, checkpoints, deadLetters };
+      return result;
+    } finally {
+      open = false;
+    }
+  }
+}
+
+function initialCheckpoint(projection: string): ProjectionCheckpoint {
+  return { projection, position: LOG_START, lastEventTimestamp: undefined, updatedAt: undefined };
+}

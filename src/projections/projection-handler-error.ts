@@ -1,0 +1,53 @@
+import { ProjectionError } from '../errors.js';
+import {
+  formatLogPosition,
+  type LogPosition,
+  logPositionOf,
+  type StoredEvent,
+} from '../events/event-envelope.js';
+import type { DeadLetterError } from './projection-store.js';
+
+/**
+ * A projection's handler kept failing on one event, and the projection's policy is `'stop'`, or a
+ * dead letter's retry failed. A {@link ProjectionError} (code `ANNALS_PROJECTION`); `cause` holds
+ * what the handler threw last.
+ */
+export class ProjectionHandlerError extends ProjectionError {
+  /** The failing event's id. */
+  readonly eventId: string;
+  /** The failing event's type. */
+  readonly eventType: string;
+  /** The failing event's position in the global log. */
+  readonly position: LogPosition;
+
+  constructor(
+    projection: string,
+    event: StoredEvent,
+    /** How many times the handler was called for the event. */
+    readonly attempts: number,
+    cause: unknown,
+  ) {
+    super(
+      projection,
+      `handler for ${event.type} event ${event.eventId} at ${formatLogPosition(logPositionOf(event))} failed after ${attempts} attempt(s): ${toDeadLetterError(cause).message}`,
+      { cause },
+    );
+    this.eventId = event.eventId;
+    this.eventType = event.type;
+    this.position = logPositionOf(event);
+  }
+}
+
+/** Turns anything thrown into the text a dead letter records. */
+export function toDeadLetterError(error: unknown): DeadLetterError {
+  if (error instanceof Error) {
+    return { name: error.name, message: error.message, stack: error.stack };
+  }
+  let message: string;
+  try {
+    message = typeof error === 'string' ? error : (JSON.stringify(error) ?? String(error));
+  } catch {
+    message = String(error);
+  }
+  return { name: undefined, message, stack: undefined };
+}

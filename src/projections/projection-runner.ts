@@ -1,0 +1,189 @@
+import { InvalidArgumentError, ProjectionError } from '../errors.js';
+import type { IEventStore } from '../store/event-store.js';
+import { assertProjectionName } from './define-projection.js';
+import type { ProjectionRunnerOptions } from './projection-runner-options.js';
+import type { ProjectionStatus } from './projection-status.js';
+import type { DeadLetter, ListDeadLettersOptions, ProjectionStore } from './projection-store.js';
+import { ProjectionWorker } from './projection-worker.js';
+import type { RebuildOptions, RebuildResult } from './rebuild-progress.js';
+import { resolveRunnerSettings } from './runner-settings.js';
+
+/** Options of {@link ProjectionRunner.catchUp}. */
+export interface CatchUpOptions {
+  /**
+   * Ends a catch-up of a runner that is not started after the current batch.
+   * @defaultValue none
+   */
+  readonly signal?: AbortSignal;
+}
+
+/**
+ * Runs projections over the global log of an {@link IEventStore}. Each projection follows the log
+ * from its own checkpoint, in batches: a batch's handler calls and the checkpoint advance are one
+ * unit of work of the {@link ProjectionStore}. A projection is processed only while this runner
+ * holds its lease, so one runner at a time processes it across processes.
+ *
+ * A failing handler rolls its batch back; the events before the failing one are committed, the
+ * failing event is retried with backoff (`retryDelayMs`, doubling, `maxRetryAttempts` times), then
+ * parked as a dead letter (the projection goes on) or, with `onFailure: 'stop'`, the projection
+ * stops before it with a {@link ProjectionHandlerError}.
+ *
+ * @example
+ * ```ts
+ * const runner = new ProjectionRunner({ eventStore, projectionStore, projections: [orderSummary] });
+ * runner.start();              // follow the log in the background
+ * await runner.catchUp();      // wait until everything appended so far is processed
+ * console.log(await runner.status('order-summary'));
+ * await runner.stop();         // graceful: the batch in progress is committed first
+ * ```
+ */
+export class ProjectionRunner<TContext> {
+  readonly #eventStore: IEventStore;
+  readonly #projectionStore: ProjectionStore<TContext>;
+  readonly #workers = new Map<string, ProjectionWorker<TContext>>();
+  #started = false;
+
+  constructor(options: ProjectionRunnerOptions<TContext>) {
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('ProjectionRunner needs an options object');
+    }
+    const { eventStore, projectionStore, projections } = options;
+    if (typeof eventStore?.readAll !== 'function') {
+      throw new InvalidArgumentError('ProjectionRunner needs an `eventStore`');
+    }
+    if (typeof projectionStore?.transaction !== 'function') {
+      throw new InvalidArgumentError('ProjectionRunner needs a `projectionStore`');
+    }
+    if (!Array.isArray(projections) || projections.length === 0) {
+      throw new InvalidArgumentError('ProjectionRunner needs at least one projection');
+    }
+    const settings = resolveRunnerSettings(options as ProjectionRunnerOptions<unknown>);
+    this.#eventStore = eventStore;
+    this.#projectionStore = projectionStore;
+    for (const projection of projections) {
+      assertProjectionName(projection?.name);
+      if (this.#workers.has(projection.name)) {
+        throw new InvalidArgumentError(`ProjectionRunner: projection "${projection.name}" is listed twice`);
+      }
+      this.#workers.set(
+        projection.name,
+        new ProjectionWorker(projection, eventStore, projectionStore, settings),
+      );
+    }
+  }
+
+  /** The names of the runner's projections. */
+  get projections(): string[] {
+    return [...this.#workers.keys()];
+  }
+
+  /**
+   * Starts following the log with every projection, in the background. Each projection first
+   * takes its lease (retrying every `leaseRetryMs` while another runner holds it), runs its setup
+   * hook and goes on from its checkpoint. Failures show in {@link ProjectionRunner.status} and
+   * `onError`. Calling it again restarts projections that stopped on a failure.
+   */
+  start(): void {
+    this.#started = true;
+    for (const worker of this.#workers.values()) worker.start();
+  }
+
+  /**
+   * Stops every projection gracefully: the unit of work in progress commits (with its checkpoint),
+   * retry delays are cut short, and the leases are released. Resolves when all have stopped.
+   */
+  async stop(): Promise<void> {
+    this.#started = false;
+    await Promise.all([...this.#workers.values()].map((worker) => worker.stop()));
+  }
+
+  /**
+   * Processes every event appended so far with every projection.
+   *
+   * - Not started: takes each projection's lease (a {@link ProjectionError} when another runner
+   *   holds it), processes up to the head, and releases the lease. For scripts and tests.
+   * - Started: waits until each projection's checkpoint reached the head as it is now; rejects
+   *   when a projection stops first.
+   *
+   * Rejects with {@link ProjectionHandlerError} when a `'stop'` projection meets a failing event.
+   */
+  async catchUp(options: CatchUpOptions = {}): Promise<void> {
+    const workers = [...this.#workers.values()];
+    if (this.#started) {
+      const head = await this.#eventStore.head();
+      await Promise.all(workers.map((worker) => worker.waitFor(head.position)));
+      return;
+    }
+    for (const worker of workers) await worker.catchUp(options.signal);
+  }
+
+  /** The status of one projection: checkpoint, head, lag, dead letters, state and last error. */
+  async status(projection: string): Promise<ProjectionStatus> {
+    return this.#worker(projection).status();
+  }
+
+  /** The status of every projection, in the order they were given. */
+  async statusAll(): Promise<ProjectionStatus[]> {
+    return Promise.all([...this.#workers.values()].map((worker) => worker.status()));
+  }
+
+  /**
+   * Rebuilds a projection from the start of the log: in one unit of work it runs the `reset` hook,
+   * moves the checkpoint back to the start (dropping the projection's dead letters) and runs the
+   * `setup` hook; then it replays every event, reporting progress after each batch. Handlers see
+   * `info.rebuilding === true`. Needs the projection's lease: stop runners that follow it first
+   * (a {@link ProjectionError} otherwise, also when this runner is started).
+   */
+  async rebuild(projection: string, options?: RebuildOptions): Promise<RebuildResult> {
+    const worker = this.#worker(projection);
+    if (this.#started) throw new ProjectionError(projection, 'stop the runner before rebuilding');
+    return worker.rebuild(options);
+  }
+
+  /** A projection's dead letters, in the order they were parked. */
+  async listDeadLetters(projection: string, options?: ListDeadLettersOptions): Promise<DeadLetter[]> {
+    this.#worker(projection);
+    return this.#projectionStore.listDeadLetters(projection, options);
+  }
+
+  /**
+   * Retries a dead letter: reads its event again from the event store (so fixed upcasters apply),
+   * runs the projection's handler on it and removes the dead letter, in one unit of work. The
+   * event is applied after events that came later in the log. Throws
+   * {@link ProjectionHandlerError} when the handler fails again (the dead letter stays),
+   * {@link InvalidArgumentError} for an unknown id.
+   */
+  async retryDeadLetter(id: string): Promise<void> {
+    const letter = await this.#deadLetter(id);
+    await this.#worker(letter.projection).retryDeadLetter(letter);
+  }
+
+  /** Removes a dead letter without applying its event. Throws {@link InvalidArgumentError} for an unknown id. */
+  async discardDeadLetter(id: string): Promise<void> {
+    const letter = await this.#deadLetter(id);
+    this.#worker(letter.projection);
+    const removed = await this.#projectionStore.transaction((transaction) =>
+      transaction.removeDeadLetter(id),
+    );
+    if (!removed) throw new InvalidArgumentError(`there is no dead letter "${id}"`);
+  }
+
+  async #deadLetter(id: string): Promise<DeadLetter> {
+    if (typeof id !== 'string' || id === '') {
+      throw new InvalidArgumentError('a dead letter id must be a non-empty string');
+    }
+    const letter = await this.#projectionStore.getDeadLetter(id);
+    if (!letter) throw new InvalidArgumentError(`there is no dead letter "${id}"`);
+    return letter;
+  }
+
+  #worker(projection: string): ProjectionWorker<TContext> {
+    const worker = this.#workers.get(projection);
+    if (!worker) {
+      throw new InvalidArgumentError(
+        `unknown projection "${String(projection)}"; this runner has: ${this.projections.join(', ')}`,
+      );
+    }
+    return worker;
+  }
+}

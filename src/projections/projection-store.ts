@@ -1,0 +1,152 @@
+import type { LogPosition, StoredEvent } from '../events/event-envelope.js';
+
+/** Where a projection stands in the global log. */
+export interface ProjectionCheckpoint {
+  /** The projection's name. */
+  readonly projection: string;
+  /** The position of the last event the projection is done with; {@link LOG_START} before any. */
+  readonly position: LogPosition;
+  /** When the last processed event was raised (its `timestamp`); `undefined` before any. */
+  readonly lastEventTimestamp: Date | undefined;
+  /** When the checkpoint was last stored (store clock); `undefined` when it never was. */
+  readonly updatedAt: Date | undefined;
+}
+
+/** A checkpoint to store; see {@link ProjectionTransaction.saveCheckpoint}. */
+export interface CheckpointUpdate {
+  /** The checkpoint the caller read and builds on; the save fails when the stored one differs. */
+  readonly expected: LogPosition;
+  /** The new position: that of the last event processed in this unit of work. */
+  readonly position: LogPosition;
+  /** The `timestamp` of that event. */
+  readonly lastEventTimestamp: Date;
+}
+
+/** The error a dead letter records: what the handler threw, as text. */
+export interface DeadLetterError {
+  /** The error's name (class), when it had one. */
+  readonly name: string | undefined;
+  /** The error's message, or the thrown value as text. */
+  readonly message: string;
+  /** The stack trace, when there was one. */
+  readonly stack: string | undefined;
+}
+
+/** An event whose handler failed after every retry, parked so the projection could go on. */
+export interface DeadLetter {
+  /** Assigned by the store; unique within it. */
+  readonly id: string;
+  /** The projection whose handler failed. */
+  readonly projection: string;
+  /** The event as it was read when it failed. A retry reads it again from the event store. */
+  readonly event: StoredEvent;
+  /** The last error. */
+  readonly error: DeadLetterError;
+  /** How many times the handler was called for the event. */
+  readonly attempts: number;
+  /** When the event was parked. */
+  readonly failedAt: Date;
+}
+
+/** A dead letter to add; the store assigns the id. */
+export type NewDeadLetter = Omit<DeadLetter, 'id'>;
+
+/** Options of {@link ProjectionStore.listDeadLetters}. */
+export interface ListDeadLettersOptions {
+  /**
+   * The most dead letters to return.
+   * @defaultValue 100
+   */
+  readonly limit?: number;
+  /**
+   * Skip this many (for paging).
+   * @defaultValue 0
+   */
+  readonly offset?: number;
+}
+
+/**
+ * The right to process one projection, held by one runner at a time across processes. Leases end
+ * when released, when their holder dies, and (depending on the store) when they are not renewed.
+ */
+export interface ProjectionLease {
+  /** The projection the lease is for. */
+  readonly projection: string;
+  /** Who holds it (the runner's `owner`). */
+  readonly owner: string;
+  /**
+   * Confirms or extends the lease. `false` (or an error) means it is lost: someone else may hold
+   * it now, and the holder must stop processing.
+   */
+  renew(): Promise<boolean>;
+  /** Gives the lease up. Safe to call more than once and after the lease was lost. */
+  release(): Promise<void>;
+}
+
+/**
+ * One unit of work of a {@link ProjectionStore}: the handlers' writes through `context`, the
+ * checkpoint and the dead letters of one call of {@link ProjectionStore.transaction} commit
+ * together or not at all.
+ *
+ * @typeParam TContext - what handlers write the read model through.
+ */
+export interface ProjectionTransaction<TContext> {
+  /** What handlers and hooks receive: bound to this unit of work. */
+  readonly context: TContext;
+  /**
+   * Stores a projection's checkpoint, only if its stored checkpoint still equals
+   * `update.expected` (a projection that never stored one is at {@link LOG_START}). Returns
+   * `false` and changes nothing otherwise: someone else moved the projection on, and the caller
+   * must roll back. This compare-and-set keeps effects exactly-once even when two runners overlap.
+   */
+  saveCheckpoint(projection: string, update: CheckpointUpdate): Promise<boolean>;
+  /**
+   * Moves a projection's checkpoint back to {@link LOG_START} and discards its dead letters (a
+   * replay meets those events again).
+   */
+  resetCheckpoint(projection: string): Promise<void>;
+  /** Parks an event; returns the new dead letter's id. */
+  addDeadLetter(letter: NewDeadLetter): Promise<string>;
+  /** Removes a dead letter. Returns `false` when there is none with that id (anymore). */
+  removeDeadLetter(id: string): Promise<boolean>;
+}
+
+/**
+ * Where projections keep their checkpoints, dead letters and leases, and the transaction boundary
+ * of their read models. A runner processes a batch of events in one
+ * {@link ProjectionStore.transaction}: the handlers write through the transaction's `context`,
+ * and the checkpoint advance commits with those writes. When the read model lives in the same
+ * database (PostgreSQL projections), each event therefore takes effect exactly once.
+ *
+ * `annals/testing` has the contract suite (`describeProjectionStoreContract`) every
+ * implementation should pass.
+ *
+ * @typeParam TContext - what handlers and hooks receive inside a unit of work.
+ */
+export interface ProjectionStore<TContext> {
+  /**
+   * Runs `work` in one unit of work and commits it when `work` resolves; when `work` throws,
+   * nothing of it is kept and the error is rethrown unchanged. Resolves with `work`'s value.
+   */
+  transaction<T>(work: (transaction: ProjectionTransaction<TContext>) => Promise<T>): Promise<T>;
+  /** The stored checkpoint; {@link LOG_START} with no timestamps when there is none. */
+  loadCheckpoint(projection: string): Promise<ProjectionCheckpoint>;
+  /** One dead letter, or `undefined`. */
+  getDeadLetter(id: string): Promise<DeadLetter | undefined>;
+  /** A projection's dead letters in the order they were parked. */
+  listDeadLetters(projection: string, options?: ListDeadLettersOptions): Promise<DeadLetter[]>;
+  /** How many dead letters a projection has. */
+  countDeadLetters(projection: string): Promise<number>;
+  /**
+   * Takes the lease of a projection for `owner`, or returns `undefined` when someone holds it.
+   * A lease is exclusive: a second call while it is held returns `undefined`, whoever asks.
+   */
+  tryAcquireLease(projection: string, owner: string): Promise<ProjectionLease | undefined>;
+  /**
+   * Whether an error thrown inside a unit of work means the store failed (lost connection,
+   * server shut down) rather than the handler. Runners retry such errors without limit and never
+   * park an event because of them.
+   * @defaultValue only {@link StoreUnavailableError}s count
+   */
+  isTransientError?(error: unknown): boolean;
+}

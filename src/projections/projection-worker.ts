@@ -1,0 +1,352 @@
+import { ProjectionError } from '../errors.js';
+import { compareLogPositions, LOG_START, type LogPosition } from '../events/event-envelope.js';
+import { backoffDelayMs, sleep } from '../retry.js';
+import type { IEventStore } from '../store/event-store.js';
+import { BatchProcessor, CheckpointMovedError } from './batch-processor.js';
+import type { Projection } from './define-projection.js';
+import { ProjectionHandlerError, toDeadLetterError } from './projection-handler-error.js';
+import {
+  type ProjectionLastError,
+  type ProjectionState,
+  type ProjectionStatus,
+  readProjectionStatus,
+} from './projection-status.js';
+import type { DeadLetter, ProjectionLease, ProjectionStore } from './projection-store.js';
+import { type RebuildOptions, type RebuildResult, rebuildProgress } from './rebuild-progress.js';
+import type { RunnerSettings } from './runner-settings.js';
+import { Wakeup } from './wakeup.js';
+
+type Activity = 'running' | 'catching up' | 'rebuilding';
+
+interface Waiter {
+  readonly target: LogPosition;
+  readonly resolve: () => void;
+  readonly reject: (error: unknown) => void;
+}
+
+/**
+ * Runs one projection for a {@link ProjectionRunner}: holds its lease, follows the log, catches
+ * up, rebuilds. One activity at a time.
+ */
+export class ProjectionWorker<TContext> {
+  readonly #projection: Projection<TContext>;
+  readonly #eventStore: IEventStore;
+  readonly #store: ProjectionStore<TContext>;
+  readonly #settings: RunnerSettings;
+  readonly #processor: BatchProcessor<TContext>;
+  readonly #waiters = new Set<Waiter>();
+  readonly #wakeup = new Wakeup();
+  #state: ProjectionState = 'stopped';
+  #lastError: ProjectionLastError | undefined;
+  #activity: Activity | undefined;
+  #following: { readonly controller: AbortController; readonly done: Promise<void> } | undefined;
+  #lease: ProjectionLease | undefined;
+  #leaseLost = false;
+  #renewTimer: ReturnType<typeof setInterval> | undefined;
+
+  constructor(
+    projection: Projection<TContext>,
+    eventStore: IEventStore,
+    store: ProjectionStore<TContext>,
+    settings: RunnerSettings,
+  ) {
+    this.#projection = projection;
+    this.#eventStore = eventStore;
+    this.#store = store;
+    this.#settings = settings;
+    this.#processor = new BatchProcessor(
+      projection,
+      store,
+      settings,
+      (checkpoint) => this.#settle(checkpoint.position),
+      (error) => this.#report(error),
+    );
+  }
+
+  get #name(): string {
+    return this.#projection.name;
+  }
+
+  /** Starts following the log in the background; does nothing when it already does. */
+  start(): void {
+    if (this.#activity === 'running') return;
+    this.#enter('running');
+    const controller = new AbortController();
+    const done = this.#follow(controller.signal).finally(() => {
+      this.#activity = undefined;
+      this.#following = undefined;
+    });
+    this.#following = { controller, done };
+  }
+
+  /** Stops following after the unit of work in progress; resolves once the lease is released. */
+  async stop(): Promise<void> {
+    const following = this.#following;
+    if (!following) return;
+    following.controller.abort();
+    await following.done;
+  }
+
+  /** While following: resolves once the checkpoint reached `target`; rejects if the worker stops first. */
+  waitFor(target: LogPosition): Promise<void> {
+    if (this.#activity !== 'running') {
+      return Promise.reject(new ProjectionError(this.#name, 'is not running'));
+    }
+    const current = this.#processor.checkpoint;
+    if (current && compareLogPositions(current.position, target) >= 0) return Promise.resolve();
+    return new Promise((resolve, reject) => this.#waiters.add({ target, resolve, reject }));
+  }
+
+  /** Takes the lease, processes every event up to the head, releases the lease. */
+  async catchUp(signal?: AbortSignal): Promise<number> {
+    this.#enter('catching up');
+    return this.#exclusively(async () => {
+      await this.#takeOverOrThrow(true);
+      this.#state = 'running';
+      return this.#drain(signal, false, () => {});
+    });
+  }
+
+  /** Resets the read model and the checkpoint in one unit of work, then replays the whole log. */
+  async rebuild(options: RebuildOptions = {}): Promise<RebuildResult> {
+    const { reset, setup } = this.#projection;
+    if (!reset) throw new ProjectionError(this.#name, 'cannot be rebuilt: it defines no `reset` hook');
+    this.#enter('rebuilding');
+    return this.#exclusively(async () => {
+      const { now } = this.#settings;
+      await this.#takeOverOrThrow(false);
+      this.#state = 'rebuilding';
+      const startedAt = now();
+      const total = Number(await this.#eventStore.countAfter(LOG_START));
+      await this.#store.transaction(async (transaction) => {
+        await reset(transaction.context);
+        await transaction.resetCheckpoint(this.#name);
+        if (setup) await setup(transaction.context);
+      });
+      await this.#processor.load();
+      const progress = (processed: number) =>
+        options.onProgress?.(rebuildProgress(this.#name, processed, total, now() - startedAt));
+      progress(0);
+      const processed = await this.#drain(options.signal, true, progress);
+      return {
+        projection: this.#name,
+        processed,
+        durationMs: now() - startedAt,
+        deadLetters: await this.#store.countDeadLetters(this.#name),
+      };
+    });
+  }
+
+  /** Reads the projection's status. */
+  status(): Promise<ProjectionStatus> {
+    return readProjectionStatus(this.#eventStore, this.#store, this.#name, {
+      state: this.#state,
+      lastError: this.#lastError,
+    });
+  }
+
+  /** Re-runs the handler on a dead letter's event, read again from the event store. */
+  async retryDeadLetter(letter: DeadLetter): Promise<void> {
+    const { aggregateId, version, eventId } = letter.event;
+    const [event] = await this.#eventStore.load(aggregateId, { fromVersion: version, toVersion: version });
+    if (!event || event.eventId !== eventId) {
+      throw new ProjectionError(
+        this.#name,
+        `event ${eventId} of dead letter ${letter.id} is no longer in the event store`,
+      );
+    }
+    await this.#processor.retryDeadLetter(letter, event);
+  }
+
+  async #follow(signal: AbortSignal): Promise<void> {
+    const unsubscribe = this.#eventStore.onAppended(() => this.#wakeup.notify());
+    signal.addEventListener('abort', () => this.#wakeup.notify(), { once: true });
+    let failures = 0;
+    try {
+      while (!signal.aborted) {
+        try {
+          if (this.#leaseLost) await this.#dropLease();
+          if (!this.#lease && !(await this.#takeOver(true))) {
+            this.#state = 'waiting-for-lease';
+            if (this.#waiters.size > 0) await this.#processor.load();
+            await sleep(this.#settings.leaseRetryMs, signal);
+            continue;
+          }
+          this.#state = 'running';
+          const { caughtUp } = await this.#step(signal, false);
+          failures = 0;
+          if (caughtUp && !this.#leaseLost) await this.#wakeup.wait(this.#settings.pollIntervalMs, signal);
+        } catch (error) {
+          if (error instanceof ProjectionHandlerError) {
+            this.#state = 'failed';
+            this.#report(error);
+            return;
+          }
+          failures += 1;
+          this.#report(
+            error instanceof ProjectionError
+              ? error
+              : new ProjectionError(this.#name, `failed, retrying: ${toDeadLetterError(error).message}`, {
+                  cause: error,
+                }),
+          );
+          if (error instanceof CheckpointMovedError) await this.#dropLease();
+          await sleep(backoffDelayMs(this.#settings.retry, failures), signal);
+        }
+      }
+    } finally {
+      unsubscribe();
+      await this.#dropLease();
+      if (this.#state !== 'failed') this.#state = 'stopped';
+      const reason =
+        this.#state === 'failed'
+          ? this.#lastError?.error
+          : new ProjectionError(this.#name, 'stopped before it caught up');
+      for (const waiter of this.#waiters) waiter.reject(reason);
+      this.#waiters.clear();
+    }
+  }
+
+  /** Reads one batch after the checkpoint and processes it. */
+  async #step(
+    signal: AbortSignal | undefined,
+    rebuilding: boolean,
+  ): Promise<{ processed: number; caughtUp: boolean }> {
+    const checkpoint = this.#processor.checkpoint ?? (await this.#processor.load());
+    const page = await this.#eventStore.readAll({
+      after: checkpoint.position,
+      limit: this.#settings.batchSize,
+    });
+    if (page.events.length === 0) return { processed: 0, caughtUp: true };
+    const processed = await this.#processor.process(page.events, {
+      signal,
+      rebuilding,
+      shouldContinue: () => !signal?.aborted && !this.#leaseLost,
+    });
+    return { processed, caughtUp: page.caughtUp && processed === page.events.length };
+  }
+
+  /** Steps until the log is exhausted; returns how many events it processed. */
+  async #drain(
+    signal: AbortSignal | undefined,
+    rebuilding: boolean,
+    onBatch: (processed: number) => void,
+  ): Promise<number> {
+    let processed = 0;
+    for (;;) {
+      if (this.#leaseLost) throw new ProjectionError(this.#name, 'lost its lease');
+      const step = await this.#step(signal, rebuilding);
+      processed += step.processed;
+      if (step.processed > 0) onBatch(processed);
+      if (step.caughtUp || signal?.aborted) return processed;
+    }
+  }
+
+  /** Runs a catch-up or a rebuild that was entered, and leaves it whatever happens. */
+  async #exclusively<T>(work: () => Promise<T>): Promise<T> {
+    try {
+      return await work();
+    } catch (error) {
+      if (error instanceof ProjectionHandlerError) this.#state = 'failed';
+      this.#report(
+        error instanceof ProjectionError
+          ? error
+          : new ProjectionError(this.#name, toDeadLetterError(error).message, { cause: error }),
+      );
+      throw error;
+    } finally {
+      await this.#dropLease();
+      this.#activity = undefined;
+      if (this.#state !== 'failed') this.#state = 'stopped';
+    }
+  }
+
+  #enter(activity: Activity): void {
+    if (this.#activity) throw new ProjectionError(this.#name, `is busy ${this.#activity}; stop it first`);
+    this.#activity = activity;
+    this.#lastError = undefined;
+    if (this.#state === 'failed') this.#state = 'stopped';
+  }
+
+  async #takeOverOrThrow(runSetup: boolean): Promise<void> {
+    if (!(await this.#takeOver(runSetup))) {
+      throw new ProjectionError(this.#name, 'another runner holds its lease; stop that runner first');
+    }
+  }
+
+  /** Takes the lease (false when held elsewhere), runs the setup hook, loads the checkpoint. */
+  async #takeOver(runSetup: boolean): Promise<boolean> {
+    const lease = await this.#store.tryAcquireLease(this.#name, this.#settings.owner);
+    if (!lease) return false;
+    this.#hold(lease);
+    try {
+      const setup = this.#projection.setup;
+      if (runSetup && setup) await this.#store.transaction(async (transaction) => setup(transaction.context));
+      await this.#processor.load();
+    } catch (error) {
+      await this.#dropLease();
+      throw error;
+    }
+    return true;
+  }
+
+  #hold(lease: ProjectionLease): void {
+    this.#lease = lease;
+    this.#leaseLost = false;
+    let renewing = false;
+    const lose = (cause?: unknown) => {
+      if (this.#lease !== lease || this.#leaseLost) return;
+      this.#leaseLost = true;
+      this.#report(
+        new ProjectionError(this.#name, 'lost its lease; it stops processing until it gets it back', {
+          cause,
+        }),
+      );
+      this.#wakeup.notify();
+    };
+    this.#renewTimer = setInterval(() => {
+      if (renewing) return;
+      renewing = true;
+      lease
+        .renew()
+        .then((held) => held || lose(), lose)
+        .finally(() => {
+          renewing = false;
+        });
+    }, this.#settings.leaseRenewMs);
+    this.#renewTimer.unref?.();
+  }
+
+  async #dropLease(): Promise<void> {
+    clearInterval(this.#renewTimer);
+    this.#renewTimer = undefined;
+    const lease = this.#lease;
+    this.#lease = undefined;
+    this.#leaseLost = false;
+    this.#processor.checkpoint = undefined;
+    if (!lease) return;
+    try {
+      await lease.release();
+    } catch {
+      // A lease whose release fails ends with its holder's connection anyway.
+    }
+  }
+
+  #settle(position: LogPosition): void {
+    for (const waiter of this.#waiters) {
+      if (compareLogPositions(position, waiter.target) >= 0) {
+        this.#waiters.delete(waiter);
+        waiter.resolve();
+      }
+    }
+  }
+
+  #report(error: ProjectionError): void {
+    this.#lastError = { error, message: error.message, at: new Date(this.#settings.now()) };
+    try {
+      this.#settings.onError(error);
+    } catch {
+      // A failing listener must not stop the projection.
+    }
+  }
+}
