@@ -1,0 +1,117 @@
+import { InvalidArgumentError } from '../errors.js';
+import type { IEventStore } from '../store/event-store.js';
+
+/**
+ * What a command's unit of work may write through: an event store's `append`, bound to the unit
+ * of work. In PostgreSQL it is the transaction that also writes the processed-command record, so
+ * the events and the record commit together or not at all.
+ */
+export type EventAppender = Pick<IEventStore, 'append'>;
+
+/** The record of a processed command. */
+export interface ProcessedCommand {
+  /** The command's id. */
+  readonly commandId: string;
+  /** What the command's work returned, as JSON (a copy: Dates became strings). */
+  readonly result: unknown;
+  /** When the command was processed. */
+  readonly processedAt: Date;
+  /** When the record expires: from then on the id counts as new and the record may be purged. */
+  readonly expiresAt: Date;
+}
+
+/** What {@link CommandLog.runOnce} did. */
+export interface RunOnceResult<T> {
+  /**
+   * `false` when this call ran the work; `true` when the command had been processed and the
+   * recorded result is returned without running anything.
+   */
+  readonly duplicate: boolean;
+  /**
+   * The work's result: as returned when this call ran it; its JSON copy (see
+   * {@link ProcessedCommand.result}) for a duplicate.
+   */
+  readonly result: T;
+  /** The processed-command record. */
+  readonly record: ProcessedCommand;
+}
+
+/**
+ * Command de-duplication: a command id is processed at most once while its record lives.
+ *
+ * The contract every implementation keeps (the in-memory one and the PostgreSQL one):
+ * - {@link CommandLog.runOnce} runs `work` in a unit of work and writes the record in the same
+ *   unit: after a commit both the work's appends and the record exist; after a failure neither.
+ *   A `work` that throws records nothing, so the command can be retried.
+ * - Concurrent calls with one id: exactly one runs `work`. The others wait until it settles and
+ *   then return its result with `duplicate: true`; if it failed, the next one runs `work` itself.
+ *   An implementation that cannot wait may instead throw {@link CommandInProgressError}.
+ * - A record past its `expiresAt` counts as absent: the id runs again.
+ * - The result must be JSON-serialisable; duplicates receive its JSON copy.
+ *
+ * Keep `work` to the writes (the append): in PostgreSQL it runs inside an open transaction, and a
+ * concurrent duplicate waits for it. {@link AggregateRepository} loads the aggregate and runs the
+ * command before `runOnce`, after a {@link CommandLog.find} check, and appends inside it.
+ *
+ * @typeParam TUnit - what `work` receives: at least an {@link EventAppender} bound to the unit of
+ *   work (the PostgreSQL log passes its transaction, which also exposes the client).
+ */
+export interface CommandLog<TUnit extends EventAppender = EventAppender> {
+  /**
+   * Runs `work` unless the command was processed already, and records its result atomically with
+   * what `work` appended. Throws what `work` throws (recording nothing), {@link InvalidArgumentError}
+   * for an unusable id or a result that is not JSON.
+   */
+  runOnce<T>(commandId: string, work: (unit: TUnit) => Promise<T>): Promise<RunOnceResult<T>>;
+
+  /** The live (unexpired) record of a command, or `undefined`. */
+  find(commandId: string): Promise<ProcessedCommand | undefined>;
+
+  /**
+   * Deletes the records whose expiry has passed and returns how many. Schedule it (for example
+   * hourly); until a record is purged it only takes space, since expired records count as absent.
+   */
+  purgeExpired(): Promise<number>;
+}
+
+/** Options every {@link CommandLog} implementation takes. */
+export interface CommandLogOptions {
+  /**
+   * How long a processed-command record lives: a repeat of the command within this time returns
+   * the first result; after it the command id counts as new.
+   * @defaultValue 72
+   */
+  readonly ttlHours?: number;
+  /**
+   * The clock records are stamped and expired with (for tests).
+   * @defaultValue `() => new Date()`
+   */
+  readonly clock?: () => Date;
+}
+
+/** The default lifetime of a processed-command record, in hours. */
+export const DEFAULT_COMMAND_TTL_HOURS = 72;
+
+/** Validates `ttlHours` (a positive, finite number of hours) and returns it in milliseconds. */
+export function resolveCommandTtlMs(ttlHours: number | undefined): number {
+  const hours = ttlHours ?? DEFAULT_COMMAND_TTL_HOURS;
+  if (typeof hours !== 'number' || !Number.isFinite(hours) || hours <= 0) {
+    throw new InvalidArgumentError(`ttlHours must be a positive number of hours; got ${String(hours)}`);
+  }
+  return hours * 3_600_000;
+}
+
+/**
+ * Serialises a command's result to JSON text, or throws {@link InvalidArgumentError} naming the
+ * command. `undefined` becomes `null`.
+ */
+export function commandResultJson(commandId: string, result: unknown): string {
+  try {
+    return JSON.stringify(result) ?? 'null';
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new InvalidArgumentError(
+      `command "${commandId}": its result must be JSON-serialisable to be recorded (${reason})`,
+    );
+  }
+}
