@@ -1,10 +1,26 @@
 import type { EventBus } from '../bus/event-bus.js';
 import { InvalidArgumentError, isConcurrencyError } from '../errors.js';
 import type { DomainEvent, NewEvent, StoredEvent } from '../events/event-envelope.js';
+import { assertValidId } from '../events/event-registry.js';
+import type { CommandLog, EventAppender } from '../idempotency/command-log.js';
 import { backoffDelayMs, type RetryOptions, resolveRetryOptions, sleep } from '../retry.js';
 import type { AppendResult, IEventStore } from '../store/event-store.js';
 import type { AggregateRoot } from './aggregate-root.js';
 import { type CommandMetadata, eventMetadataFor } from './command-metadata.js';
+import { consoleWarning, type RepositoryWarningHandler, SnapshotKeeper } from './snapshot-keeper.js';
+import { DEFAULT_SNAPSHOT_EVERY_N_EVENTS, everyNEvents, type SnapshotPolicy } from './snapshot-policy.js';
+import type { SnapshotStore } from './snapshot-store.js';
+
+/** How an {@link AggregateRepository} uses snapshots. */
+export interface RepositorySnapshotOptions {
+  /** Where snapshots are kept. */
+  readonly store: SnapshotStore;
+  /**
+   * When to take a snapshot after a save.
+   * @defaultValue `everyNEvents(100)`
+   */
+  readonly policy?: SnapshotPolicy;
+}
 
 /** Options of {@link AggregateRepository}. */
 export interface AggregateRepositoryOptions<TAggregate extends AggregateRoot<any>> {
@@ -21,11 +37,33 @@ export interface AggregateRepositoryOptions<TAggregate extends AggregateRoot<any
    * @defaultValue none
    */
   readonly bus?: EventBus;
+  /**
+   * De-duplicates commands: {@link AggregateRepository.execute} with a `metadata.commandId` runs
+   * through this log, so a repeated command returns the first result without appending again.
+   * The log must write to the same event store as the repository.
+   * @defaultValue none: commands are not de-duplicated
+   */
+  readonly commands?: CommandLog;
+  /**
+   * Loads aggregates that extend {@link SnapshotAggregateRoot} from snapshots and takes snapshots
+   * after saves. Other aggregates are always replayed.
+   * @defaultValue none: every load replays all events
+   */
+  readonly snapshots?: RepositorySnapshotOptions;
+  /**
+   * Receives what went wrong without failing the call (a corrupt snapshot ignored, a snapshot not
+   * saved).
+   * @defaultValue writes to `console.warn`
+   */
+  readonly onWarning?: RepositoryWarningHandler;
 }
 
 /** Options of one {@link AggregateRepository.execute} call. */
 export interface ExecuteOptions {
-  /** The command's id, correlation and causation ids, copied into each event's metadata. */
+  /**
+   * The command's id, correlation and causation ids, copied into each event's metadata. With a
+   * `commands` log, the `commandId` also de-duplicates the command.
+   */
   readonly metadata?: CommandMetadata;
   /** Aborts waiting between retries. */
   readonly signal?: AbortSignal;
@@ -33,20 +71,44 @@ export interface ExecuteOptions {
 
 /** What {@link AggregateRepository.execute} did. */
 export interface CommandResult<TAggregate, TValue> {
-  /** The aggregate after the command, with its events committed. */
+  /**
+   * The aggregate after the command, with its events committed. For a duplicate: the aggregate as
+   * loaded now, which may include later events.
+   */
   readonly aggregate: TAggregate;
-  /** What the command function returned. */
+  /** What the command function returned; for a duplicate, the first run's value as JSON. */
   readonly value: TValue;
-  /** The events the command appended (empty when it raised none). */
+  /** The events the command appended (empty when it raised none); for a duplicate, the first run's. */
   readonly events: readonly StoredEvent[];
-  /** The stream's version after the command. */
+  /** The stream's version after the command (for a duplicate: after the first run). */
   readonly version: number;
-  /** How many times the command ran (1 unless concurrency conflicts forced retries). */
+  /**
+   * How many times the command ran (1 unless concurrency conflicts forced retries; 0 for a
+   * duplicate).
+   */
   readonly attempts: number;
+  /**
+   * True when the command id had been processed already: nothing ran and nothing was appended;
+   * the first run's result is returned.
+   */
+  readonly duplicate: boolean;
 }
 
 /** A command run by {@link AggregateRepository.execute}: calls methods of the aggregate. */
 export type AggregateCommand<TAggregate, TValue> = (aggregate: TAggregate) => TValue | Promise<TValue>;
+
+/**
+ * What the repository records for a de-duplicated command (as JSON in the command log's record).
+ * @internal
+ */
+interface RecordedCommand {
+  readonly aggregateId: string;
+  readonly value?: unknown;
+  /** The stream's version after the command. */
+  readonly version: number;
+  /** How many events the command appended: they are the last ones up to `version`. */
+  readonly eventCount: number;
+}
 
 /** Turns an aggregate's uncommitted events into events to append, with the command's metadata. */
 export function toNewEvents(events: readonly DomainEvent[], metadata?: CommandMetadata): NewEvent[] {
@@ -63,7 +125,8 @@ export function toNewEvents(events: readonly DomainEvent[], metadata?: CommandMe
 
 /**
  * Loads aggregates from an {@link IEventStore}, runs commands on them and appends their new
- * events with optimistic concurrency, retrying on conflicts.
+ * events with optimistic concurrency, retrying on conflicts. Optionally de-duplicates commands by
+ * id (`commands`) and loads from snapshots (`snapshots`).
  *
  * @example
  * ```ts
@@ -78,6 +141,8 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
   readonly #create: (id: string) => TAggregate;
   readonly #retry: Required<RetryOptions>;
   readonly #bus: EventBus | undefined;
+  readonly #commands: CommandLog | undefined;
+  readonly #snapshots: SnapshotKeeper<TAggregate> | undefined;
 
   constructor(store: IEventStore, options: AggregateRepositoryOptions<TAggregate>) {
     if (typeof options?.create !== 'function') {
@@ -87,10 +152,31 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
     this.#create = options.create;
     this.#retry = resolveRetryOptions(options.retry);
     this.#bus = options.bus;
+    if (options.commands !== undefined && typeof options.commands?.runOnce !== 'function') {
+      throw new InvalidArgumentError('AggregateRepository: `commands` must be a CommandLog');
+    }
+    this.#commands = options.commands;
+    if (options.snapshots !== undefined) {
+      if (typeof options.snapshots?.store?.load !== 'function') {
+        throw new InvalidArgumentError('AggregateRepository: `snapshots.store` must be a SnapshotStore');
+      }
+      this.#snapshots = new SnapshotKeeper({
+        events: store,
+        snapshots: options.snapshots.store,
+        policy: options.snapshots.policy ?? everyNEvents(DEFAULT_SNAPSHOT_EVERY_N_EVENTS),
+        create: options.create,
+        warn: options.onWarning ?? consoleWarning,
+      });
+    }
   }
 
-  /** Loads an aggregate's history. An id without events gives a fresh aggregate (`exists` is false). */
+  /**
+   * Loads an aggregate: from its latest snapshot and the events after it when snapshots are on
+   * and a usable one exists, else from all its events. An id without events gives a fresh
+   * aggregate (`exists` is false).
+   */
   async load(id: string): Promise<TAggregate> {
+    if (this.#snapshots) return this.#snapshots.load(id);
     const aggregate = this.#create(id);
     const events = await this.#store.load(id);
     return aggregate.loadFromHistory(events);
@@ -98,18 +184,13 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
 
   /**
    * Appends the aggregate's uncommitted events, expecting the version it was loaded at, then
-   * marks them committed and publishes them to the bus. Throws {@link ConcurrencyError} when the
-   * stream moved on meanwhile.
+   * marks them committed, publishes them to the bus and takes a snapshot if the policy says so.
+   * Throws {@link ConcurrencyError} when the stream moved on meanwhile. It does not de-duplicate:
+   * that is {@link AggregateRepository.execute}'s job.
    */
   async save(aggregate: TAggregate, metadata?: CommandMetadata): Promise<AppendResult> {
-    const pending = aggregate.uncommittedEvents;
-    const result = await this.#store.append(
-      aggregate.id,
-      aggregate.persistedVersion,
-      toNewEvents(pending, metadata),
-    );
-    aggregate.markCommitted(result.nextExpectedVersion);
-    if (this.#bus && result.events.length > 0) await this.#bus.publish(result.events);
+    const result = await this.#append(this.#store, aggregate, metadata);
+    await this.#afterCommit(aggregate, result);
     return result;
   }
 
@@ -118,17 +199,33 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
    * conflict it waits (backoff), reloads and runs the command again, up to `retry.maxAttempts`
    * times; then the last {@link ConcurrencyError} is thrown. Errors the command throws (such as
    * {@link DomainRuleError}) are never retried.
+   *
+   * With a `commands` log and a `metadata.commandId`, the command runs at most once per id: a
+   * repeat returns the first result with `duplicate: true` and appends nothing. The command's
+   * return value must then be JSON-serialisable ({@link InvalidArgumentError} otherwise, before
+   * anything is appended). A command that throws records nothing and may be retried.
    */
   async execute<TValue>(
     id: string,
     command: AggregateCommand<TAggregate, TValue>,
     options: ExecuteOptions = {},
   ): Promise<CommandResult<TAggregate, TValue>> {
+    const commandId = options.metadata?.commandId;
+    if (this.#commands && commandId !== undefined) {
+      return this.#executeOnce(this.#commands, commandId, id, command, options);
+    }
     for (let attempt = 1; ; attempt++) {
       const aggregate = await this.load(id);
       const value = await command(aggregate);
       if (aggregate.uncommittedEvents.length === 0) {
-        return { aggregate, value, events: [], version: aggregate.version, attempts: attempt };
+        return {
+          aggregate,
+          value,
+          events: [],
+          version: aggregate.version,
+          attempts: attempt,
+          duplicate: false,
+        };
       }
       try {
         const result = await this.save(aggregate, options.metadata);
@@ -138,12 +235,153 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
           events: result.events,
           version: result.nextExpectedVersion,
           attempts: attempt,
+          duplicate: false,
         };
       } catch (error) {
-        if (!isConcurrencyError(error) || attempt >= this.#retry.maxAttempts || options.signal?.aborted)
-          throw error;
-        await sleep(backoffDelayMs(this.#retry, attempt), options.signal);
+        await this.#beforeRetry(error, attempt, options.signal);
       }
     }
   }
+
+  /**
+   * The de-duplicated path of {@link AggregateRepository.execute}. The command runs outside the
+   * command log's unit of work, which holds only the append and the record: a database
+   * transaction then stays short and never waits on user code or a second connection. A duplicate
+   * that races past the first check is caught by `runOnce`, which returns the winner's result.
+   */
+  async #executeOnce<TValue>(
+    commands: CommandLog,
+    commandId: string,
+    id: string,
+    command: AggregateCommand<TAggregate, TValue>,
+    options: ExecuteOptions,
+  ): Promise<CommandResult<TAggregate, TValue>> {
+    assertValidId('commandId', commandId);
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const processed = await commands.find(commandId);
+        if (processed) return await this.#duplicateResult<TValue>(commandId, id, processed.result);
+        const aggregate = await this.load(id);
+        let value: TValue;
+        try {
+          value = await command(aggregate);
+        } catch (error) {
+          // A duplicate whose twin committed after our check sees the new state and may be
+          // rejected by it (an order "already shipped"): it gets the twin's result instead.
+          const meanwhile = await commands.find(commandId).catch(() => undefined);
+          if (meanwhile) return await this.#duplicateResult<TValue>(commandId, id, meanwhile.result);
+          throw error;
+        }
+        assertJsonValue(commandId, value);
+        let appended: AppendResult | undefined;
+        const outcome = await commands.runOnce(commandId, async (unit): Promise<RecordedCommand> => {
+          appended =
+            aggregate.uncommittedEvents.length > 0
+              ? await this.#append(unit, aggregate, options.metadata)
+              : undefined;
+          return {
+            aggregateId: id,
+            value,
+            version: appended?.nextExpectedVersion ?? aggregate.version,
+            eventCount: appended?.events.length ?? 0,
+          };
+        });
+        if (outcome.duplicate) return await this.#duplicateResult<TValue>(commandId, id, outcome.result);
+        const committed = appended as AppendResult | undefined;
+        if (committed) await this.#afterCommit(aggregate, committed);
+        return {
+          aggregate,
+          value,
+          events: committed?.events ?? [],
+          version: outcome.result.version,
+          attempts: attempt,
+          duplicate: false,
+        };
+      } catch (error) {
+        await this.#beforeRetry(error, attempt, options.signal);
+      }
+    }
+  }
+
+  async #duplicateResult<TValue>(
+    commandId: string,
+    id: string,
+    recorded: unknown,
+  ): Promise<CommandResult<TAggregate, TValue>> {
+    if (!isRecordedCommand(recorded)) {
+      throw new InvalidArgumentError(
+        `command "${commandId}" was recorded by something else than a repository`,
+      );
+    }
+    if (recorded.aggregateId !== id) {
+      throw new InvalidArgumentError(
+        `command "${commandId}" was already processed for aggregate "${recorded.aggregateId}", not "${id}"`,
+      );
+    }
+    const events =
+      recorded.eventCount > 0
+        ? await this.#store.load(id, {
+            fromVersion: recorded.version - recorded.eventCount + 1,
+            toVersion: recorded.version,
+          })
+        : [];
+    return {
+      aggregate: await this.load(id),
+      value: recorded.value as TValue,
+      events,
+      version: recorded.version,
+      attempts: 0,
+      duplicate: true,
+    };
+  }
+
+  async #append(
+    target: EventAppender,
+    aggregate: TAggregate,
+    metadata?: CommandMetadata,
+  ): Promise<AppendResult> {
+    return target.append(
+      aggregate.id,
+      aggregate.persistedVersion,
+      toNewEvents(aggregate.uncommittedEvents, metadata),
+    );
+  }
+
+  /** After the append committed: mark the events committed, publish them, snapshot per policy. */
+  async #afterCommit(aggregate: TAggregate, result: AppendResult): Promise<void> {
+    aggregate.markCommitted(result.nextExpectedVersion);
+    if (this.#bus && result.events.length > 0) await this.#bus.publish(result.events);
+    if (this.#snapshots && !result.duplicate)
+      await this.#snapshots.afterSave(aggregate, result.events.length);
+  }
+
+  /** Rethrows `error` unless it is a concurrency conflict worth another attempt; then waits. */
+  async #beforeRetry(error: unknown, attempt: number, signal: AbortSignal | undefined): Promise<void> {
+    if (!isConcurrencyError(error) || attempt >= this.#retry.maxAttempts || signal?.aborted) throw error;
+    await sleep(backoffDelayMs(this.#retry, attempt), signal);
+  }
+}
+
+function assertJsonValue(commandId: string, value: unknown): void {
+  try {
+    JSON.stringify(value);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new InvalidArgumentError(
+      `command "${commandId}": a de-duplicated command must return a JSON-serialisable value (${reason})`,
+    );
+  }
+}
+
+function isRecordedCommand(value: unknown): value is RecordedCommand {
+  const recorded = value as Partial<RecordedCommand> | null;
+  return (
+    typeof recorded === 'object' &&
+    recorded !== null &&
+    typeof recorded.aggregateId === 'string' &&
+    Number.isSafeInteger(recorded.version) &&
+    Number.isSafeInteger(recorded.eventCount) &&
+    recorded.eventCount! >= 0 &&
+    recorded.eventCount! <= recorded.version!
+  );
 }
