@@ -1,0 +1,203 @@
+import {
+  type CommandLog,
+  type CommandLogOptions,
+  DEFAULT_COMMAND_TTL_HOURS,
+  type EventAppender,
+  type EventRegistry,
+  type IEventStore,
+  isInvalidArgumentError,
+  NO_STREAM,
+} from 'annals';
+import { afterAll, describe, expect, it } from 'vitest';
+import { walletRegistry } from '../snapshots/wallet.js';
+
+/** What a {@link describeCommandLogContract} run needs from an implementation. */
+export interface CommandLogFixture {
+  /** The log under test. */
+  readonly log: CommandLog;
+  /** The event store the log's units of work append to (for checking what was appended). */
+  readonly store: IEventStore;
+}
+
+/** Creates a log with the given options over a store with the given registry. */
+export type CreateCommandLog = (
+  options: CommandLogOptions & { readonly registry: EventRegistry },
+) => Promise<CommandLogFixture>;
+
+const HOUR_MS = 3_600_000;
+
+/** A clock the test moves by hand. */
+export function manualClock(start = Date.UTC(2026, 0, 1)) {
+  let now = start;
+  return {
+    now: () => new Date(now),
+    advanceHours: (hours: number) => {
+      now += hours * HOUR_MS;
+    },
+  };
+}
+
+const opened = (owner: string) => ({ type: 'WalletOpened', aggregateType: 'Wallet', payload: { owner } });
+
+let streams = 0;
+const streamId = (label: string) => `${label}-${process.pid}-${++streams}-${Date.now()}`;
+
+/**
+ * The {@link CommandLog} contract: every implementation (in memory, PostgreSQL) runs it. Command ids
+ * are unique per run, so one database can serve several runs.
+ */
+export function describeCommandLogContract(
+  name: string,
+  create: CreateCommandLog,
+  options: {
+    /** True when the log's unit of work is a transaction: a failed run's appends roll back. */
+    readonly transactional?: boolean;
+    /** Called after the suite (close pools). */
+    readonly close?: () => Promise<void>;
+  } = {},
+): void {
+  describe(`${name}: CommandLog contract`, () => {
+    if (options.close) afterAll(options.close);
+    const registry = walletRegistry();
+
+    it('runs a command once; a repeat returns the recorded result (as JSON) without running', async () => {
+      const clock = manualClock();
+      const { log, store } = await create({ registry, clock: clock.now });
+      const id = streamId('w');
+      const commandId = streamId('cmd');
+      let runs = 0;
+      const work = async (unit: EventAppender) => {
+        runs++;
+        const result = await unit.append(id, NO_STREAM, [opened('ada')]);
+        return { version: result.nextExpectedVersion, at: new Date(0) };
+      };
+      const first = await log.runOnce(commandId, work);
+      const second = await log.runOnce(commandId, work);
+      expect(runs).toBe(1);
+      expect(first).toMatchObject({ duplicate: false, result: { version: 1, at: new Date(0) } });
+      expect(second).toMatchObject({
+        duplicate: true,
+        result: { version: 1, at: '1970-01-01T00:00:00.000Z' },
+      });
+      expect(second.record.commandId).toBe(commandId);
+      expect(second.record.processedAt).toEqual(clock.now());
+      expect(second.record.expiresAt.getTime() - second.record.processedAt.getTime()).toBe(
+        DEFAULT_COMMAND_TTL_HOURS * HOUR_MS,
+      );
+      expect(await store.streamVersion(id)).toBe(1);
+      expect(await log.find(commandId)).toMatchObject({ commandId, result: { version: 1 } });
+      expect(await log.find(streamId('never'))).toBeUndefined();
+    });
+
+    it('20 concurrent runs of one command id: exactly one runs and appends, the others get its result', async () => {
+      const { log, store } = await create({ registry });
+      const id = streamId('w');
+      const commandId = streamId('cmd');
+      let runs = 0;
+      const results = await Promise.all(
+        Array.from({ length: 20 }, () =>
+          log.runOnce(commandId, async (unit) => {
+            runs++;
+            await new Promise((resolve) => setImmediate(resolve));
+            return (await unit.append(id, 'any', [opened('bob')])).nextExpectedVersion;
+          }),
+        ),
+      );
+      expect(runs).toBe(1);
+      expect(results.filter((result) => !result.duplicate)).toHaveLength(1);
+      expect(results.every((result) => result.result === 1)).toBe(true);
+      expect(await store.streamVersion(id)).toBe(1);
+    });
+
+    it('a failing run records nothing and appends nothing: a waiting duplicate then runs itself', async () => {
+      const { log, store } = await create({ registry });
+      const id = streamId('w');
+      const commandId = streamId('cmd');
+      let started!: () => void;
+      const firstStarted = new Promise<void>((resolve) => {
+        started = resolve;
+      });
+      let release!: () => void;
+      const gate = new Promise<void>((resolve) => {
+        release = resolve;
+      });
+      const failing = log.runOnce(commandId, async (unit) => {
+        await unit.append(id, NO_STREAM, [opened('first')]);
+        started();
+        await gate;
+        throw new Error('domain says no');
+      });
+      await firstStarted;
+      const waiting = log.runOnce(commandId, async (unit) => {
+        await unit.append(id, 'any', [opened('second')]);
+        return 'second';
+      });
+      release();
+      await expect(failing).rejects.toThrow('domain says no');
+      await expect(waiting).resolves.toMatchObject({ duplicate: false, result: 'second' });
+      expect(await log.runOnce(commandId, async () => 'third')).toMatchObject({
+        duplicate: true,
+        result: 'second',
+      });
+      const owners = (await store.load(id)).map((event) => (event.payload as { owner: string }).owner);
+      // In a transactional log the failed run's append rolled back; in memory it stays (documented).
+      expect(owners).toEqual(options.transactional ? ['second'] : ['first', 'second']);
+    });
+
+    it('expired records count as absent and are purged by purgeExpired()', async () => {
+      const clock = manualClock();
+      const { log } = await create({ registry, ttlHours: 2, clock: clock.now });
+      const old = streamId('cmd-old');
+      const young = streamId('cmd-new');
+      await log.runOnce(old, async () => 1);
+      clock.advanceHours(1);
+      await log.runOnce(young, async () => 2);
+      expect(await log.purgeExpired()).toBe(0);
+      clock.advanceHours(1);
+      // `old` is exactly 2 hours old: expired. `young` is 1 hour old: alive.
+      expect(await log.find(old)).toBeUndefined();
+      expect(await log.find(young)).toMatchObject({ result: 2 });
+      expect(await log.purgeExpired()).toBe(1);
+      expect(await log.purgeExpired()).toBe(0);
+      expect(await log.find(young)).toMatchObject({ result: 2 });
+      expect(await log.runOnce(old, async () => 'again')).toMatchObject({
+        duplicate: false,
+        result: 'again',
+      });
+    });
+
+    it('an expired record that was not purged yet does not block the command', async () => {
+      const clock = manualClock();
+      const { log } = await create({ registry, ttlHours: 0.5, clock: clock.now });
+      const commandId = streamId('cmd');
+      await log.runOnce(commandId, async () => 'first');
+      clock.advanceHours(0.5);
+      expect(await log.runOnce(commandId, async () => 'second')).toMatchObject({
+        duplicate: false,
+        result: 'second',
+      });
+      expect(await log.find(commandId)).toMatchObject({ result: 'second' });
+    });
+
+    it('rejects a result that is not JSON, recording nothing', async () => {
+      const { log } = await create({ registry });
+      const commandId = streamId('cmd-big');
+      const error = await log.runOnce(commandId, async () => ({ n: 1n })).catch((caught: unknown) => caught);
+      expect(isInvalidArgumentError(error)).toBe(true);
+      expect((error as Error).message).toContain(commandId);
+      expect(await log.find(commandId)).toBeUndefined();
+    });
+
+    it('rejects bad command ids, a missing work function and a bad ttlHours', async () => {
+      const { log } = await create({ registry });
+      await expect(log.runOnce('', async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
+      await expect(log.runOnce(42 as never, async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
+      await expect(log.runOnce('x'.repeat(513), async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
+      await expect(log.runOnce(streamId('cmd'), 'nope' as never)).rejects.toSatisfy(isInvalidArgumentError);
+      await expect(log.find('')).rejects.toSatisfy(isInvalidArgumentError);
+      for (const ttlHours of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
+        await expect(create({ registry, ttlHours })).rejects.toSatisfy(isInvalidArgumentError);
+      }
+    });
+  });
+}
