@@ -46,7 +46,7 @@ export interface ProjectionStatus {
   readonly checkpointUpdatedAt: Date | undefined;
   /** How many dead letters the projection has. */
   readonly deadLetters: number;
-  /** The last failure this runner met with the projection, if any. */
+  /** The last failure this runner met with the projection since it last started it, if any. */
   readonly lastError: ProjectionLastError | undefined;
 }
 

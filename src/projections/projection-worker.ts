@@ -72,10 +72,15 @@ export class ProjectionWorker<TContext> {
     if (this.#activity === 'running') return;
     this.#enter('running');
     const controller = new AbortController();
-    const done = this.#follow(controller.signal).finally(() => {
-      this.#activity = undefined;
-      this.#following = undefined;
-    });
+    const done = this.#follow(controller.signal)
+      .catch((error: unknown) => {
+        this.#state = 'failed';
+        this.#report(new ProjectionError(this.#name, toDeadLetterError(error).message, { cause: error }));
+      })
+      .finally(() => {
+        this.#activity = undefined;
+        this.#following = undefined;
+      });
     this.#following = { controller, done };
   }
 
@@ -90,7 +95,8 @@ export class ProjectionWorker<TContext> {
   /** While following: resolves once the checkpoint reached `target`; rejects if the worker stops first. */
   waitFor(target: LogPosition): Promise<void> {
     if (this.#activity !== 'running') {
-      return Promise.reject(new ProjectionError(this.#name, 'is not running'));
+      const failure = this.#state === 'failed' ? this.#lastError?.error : undefined;
+      return Promise.reject(failure ?? new ProjectionError(this.#name, 'is not running'));
     }
     const current = this.#processor.checkpoint;
     if (current && compareLogPositions(current.position, target) >= 0) return Promise.resolve();
