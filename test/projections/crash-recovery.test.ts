@@ -7,21 +7,12 @@ import {
   logEventIds,
   newEventStore,
   newProjectionStore,
+  random,
   seedCarts,
   wrapStore,
 } from './fixtures.js';
 
 type CrashPoint = 'before-commit' | 'after-commit';
-
-/** A deterministic pseudo-random sequence (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * A projection store that "crashes" around commits: after the handlers ran and the checkpoint was

@@ -17,18 +17,9 @@ import {
   newProjectionStore,
   noted,
   opened,
+  random,
   seedCarts,
 } from './fixtures.js';
-
-/** A deterministic pseudo-random sequence (mulberry32). */
-function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /**
  * Appends about `count` random cart events in random appends of 1–3 events over 200 carts;
