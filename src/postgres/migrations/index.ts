@@ -1,4 +1,5 @@
 import { eventStoreMigration } from './001-event-store.js';
+import { projectionsMigration } from './002-projections.js';
 import type { Migration } from './migration.js';
 
 export type { Migration, MigrationContext } from './migration.js';
@@ -7,4 +8,4 @@ export type { Migration, MigrationContext } from './migration.js';
  * Every migration of the PostgreSQL adapter, in version order. Adding a migration is one new
  * file and one line here.
  */
-export const migrations: readonly Migration[] = Object.freeze([eventStoreMigration]);
+export const migrations: readonly Migration[] = Object.freeze([eventStoreMigration, projectionsMigration]);
