@@ -47,4 +47,11 @@ export {
   type PostgresEventStoreOptions,
   type PostgresLoadOptions,
 } from './postgres-event-store.js';
+export {
+  type PostgresLeaseMode,
+  type PostgresProjectionContext,
+  PostgresProjectionStore,
+  type PostgresProjectionStoreOptions,
+} from './postgres-projection-store.js';
+export { type ProjectionLeaseHolder, projectionLeaseKey } from './projection-lease.js';
 export type { PostgresTransaction } from './transaction.js';

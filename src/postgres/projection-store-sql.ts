@@ -1,0 +1,64 @@
+/**
+ * The SQL of the PostgreSQL projection store for one schema.
+ *
+ * @internal
+ * @module
+ */
+
+/** The statements of {@link PostgresProjectionStore}, for a validated, quoted schema. */
+export interface ProjectionStoreSql {
+  readonly loadCheckpoint: string;
+  readonly saveCheckpoint: string;
+  readonly resetCheckpoint: string;
+  readonly deleteDeadLettersOf: string;
+  readonly addDeadLetter: string;
+  readonly removeDeadLetter: string;
+  readonly getDeadLetter: string;
+  readonly listDeadLetters: string;
+  readonly countDeadLetters: string;
+}
+
+const DEAD_LETTER_COLUMNS =
+  'id::text AS id, projection, event, error_name, error_message, error_stack, attempts, failed_at';
+
+/** Builds the statements for a quoted schema identifier. */
+export function projectionStoreSql(schema: string): ProjectionStoreSql {
+  const checkpoints = `${schema}.projection_checkpoints`;
+  const deadLetters = `${schema}.projection_dead_letters`;
+  return {
+    loadCheckpoint:
+      'SELECT transaction_id::text AS transaction_id, global_position::text AS global_position, ' +
+      `last_event_timestamp, updated_at FROM ${checkpoints} WHERE projection = $1`,
+    // Compare-and-set in one statement. $2/$3: the expected position, $4/$5: the new one.
+    // A missing row counts as the start of the log: it may be inserted only when that is what
+    // the caller expects. When a row exists (or a racing insert commits first), the update
+    // applies only while the stored position still is the expected one. RETURNING tells
+    // whether a row was written.
+    saveCheckpoint:
+      `INSERT INTO ${checkpoints} AS c (projection, transaction_id, global_position, last_event_timestamp, updated_at) ` +
+      'SELECT $1, $4::text::xid8, $5::text::bigint, $6::timestamptz, now() ' +
+      `WHERE ($2::text = '0' AND $3::text = '0') OR EXISTS (SELECT 1 FROM ${checkpoints} WHERE projection = $1) ` +
+      'ON CONFLICT (projection) DO UPDATE SET transaction_id = excluded.transaction_id, ' +
+      'global_position = excluded.global_position, last_event_timestamp = excluded.last_event_timestamp, ' +
+      'updated_at = excluded.updated_at ' +
+      'WHERE c.transaction_id = $2::text::xid8 AND c.global_position = $3::text::bigint ' +
+      'RETURNING 1 AS saved',
+    resetCheckpoint:
+      `INSERT INTO ${checkpoints} AS c (projection, transaction_id, global_position, last_event_timestamp, updated_at) ` +
+      "VALUES ($1, '0', 0, NULL, now()) " +
+      'ON CONFLICT (projection) DO UPDATE SET transaction_id = excluded.transaction_id, ' +
+      'global_position = 0, last_event_timestamp = NULL, updated_at = excluded.updated_at',
+    deleteDeadLettersOf: `DELETE FROM ${deadLetters} WHERE projection = $1`,
+    addDeadLetter:
+      `INSERT INTO ${deadLetters} (projection, event_id, event_type, aggregate_id, transaction_id, ` +
+      'global_position, event, error_name, error_message, error_stack, attempts, failed_at) ' +
+      'VALUES ($1, $2, $3, $4, $5::text::xid8, $6::text::bigint, $7::jsonb, $8, $9, $10, $11, $12) ' +
+      'RETURNING id::text AS id',
+    removeDeadLetter: `DELETE FROM ${deadLetters} WHERE id = $1::bigint RETURNING 1 AS removed`,
+    getDeadLetter: `SELECT ${DEAD_LETTER_COLUMNS} FROM ${deadLetters} WHERE id = $1::bigint`,
+    listDeadLetters:
+      `SELECT ${DEAD_LETTER_COLUMNS} FROM ${deadLetters} WHERE projection = $1 ` +
+      'ORDER BY id LIMIT $2 OFFSET $3',
+    countDeadLetters: `SELECT count(*)::text AS count FROM ${deadLetters} WHERE projection = $1`,
+  };
+}
