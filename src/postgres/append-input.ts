@@ -35,12 +35,15 @@ function assertNoNul(kind: string, value: string): void {
 /**
  * Validates and encodes an append before anything is sent: ids, expected version, every payload
  * (through the registry), distinct event ids, and text PostgreSQL cannot hold in a text column.
+ * `notifyInTransaction` makes `append_events` send the NOTIFY itself (for appends in a
+ * transaction whose commit the store does not see).
  */
 export function prepareAppend(
   registry: EventRegistry,
   aggregateId: string,
   expectedVersion: ExpectedVersionMode,
   events: readonly NewEvent[],
+  notifyInTransaction: boolean,
 ): PreparedAppend {
   assertValidId('aggregateId', aggregateId);
   assertNoNul('aggregateId', aggregateId);
@@ -91,6 +94,7 @@ export function prepareAppend(
       payloads,
       metadata,
       timestamps,
+      notifyInTransaction,
     ],
   };
 }

@@ -120,7 +120,7 @@ export class AppendListeners {
       // 'error' event without a listener would crash the process.
       if (failed) return;
       failed = true;
-      client.removeListener?.('notification', onNotification as (...args: never[]) => void);
+      client.removeListener?.('notification', onNotification);
       release(error);
       this.#failed(generation, error);
     };
@@ -154,6 +154,6 @@ function detach(
   onNotification: (message: PgNotification) => void,
   onError: (error: Error) => void,
 ): void {
-  client.removeListener?.('notification', onNotification as (...args: never[]) => void);
-  client.removeListener?.('error', onError as (...args: never[]) => void);
+  client.removeListener?.('notification', onNotification);
+  client.removeListener?.('error', onError);
 }

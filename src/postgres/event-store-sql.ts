@@ -53,7 +53,7 @@ export function eventStoreSql(schema: string): EventStoreSql {
   return {
     append:
       `SELECT duplicate, next_version, transaction_id, positions FROM ${schema}.append_events(` +
-      '$1::text, $2::text, $3::bigint, $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[], $9::text[], $10::timestamptz[])',
+      '$1::text, $2::text, $3::bigint, $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[], $9::text[], $10::timestamptz[], $11::boolean)',
     load:
       `SELECT ${EVENT_COLUMNS} FROM ${schema}.events ` +
       'WHERE aggregate_id = $1 AND version >= $2 AND version <= $3 ORDER BY version',

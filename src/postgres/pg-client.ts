@@ -49,9 +49,9 @@ export interface PgPoolClient extends PgQueryable {
   on?(event: 'notification', listener: (message: PgNotification) => void): unknown;
   on?(event: 'error', listener: (error: Error) => void): unknown;
   /** Removes a listener added with `on`. */
-  off?(event: string, listener: (...args: never[]) => void): unknown;
+  off?(event: string, listener: (...args: any[]) => void): unknown;
   /** `pg`'s name for `off`. */
-  removeListener?(event: string, listener: (...args: never[]) => void): unknown;
+  removeListener?(event: string, listener: (...args: any[]) => void): unknown;
 }
 
 /**

@@ -77,6 +77,12 @@ export function toStoreError(error: unknown, operation: string): Error {
   return new StoreUnavailableError(`${operation} failed${sqlstate}: ${reason}`, { cause: error });
 }
 
+/** True for the unique-index error of an event id that a concurrent append stored first. */
+export function isEventIdRace(error: unknown): boolean {
+  const { code, constraint } = fields(error);
+  return code === '23505' && constraint === 'events_event_id_key';
+}
+
 /** What {@link toAppendError} needs to know about the failed append. */
 export interface AppendErrorContext {
   readonly aggregateId: string;
@@ -95,7 +101,7 @@ const NUL_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u0000/;
  */
 export function toAppendError(error: unknown, context: AppendErrorContext): Error {
   if (isAnnalsError(error)) return error;
-  const { code, detail, constraint, message } = fields(error);
+  const { code, detail, message } = fields(error);
   if (code === SQLSTATE_CONCURRENCY) {
     const actual = Number(detail);
     return new ConcurrencyError(
@@ -107,7 +113,7 @@ export function toAppendError(error: unknown, context: AppendErrorContext): Erro
   if (code === SQLSTATE_DUPLICATE_EVENT) {
     return new DuplicateEventError(String(detail), 'it belongs to another stream or another append');
   }
-  if (code === '23505' && constraint === 'events_event_id_key') {
+  if (isEventIdRace(error)) {
     // A concurrent append stored one of these ids first.
     const id = /\(event_id\)=\((.*)\) already exists/.exec(String(detail))?.[1] ?? context.events[0]?.eventId;
     return new DuplicateEventError(String(id), 'a concurrent append stored it first');

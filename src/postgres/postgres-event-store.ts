@@ -18,6 +18,7 @@ import {
   StoreUnavailableError,
   type Unsubscribe,
 } from 'annals';
+import { AppendAnnouncer } from './append-announcer.js';
 import { freshAppendResult, type PreparedAppend, prepareAppend } from './append-input.js';
 import { AppendListeners } from './append-listeners.js';
 import {
@@ -30,7 +31,7 @@ import {
 import { appendedChannel, quoteIdentifier, resolveSchemaName } from './identifier.js';
 import { type MigrateResult, migrate } from './migrate.js';
 import type { PgPool, PgQueryable, PgRow } from './pg-client.js';
-import { toAppendError, toStoreError } from './pg-errors.js';
+import { isEventIdRace, toAppendError, toStoreError } from './pg-errors.js';
 import { type PostgresTransaction, runInTransaction } from './transaction.js';
 
 /** Options of {@link PostgresEventStore}. */
@@ -56,10 +57,18 @@ export interface PostgresEventStoreOptions {
    */
   readonly listenReconnectDelayMs?: number;
   /**
-   * Told about failures of the LISTEN connection (they are retried; readers keep polling).
+   * The store announces its committed appends with a NOTIFY sent after the commit, at most one
+   * per this many milliseconds (the first at once; later ones in the window are merged).
+   * Appends made with `append(..., { client })` NOTIFY inside their transaction instead.
+   * @defaultValue 5
+   */
+  readonly notifyThrottleMs?: number;
+  /**
+   * Told about failures of the LISTEN connection or of a NOTIFY. They never fail an append;
+   * LISTEN is retried, and readers keep polling.
    * @defaultValue ignore them
    */
-  readonly onListenError?: (error: unknown) => void;
+  readonly onNotificationError?: (error: unknown) => void;
 }
 
 /** Options of {@link PostgresEventStore.append}. */
@@ -115,6 +124,7 @@ export class PostgresEventStore implements IEventStore {
   readonly #sql: EventStoreSql;
   readonly #ownsPool: boolean;
   readonly #listeners: AppendListeners;
+  readonly #announcer: AppendAnnouncer;
   #closed: Promise<void> | undefined;
 
   constructor(options: PostgresEventStoreOptions) {
@@ -126,15 +136,21 @@ export class PostgresEventStore implements IEventStore {
     if (!Number.isFinite(reconnectDelayMs) || reconnectDelayMs < 0) {
       throw new InvalidArgumentError('listenReconnectDelayMs must be a number >= 0');
     }
+    const notifyThrottleMs = options.notifyThrottleMs ?? 5;
+    if (!Number.isFinite(notifyThrottleMs) || notifyThrottleMs < 0) {
+      throw new InvalidArgumentError('notifyThrottleMs must be a number >= 0');
+    }
+    const onError = options.onNotificationError ? { onError: options.onNotificationError } : {};
     this.schema = resolveSchemaName(options.schema);
     this.channel = appendedChannel(this.schema);
     this.#pool = options.pool;
     this.#registry = options.registry;
     this.#ownsPool = options.ownsPool ?? false;
     this.#sql = eventStoreSql(quoteIdentifier('schema', this.schema));
-    this.#listeners = new AppendListeners(this.#pool, this.channel, {
-      reconnectDelayMs,
-      ...(options.onListenError ? { onError: options.onListenError } : {}),
+    this.#listeners = new AppendListeners(this.#pool, this.channel, { reconnectDelayMs, ...onError });
+    this.#announcer = new AppendAnnouncer(this.#pool, this.channel, {
+      throttleMs: notifyThrottleMs,
+      ...onError,
     });
   }
 
@@ -159,10 +175,12 @@ export class PostgresEventStore implements IEventStore {
     events: readonly NewEvent[],
     options: PostgresAppendOptions = {},
   ): Promise<AppendResult> {
-    const prepared = prepareAppend(this.#registry, aggregateId, expectedVersion, events);
-    const result = await this.#append(options.client ?? this.#queryable(), prepared);
-    // Appends on a caller's connection are announced by NOTIFY once the caller commits.
-    if (!options.client && !result.duplicate && result.events.length > 0) this.#listeners.wake();
+    // On a caller's connection the store cannot see the commit, so append_events sends the
+    // NOTIFY inside the transaction; otherwise the store announces the append after it.
+    const inCallerTransaction = options.client !== undefined;
+    const prepared = prepareAppend(this.#registry, aggregateId, expectedVersion, events, inCallerTransaction);
+    const result = await this.#append(options.client ?? this.#queryable(), prepared, !inCallerTransaction);
+    if (!inCallerTransaction && !result.duplicate && result.events.length > 0) this.#appended();
     return result;
   }
 
@@ -274,7 +292,9 @@ export class PostgresEventStore implements IEventStore {
       work({
         client,
         append: async (aggregateId, expectedVersion, events) => {
-          const outcome = await this.append(aggregateId, expectedVersion, events, { client });
+          // Announced by the store once COMMIT has succeeded.
+          const prepared = prepareAppend(this.#registry, aggregateId, expectedVersion, events, false);
+          const outcome = await this.#append(client, prepared, false);
           if (!outcome.duplicate && outcome.events.length > 0) appended = true;
           return outcome;
         },
@@ -282,24 +302,37 @@ export class PostgresEventStore implements IEventStore {
         streamVersion: (aggregateId) => this.streamVersion(aggregateId, { client }),
       }),
     );
-    if (appended) this.#listeners.wake();
+    if (appended) this.#appended();
     return result;
   }
 
   /** Stops listening and, when the store owns its pool, ends it. Safe to call twice. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
-      await this.#listeners.close();
+      await Promise.all([this.#listeners.close(), this.#announcer.close()]);
       if (this.#ownsPool) await this.#pool.end?.();
     })();
     return this.#closed;
   }
 
-  async #append(client: PgQueryable, prepared: PreparedAppend): Promise<AppendResult> {
+  /** Wakes this store's listeners at once and announces the append to other processes. */
+  #appended(): void {
+    this.#listeners.wake();
+    this.#announcer.announce();
+  }
+
+  /**
+   * Runs `append_events`. `autocommit` marks a statement of its own (not in a transaction), which
+   * may be run again: when a concurrent append stored one of the ids between this append's
+   * duplicate check and its insert, the unique index refuses it, and a second run tells a retry
+   * of that append (the original result) from a foreign id (DuplicateEventError).
+   */
+  async #append(client: PgQueryable, prepared: PreparedAppend, autocommit: boolean): Promise<AppendResult> {
     let row: AppendRow | undefined;
     try {
       row = (await client.query<AppendRow>(this.#sql.append, prepared.values)).rows[0];
     } catch (error) {
+      if (autocommit && isEventIdRace(error)) return this.#append(client, prepared, false);
       throw toAppendError(error, prepared);
     }
     if (!row) throw new StoreUnavailableError('append_events returned no row; is the schema migrated?');
