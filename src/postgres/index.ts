@@ -42,16 +42,27 @@ export {
 } from './pg-errors.js';
 export { type PGliteLike, type PGlitePool, type PGlitePoolOptions, pgliteAsPool } from './pglite-pool.js';
 export {
+  PostgresCommandLog,
+  type PostgresCommandLogOptions,
+  type PostgresTransactionRunner,
+} from './postgres-command-log.js';
+export {
   type PostgresAppendOptions,
   PostgresEventStore,
   type PostgresEventStoreOptions,
   type PostgresLoadOptions,
 } from './postgres-event-store.js';
 export {
+  type PostgresProcessedEventOptions,
+  PostgresProcessedEventStore,
+  type PostgresProcessedEventStoreOptions,
+} from './postgres-processed-event-store.js';
+export {
   type PostgresLeaseMode,
   type PostgresProjectionContext,
   PostgresProjectionStore,
   type PostgresProjectionStoreOptions,
 } from './postgres-projection-store.js';
+export { PostgresSnapshotStore, type PostgresSnapshotStoreOptions } from './postgres-snapshot-store.js';
 export { type ProjectionLeaseHolder, projectionLeaseKey } from './projection-lease.js';
 export type { PostgresTransaction } from './transaction.js';

@@ -1,5 +1,6 @@
 import { eventStoreMigration } from './001-event-store.js';
 import { projectionsMigration } from './002-projections.js';
+import { idempotencySnapshotsMigration } from './003-idempotency-snapshots.js';
 import type { Migration } from './migration.js';
 
 export type { Migration, MigrationContext } from './migration.js';
@@ -8,4 +9,8 @@ export type { Migration, MigrationContext } from './migration.js';
  * Every migration of the PostgreSQL adapter, in version order. Adding a migration is one new
  * file and one line here.
  */
-export const migrations: readonly Migration[] = Object.freeze([eventStoreMigration, projectionsMigration]);
+export const migrations: readonly Migration[] = Object.freeze([
+  eventStoreMigration,
+  projectionsMigration,
+  idempotencySnapshotsMigration,
+]);
