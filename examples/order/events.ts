@@ -9,8 +9,13 @@ export const OrderLine = z.object({
 });
 export type OrderLine = z.infer<typeof OrderLine>;
 
+/**
+ * An order was opened. Schema version 2: version 1 also stored a `totalAmount`, derived state
+ * that could disagree with the lines; {@link orderUpcasters} drop it from v1 events on every read.
+ */
 export const OrderCreated = defineEvent({
   type: 'OrderCreated',
+  schemaVersion: 2,
   schema: z.object({ customerId: z.string().min(1), items: z.array(OrderLine) }),
 });
 

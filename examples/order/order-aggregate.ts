@@ -1,21 +1,37 @@
-import { type AggregateEventHandlers, AggregateRoot, DomainRuleError } from 'annals';
+import { type AggregateEventHandlers, DomainRuleError, SnapshotAggregateRoot } from 'annals';
+import { z } from 'zod';
 import {
   OrderCancelled,
   OrderCreated,
   type OrderEvent,
   OrderItemAdded,
-  type OrderLine,
+  OrderLine,
   OrderShipped,
 } from './events.js';
 
-export type OrderStatus = 'open' | 'shipped' | 'cancelled';
+export const OrderStatus = z.enum(['open', 'shipped', 'cancelled']);
+export type OrderStatus = z.infer<typeof OrderStatus>;
+
+/** The Order aggregate's snapshot state (snapshot schema version 1). */
+export const OrderState = z.object({
+  customerId: z.string().min(1),
+  status: OrderStatus,
+  items: z.array(OrderLine),
+});
+export type OrderState = z.infer<typeof OrderState>;
 
 /**
  * The Order aggregate: the consistency boundary for one order. Its state changes only by
  * applying events; its command methods check the business rules, then raise events.
+ *
+ * It can be snapshotted: a repository with `snapshots` loads it from its latest snapshot and the
+ * events after it. Raise {@link OrderAggregate.snapshotSchemaVersion} when {@link OrderState}
+ * changes; older snapshots are then ignored.
  */
-export class OrderAggregate extends AggregateRoot<OrderEvent> {
+export class OrderAggregate extends SnapshotAggregateRoot<OrderEvent, OrderState> {
   readonly aggregateType = 'Order';
+  readonly snapshotSchemaVersion = 1;
+  protected override readonly snapshotSchema = OrderState;
   customerId = '';
   status: OrderStatus = 'open';
   items: OrderLine[] = [];
@@ -40,6 +56,20 @@ export class OrderAggregate extends AggregateRoot<OrderEvent> {
   /** The order's total, derived from its lines (never stored in an event). */
   get totalAmount(): number {
     return Math.round(this.items.reduce((sum, line) => sum + line.price * line.quantity, 0) * 100) / 100;
+  }
+
+  protected toSnapshot(): OrderState {
+    return {
+      customerId: this.customerId,
+      status: this.status,
+      items: this.items.map((line) => ({ ...line })),
+    };
+  }
+
+  protected fromSnapshot(state: OrderState): void {
+    this.customerId = state.customerId;
+    this.status = state.status;
+    this.items = state.items.map((line) => ({ ...line }));
   }
 
   create(customerId: string, items: readonly OrderLine[] = []): void {
