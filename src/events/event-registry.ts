@@ -202,7 +202,14 @@ export class EventRegistry {
       payload = this.#upcasters.upcast(raw, definition.schemaVersion);
     }
     const parsed = definition.schema.safeParse(payload);
-    if (!parsed.success) throw new EventValidationError(raw.type, toIssues(parsed.error), raw.eventId);
+    if (!parsed.success) {
+      const error = new EventValidationError(raw.type, toIssues(parsed.error), raw.eventId);
+      if (raw.schemaVersion !== definition.schemaVersion) {
+        // Point at the upcasters: the stored payload was valid at its own version.
+        error.message += ` (event ${raw.eventId}, after upcasting from schema version ${raw.schemaVersion} to ${definition.schemaVersion})`;
+      }
+      throw error;
+    }
     const metadata =
       typeof raw.metadata === 'object' && raw.metadata !== null ? (raw.metadata as EventMetadata) : {};
     return {

@@ -179,6 +179,7 @@ describe(`Order schema evolution on PostgreSQL (${where})`, () => {
       const invalid = await orders.load(broken).catch((error: unknown) => error);
       expect(isEventValidationError(invalid)).toBe(true);
       expect(invalid).toMatchObject({ eventId: brokenId, eventType: 'OrderCreated' });
+      expect((invalid as Error).message).toContain('after upcasting from schema version 1 to 2');
     } finally {
       // These rows would fail every later read of the global log.
       await removeRaw(newer);

@@ -78,6 +78,13 @@ describe('the Order example schema evolution', () => {
     })();
     expect(isEventValidationError(invalid)).toBe(true);
     expect(invalid).toMatchObject({ eventId: 'evt-created-v1', eventType: 'OrderCreated' });
+    expect((invalid as Error).message).toContain(
+      'event evt-created-v1, after upcasting from schema version 1 to 2',
+    );
+    // A current event that fails its schema says nothing about upcasting.
+    expect(() => registry.decode(rawCreated(2, { customer: 'c-1' }))).toThrow(
+      expect.not.objectContaining({ message: expect.stringContaining('upcasting') }),
+    );
     expect(() => registry.decode(rawCreated(3, { customerId: 'c', items: [] }))).toThrow(
       expect.toSatisfy(isUpcastError),
     );
