@@ -25,17 +25,22 @@ export interface AppendRow extends PgRow {
 }
 
 /**
- * The columns every read selects. Bigints are selected as text and converted with `BigInt`, so
+ * The columns every read selects (from `events` aliased as `e`). Bigints are selected as text and converted with `BigInt`, so
  * positions are exact past 2^53 whether the driver returns int8 as a string (`pg`) or as a
  * number (PGlite).
  */
 export const EVENT_COLUMNS =
-  'global_position::text AS global_position, transaction_id::text AS transaction_id, aggregate_id, ' +
-  'aggregate_type, version, event_id, type, schema_version, payload, metadata, "timestamp"';
+  'e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, e.aggregate_id, ' +
+  'e.aggregate_type, e.version, e.event_id, e.type, e.schema_version, e.payload, e.metadata, e."timestamp"';
 
 /** Events whose writing transaction has finished, and all transactions before it: the readable log. */
-const VISIBLE = 'transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
-const AFTER = '(transaction_id, global_position) > ($1::text::xid8, $2::text::bigint)';
+const VISIBLE = 'e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+const AFTER = '(e.transaction_id, e.global_position) > ($1::text::xid8, $2::text::bigint)';
+/**
+ * The log's order. Qualified on purpose: the selected columns are aliased to the same names as
+ * text, and an unqualified ORDER BY would sort by those text aliases ('10' < '9').
+ */
+const LOG_ORDER = 'e.transaction_id, e.global_position';
 
 /** The SQL of the event store for one schema (already validated and quoted). */
 export interface EventStoreSql {
@@ -55,17 +60,17 @@ export function eventStoreSql(schema: string): EventStoreSql {
       `SELECT duplicate, next_version, transaction_id, positions FROM ${schema}.append_events(` +
       '$1::text, $2::text, $3::bigint, $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[], $9::text[], $10::timestamptz[], $11::boolean)',
     load:
-      `SELECT ${EVENT_COLUMNS} FROM ${schema}.events ` +
-      'WHERE aggregate_id = $1 AND version >= $2 AND version <= $3 ORDER BY version',
-    loadByEventIds: `SELECT ${EVENT_COLUMNS} FROM ${schema}.events WHERE event_id = ANY($1::text[]) ORDER BY version`,
+      `SELECT ${EVENT_COLUMNS} FROM ${schema}.events e ` +
+      'WHERE e.aggregate_id = $1 AND e.version >= $2 AND e.version <= $3 ORDER BY e.version',
+    loadByEventIds: `SELECT ${EVENT_COLUMNS} FROM ${schema}.events e WHERE e.event_id = ANY($1::text[]) ORDER BY e.version`,
     streamVersion: `SELECT version FROM ${schema}.streams WHERE aggregate_id = $1`,
     readAll:
-      `SELECT ${EVENT_COLUMNS} FROM ${schema}.events WHERE ${AFTER} AND ${VISIBLE} ` +
-      'ORDER BY transaction_id, global_position LIMIT $3',
+      `SELECT ${EVENT_COLUMNS} FROM ${schema}.events e WHERE ${AFTER} AND ${VISIBLE} ` +
+      `ORDER BY ${LOG_ORDER} LIMIT $3`,
     head:
-      `SELECT global_position::text AS global_position, transaction_id::text AS transaction_id, "timestamp" ` +
-      `FROM ${schema}.events WHERE ${VISIBLE} ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
-    countAfter: `SELECT count(*)::text AS count FROM ${schema}.events WHERE ${AFTER} AND ${VISIBLE}`,
+      `SELECT e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, e."timestamp" ` +
+      `FROM ${schema}.events e WHERE ${VISIBLE} ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1`,
+    countAfter: `SELECT count(*)::text AS count FROM ${schema}.events e WHERE ${AFTER} AND ${VISIBLE}`,
   };
 }
 
