@@ -41,18 +41,7 @@ export class InMemorySnapshotStore implements SnapshotStore {
 
   async save(snapshot: Snapshot): Promise<void> {
     assertValidSnapshot(snapshot);
-    let stateJson: string | undefined;
-    try {
-      stateJson = JSON.stringify(snapshot.state);
-    } catch (error) {
-      const reason = error instanceof Error ? error.message : String(error);
-      throw new InvalidArgumentError(
-        `snapshot of "${snapshot.aggregateId}": the state is not JSON (${reason})`,
-      );
-    }
-    if (stateJson === undefined) {
-      throw new InvalidArgumentError(`snapshot of "${snapshot.aggregateId}": the state is not a JSON value`);
-    }
+    const stateJson = snapshotStateJson(snapshot);
     this.#snapshots.set(snapshot.aggregateId, {
       aggregateType: snapshot.aggregateType,
       version: snapshot.version,
@@ -95,4 +84,24 @@ export function assertValidSnapshot(snapshot: Snapshot): void {
   if (!(snapshot.createdAt instanceof Date) || Number.isNaN(snapshot.createdAt.getTime())) {
     throw new InvalidArgumentError(`snapshot of "${snapshot.aggregateId}": createdAt must be a valid Date`);
   }
+}
+
+/**
+ * Serialises a snapshot's state to JSON text, or throws {@link InvalidArgumentError} naming the
+ * aggregate when it is not JSON (a BigInt, a cycle, `undefined`); for adapters.
+ */
+export function snapshotStateJson(snapshot: Snapshot): string {
+  let stateJson: string | undefined;
+  try {
+    stateJson = JSON.stringify(snapshot.state);
+  } catch (error) {
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new InvalidArgumentError(
+      `snapshot of "${snapshot.aggregateId}": the state is not JSON (${reason})`,
+    );
+  }
+  if (stateJson === undefined) {
+    throw new InvalidArgumentError(`snapshot of "${snapshot.aggregateId}": the state is not a JSON value`);
+  }
+  return stateJson;
 }

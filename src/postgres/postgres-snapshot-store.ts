@@ -1,4 +1,10 @@
-import { assertValidSnapshot, InvalidArgumentError, type Snapshot, type SnapshotStore } from 'annals';
+import {
+  assertValidSnapshot,
+  InvalidArgumentError,
+  type Snapshot,
+  type SnapshotStore,
+  snapshotStateJson,
+} from 'annals';
 import { quoteIdentifier, resolveSchemaName } from './identifier.js';
 import type { PgQueryable, PgRow } from './pg-client.js';
 import { assertTextId, isUnstorableJsonError, runQuery, toDate } from './pg-values.js';
@@ -96,7 +102,12 @@ export class PostgresSnapshotStore implements SnapshotStore {
   async save(snapshot: Snapshot): Promise<void> {
     assertValidSnapshot(snapshot);
     assertTextId('aggregateId', snapshot.aggregateId);
-    const stateJson = stateToJson(snapshot);
+    if (snapshot.aggregateType.includes('\u0000')) {
+      throw new InvalidArgumentError(
+        `snapshot of "${snapshot.aggregateId}": aggregateType must not contain NUL`,
+      );
+    }
+    const stateJson = snapshotStateJson(snapshot);
     try {
       await runQuery(
         this.#pool,
@@ -125,25 +136,4 @@ export class PostgresSnapshotStore implements SnapshotStore {
     assertTextId('aggregateId', aggregateId);
     await runQuery(this.#pool, this.#sql.delete, [aggregateId], 'delete snapshot');
   }
-}
-
-function stateToJson(snapshot: Snapshot): string {
-  let stateJson: string | undefined;
-  try {
-    stateJson = JSON.stringify(snapshot.state);
-  } catch (error) {
-    const reason = error instanceof Error ? error.message : String(error);
-    throw new InvalidArgumentError(
-      `snapshot of "${snapshot.aggregateId}": the state is not JSON (${reason})`,
-    );
-  }
-  if (stateJson === undefined) {
-    throw new InvalidArgumentError(`snapshot of "${snapshot.aggregateId}": the state is not a JSON value`);
-  }
-  if (snapshot.aggregateType.includes('\u0000')) {
-    throw new InvalidArgumentError(
-      `snapshot of "${snapshot.aggregateId}": aggregateType must not contain NUL`,
-    );
-  }
-  return stateJson;
 }
