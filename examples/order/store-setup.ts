@@ -2,7 +2,6 @@
  * Opens the Order example's stores on PostgreSQL: in process on PGlite (no server needed), or on
  * a server when a connection string is given. Either way the same adapter, the same SQL.
  */
-import { EventRegistry } from 'annals';
 import {
   migrate,
   type PgPool,
@@ -11,7 +10,7 @@ import {
   pgliteAsPool,
   quoteIdentifier,
 } from 'annals/postgres';
-import { orderEvents } from './events.js';
+import { orderRegistry } from './upcasters.js';
 
 /** What {@link openOrderStores} returns. */
 export interface OrderStores {
@@ -36,13 +35,6 @@ export interface OpenOrderStoresOptions {
    * @defaultValue `'annals_example'`
    */
   readonly schema?: string;
-}
-
-/** The event registry of the Order domain. */
-export function orderRegistry(): EventRegistry {
-  // TODO(lead): once examples/order/upcasters.ts exports `orderUpcasters` (OrderCreated v1 -> v2),
-  // pass it here: new EventRegistry(orderEvents, { upcasters: orderUpcasters }).
-  return new EventRegistry(orderEvents);
 }
 
 /** Opens a fresh, migrated schema and the stores on it. */
