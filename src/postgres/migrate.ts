@@ -4,6 +4,7 @@ import type { Migration, MigrationContext } from './migrations/index.js';
 import { migrations as allMigrations } from './migrations/index.js';
 import type { PgPool, PgPoolClient, PgQueryable } from './pg-client.js';
 import { isConnectionError, toStoreError } from './pg-errors.js';
+import { watchConnection } from './transaction.js';
 
 /** Options of {@link migrate}. */
 export interface MigrateOptions {
@@ -70,6 +71,7 @@ export async function migrate(
   } catch (error) {
     throw toStoreError(error, 'migrate: connect');
   }
+  const watch = ownConnection ? watchConnection(client) : undefined;
   let broken: Error | undefined;
   try {
     await client.query('BEGIN');
@@ -87,7 +89,10 @@ export async function migrate(
     if (isConnectionError(error)) broken = error instanceof Error ? error : new Error(String(error));
     throw toStoreError(error, `migrate schema "${schemaName}"`);
   } finally {
-    if (ownConnection) client.release(broken);
+    if (ownConnection) {
+      if (broken) client.release(broken);
+      else watch?.release();
+    }
   }
 }
 

@@ -73,6 +73,29 @@ export class TransactionClient implements PgQueryable {
 }
 
 /**
+ * Watches a checked-out connection for `error` events while the caller holds it. A driver
+ * emits them when the connection dies between queries (the server was restarted, the backend
+ * terminated); without a listener such an event would crash the process.
+ *
+ * @internal
+ */
+export function watchConnection(client: PgPoolClient): { error(): Error | undefined; release(): void } {
+  let failure: Error | undefined;
+  const onError = (error: Error) => {
+    failure ??= error;
+  };
+  client.on?.('error', onError);
+  return {
+    error: () => failure,
+    release() {
+      // A broken connection may still emit: keep listening; a healthy one goes back to the pool.
+      client.release(failure ?? false);
+      if (!failure) client.removeListener?.('error', onError);
+    },
+  };
+}
+
+/**
  * Runs `work` inside `BEGIN ... COMMIT` on one connection of `pool`; rolls back when `work`
  * throws and rethrows its error. Database failures of BEGIN/COMMIT become
  * {@link StoreUnavailableError}. When COMMIT loses its connection the outcome is unknown:
@@ -91,6 +114,7 @@ export async function runInTransaction<T>(
     throw toStoreError(error, 'withTransaction: connect');
   }
   const client = new TransactionClient(connection);
+  const watch = watchConnection(connection);
   let broken: Error | undefined;
   const noteBroken = (error: unknown) => {
     if (isConnectionError(error)) broken = error instanceof Error ? error : new Error(String(error));
@@ -107,6 +131,7 @@ export async function runInTransaction<T>(
       result = await work(client);
     } catch (error) {
       noteBroken(error);
+      broken ??= watch.error();
       if (!broken) {
         try {
           await connection.query('ROLLBACK');
@@ -140,7 +165,8 @@ export async function runInTransaction<T>(
     return result;
   } finally {
     client.end();
-    connection.release(broken);
+    if (broken) connection.release(broken);
+    else watch.release();
   }
 }
 

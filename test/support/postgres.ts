@@ -22,7 +22,7 @@
  */
 import { migrate, type PgPool, pgliteAsPool } from 'annals/postgres';
 import pg from 'pg';
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect } from 'vitest';
 
 /** The server's connection string, when one is configured. */
 export const databaseUrl: string | undefined = process.env.DATABASE_URL || undefined;
@@ -58,7 +58,61 @@ export interface UsePostgresOptions {
 }
 
 const EXCLUSIVE_LOCK_KEY = 0x616e6e74; // "annt": annals test files on one server
-const SETUP_TIMEOUT_MS = 600_000;
+/** How long a file waits for the server; override with ANNALS_TEST_LOCK_WAIT_MS. */
+const LOCK_WAIT_MS = Number(process.env.ANNALS_TEST_LOCK_WAIT_MS ?? 300_000);
+const SETUP_TIMEOUT_MS = LOCK_WAIT_MS + 60_000;
+const TEARDOWN_STEP_MS = 10_000;
+
+/** Takes the exclusive test lock on `client`, waiting for other files (of any run on this server). */
+async function lockServer(client: pg.Client, file: string): Promise<void> {
+  const deadline = Date.now() + LOCK_WAIT_MS;
+  let nextNote = Date.now() + 30_000;
+  for (;;) {
+    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
+      EXCLUSIVE_LOCK_KEY,
+    ]);
+    if (rows[0]?.locked) return;
+    if (Date.now() > deadline || Date.now() > nextNote) {
+      const holder = await client.query<{ name: string; pid: number }>(
+        `SELECT a.application_name AS name, a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)
+          WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted`,
+        [EXCLUSIVE_LOCK_KEY],
+      );
+      const who =
+        holder.rows.map((row) => `${row.name || '(unnamed)'} [pid ${row.pid}]`).join(', ') || 'nobody';
+      if (Date.now() > deadline) {
+        throw new Error(
+          `${file}: waited ${LOCK_WAIT_MS} ms for the test server; it is held by ${who}. Test files that use usePostgres() run one at a time on a server.`,
+        );
+      }
+      console.warn(`${file}: waiting for the test server, held by ${who}`);
+      nextNote = Date.now() + 30_000;
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Runs a teardown step; a failing or hanging step must not keep the server locked. */
+async function step(name: string, run: () => Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined;
+  try {
+    await Promise.race([
+      run(),
+      new Promise((_, reject) => {
+        timer = setTimeout(
+          () => reject(new Error(`timed out after ${TEARDOWN_STEP_MS} ms`)),
+          TEARDOWN_STEP_MS,
+        );
+      }),
+    ]);
+  } catch (error) {
+    console.warn(
+      `usePostgres teardown: ${name} failed: ${error instanceof Error ? error.message : String(error)}`,
+    );
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 /**
  * Registers `beforeAll`/`afterAll` that provide a database with a fresh schema for this file.
@@ -72,9 +126,14 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
 
   beforeAll(async () => {
     if (databaseUrl) {
-      lockClient = new pg.Client({ connectionString: databaseUrl });
+      const file = (expect.getState().testPath ?? 'a test file').replace(`${process.cwd()}/`, '');
+      lockClient = new pg.Client({
+        connectionString: databaseUrl,
+        application_name: `annals-test-lock ${file}`.slice(0, 63),
+      });
+      lockClient.on('error', () => undefined);
       await lockClient.connect();
-      await lockClient.query('SELECT pg_advisory_lock($1)', [EXCLUSIVE_LOCK_KEY]);
+      await lockServer(lockClient, file);
       const serverPool = new pg.Pool({ connectionString: databaseUrl, max: options.maxConnections ?? 20 });
       serverPool.on('error', () => undefined); // backends killed on purpose by fault tests
       pool = serverPool;
@@ -87,18 +146,29 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
     if (options.migrate ?? true) await migrate(pool, { schema });
   }, SETUP_TIMEOUT_MS);
 
-  afterAll(async () => {
-    await Promise.all(extraPools.map((extra) => extra.end()));
-    if (pool && databaseUrl) {
-      await pool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`);
-      await pool.end?.();
-    }
-    await closePglite?.();
-    if (lockClient) {
-      await lockClient.query('SELECT pg_advisory_unlock($1)', [EXCLUSIVE_LOCK_KEY]).catch(() => undefined);
-      await lockClient.end();
-    }
-  }, SETUP_TIMEOUT_MS);
+  afterAll(
+    async () => {
+      try {
+        await step('ending extra pools', () => Promise.all(extraPools.map((extra) => extra.end())));
+        if (pool && databaseUrl) {
+          const serverPool = pool;
+          await step('dropping the schema', () =>
+            serverPool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`),
+          );
+          await step('ending the pool', async () => serverPool.end?.());
+        }
+        if (closePglite) await step('closing PGlite', closePglite);
+      } finally {
+        // Whatever failed above, the next file must get the server.
+        const client = lockClient;
+        if (client) {
+          await step('unlocking', () => client.query('SELECT pg_advisory_unlock($1)', [EXCLUSIVE_LOCK_KEY]));
+          await step('closing the lock connection', () => client.end());
+        }
+      }
+    },
+    5 * TEARDOWN_STEP_MS + 10_000,
+  );
 
   return {
     get pool(): PgPool {

@@ -1,0 +1,85 @@
+/**
+ * Loading and folding a 1,000-event aggregate (decode: BigInt positions, dates, zod validation of
+ * every payload) against a raw SELECT of the same rows folded the same way. Target: at most 2x
+ * the raw time.
+ */
+import { NO_STREAM, type StoredEvent } from 'annals';
+import { PostgresEventStore } from 'annals/postgres';
+import { benchRegistry, lineEvent } from './support/bench-events.js';
+import { alternate, type Benchmark, median, runId } from './support/bench-kit.js';
+
+const EVENTS = 1000;
+
+interface OrderTotals {
+  lines: number;
+  totalCents: number;
+}
+
+type Line = { quantity: number; unitPriceCents: number };
+
+function fold(payloads: Iterable<Line>): OrderTotals {
+  const state: OrderTotals = { lines: 0, totalCents: 0 };
+  for (const line of payloads) {
+    state.lines++;
+    state.totalCents += line.quantity * line.unitPriceCents;
+  }
+  return state;
+}
+
+/** Runs `load` repeatedly for `durationMs`; returns the median time of one call in ms. */
+async function timeLoads(durationMs: number, load: () => Promise<OrderTotals>): Promise<number> {
+  const times: number[] = [];
+  const end = performance.now() + durationMs;
+  while (performance.now() < end) {
+    const before = performance.now();
+    const totals = await load();
+    times.push(performance.now() - before);
+    if (totals.lines !== EVENTS) throw new Error(`folded ${totals.lines} events, expected ${EVENTS}`);
+  }
+  return median(times);
+}
+
+const benchmark: Benchmark = {
+  name: 'load-fold',
+  async run(ctx) {
+    const store = new PostgresEventStore({
+      pool: ctx.newPool(2),
+      registry: benchRegistry(),
+      schema: ctx.schema,
+    });
+    const id = `load-${runId()}`;
+    for (let start = 0; start < EVENTS; start += 100) {
+      const events = Array.from({ length: 100 }, (_, i) => lineEvent(id, start + i));
+      await store.append(id, start === 0 ? NO_STREAM : start, events);
+    }
+    const select = `SELECT * FROM "${ctx.schema}".events WHERE aggregate_id = $1 ORDER BY version`;
+    const result = await alternate(
+      ctx.rounds,
+      () =>
+        timeLoads(ctx.phaseMs / 2, async () => {
+          const events = await store.load(id);
+          return fold(events.map((event: StoredEvent) => event.payload as Line));
+        }),
+      () =>
+        timeLoads(ctx.phaseMs / 2, async () => {
+          const { rows } = await ctx.pool.query<{ payload: Line }>(select, [id]);
+          return fold(rows.map((row) => row.payload));
+        }),
+    );
+    await store.close();
+    return [
+      {
+        name: 'load + fold a 1,000-event aggregate',
+        unit: 'ms',
+        annals: result.annals,
+        baseline: result.baseline,
+        baselineName: 'raw SELECT of the same rows, same fold',
+        ratio: result.annals / result.baseline,
+        target: { atMost: 2 },
+        note: `${((EVENTS / result.annals) * 1000).toFixed(0)} events/s decoded`,
+      },
+    ];
+  },
+};
+
+export default benchmark;
