@@ -12,7 +12,7 @@ import {
   linePayload,
   OrderLineAdded,
 } from './support/bench-events.js';
-import { alternate, type Benchmark, percentile, runId, runWriters } from './support/bench-kit.js';
+import { alternate, type Benchmark, median, percentile, runId, runWriters } from './support/bench-kit.js';
 
 const WRITERS = 16;
 
@@ -28,6 +28,8 @@ const benchmark: Benchmark = {
     const insert = `INSERT INTO ${table} (stream_id, version, event_id, type, payload, metadata, ts) VALUES ($1, $2, $3, $4, $5, $6, $7)`;
     const annalsLatencies: number[] = [];
     const baselineLatencies: number[] = [];
+    const annalsCpu: number[] = [];
+    const baselineCpu: number[] = [];
     const result = await alternate(
       ctx.rounds,
       async () => {
@@ -36,6 +38,7 @@ const benchmark: Benchmark = {
           store.append(`single-${run}-${writer}`, n, [lineEvent(`single-${run}-${writer}`, n)]),
         );
         annalsLatencies.push(...measured.latenciesMs);
+        annalsCpu.push(measured.clientCpuUsPerOp);
         return measured.opsPerSecond;
       },
       async () => {
@@ -53,6 +56,7 @@ const benchmark: Benchmark = {
           ]);
         });
         baselineLatencies.push(...measured.latenciesMs);
+        baselineCpu.push(measured.clientCpuUsPerOp);
         return measured.opsPerSecond;
       },
     );
@@ -66,7 +70,7 @@ const benchmark: Benchmark = {
         baselineName: 'single-row autocommit INSERT',
         ratio: result.annals / result.baseline,
         target: { atLeast: 0.8 },
-        note: `p50 latency ${percentile(annalsLatencies, 50).toFixed(2)} ms vs ${percentile(baselineLatencies, 50).toFixed(2)} ms; p99 ${percentile(annalsLatencies, 99).toFixed(2)} ms vs ${percentile(baselineLatencies, 99).toFixed(2)} ms`,
+        note: `p50 latency ${percentile(annalsLatencies, 50).toFixed(2)} ms vs ${percentile(baselineLatencies, 50).toFixed(2)} ms; p99 ${percentile(annalsLatencies, 99).toFixed(2)} ms vs ${percentile(baselineLatencies, 99).toFixed(2)} ms; client CPU ${median(annalsCpu).toFixed(0)} µs vs ${median(baselineCpu).toFixed(0)} µs per event`,
       },
     ];
   },

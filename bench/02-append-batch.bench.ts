@@ -12,7 +12,7 @@ import {
   linePayload,
   OrderLineAdded,
 } from './support/bench-events.js';
-import { alternate, type Benchmark, percentile, runId, runWriters } from './support/bench-kit.js';
+import { alternate, type Benchmark, median, percentile, runId, runWriters } from './support/bench-kit.js';
 
 const WRITERS = 16;
 const BATCH = 100;
@@ -31,6 +31,8 @@ const benchmark: Benchmark = {
       'SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], $4::text[], $5::text[]::jsonb[], $6::text[]::jsonb[], $7::timestamptz[])';
     const annalsLatencies: number[] = [];
     const baselineLatencies: number[] = [];
+    const annalsCpu: number[] = [];
+    const baselineCpu: number[] = [];
     const result = await alternate(
       ctx.rounds,
       async () => {
@@ -41,6 +43,7 @@ const benchmark: Benchmark = {
           return store.append(stream, n * BATCH, events);
         });
         annalsLatencies.push(...measured.latenciesMs);
+        annalsCpu.push(measured.clientCpuUsPerOp);
         return measured.opsPerSecond * BATCH;
       },
       async () => {
@@ -67,6 +70,7 @@ const benchmark: Benchmark = {
           return ctx.pool.query(insert, [streams, versions, ids, types, payloads, metadata, timestamps]);
         });
         baselineLatencies.push(...measured.latenciesMs);
+        baselineCpu.push(measured.clientCpuUsPerOp);
         return measured.opsPerSecond * BATCH;
       },
     );
@@ -80,7 +84,7 @@ const benchmark: Benchmark = {
         baselineName: '100-row INSERT ... SELECT FROM unnest',
         ratio: result.annals / result.baseline,
         target: { atLeast: 0.7 },
-        note: `p50 latency per append ${percentile(annalsLatencies, 50).toFixed(1)} ms vs ${percentile(baselineLatencies, 50).toFixed(1)} ms`,
+        note: `p50 latency per append ${percentile(annalsLatencies, 50).toFixed(1)} ms vs ${percentile(baselineLatencies, 50).toFixed(1)} ms; client CPU ${median(annalsCpu).toFixed(0)} µs vs ${median(baselineCpu).toFixed(0)} µs per append`,
       },
     ];
   },

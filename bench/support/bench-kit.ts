@@ -77,6 +77,8 @@ export interface WriterResult {
   readonly opsPerSecond: number;
   /** Latencies of the operations, in ms. */
   readonly latenciesMs: number[];
+  /** CPU time this (client) process spent per operation, in microseconds. */
+  readonly clientCpuUsPerOp: number;
 }
 
 /**
@@ -90,6 +92,7 @@ export async function runWriters(
 ): Promise<WriterResult> {
   const latenciesMs: number[] = [];
   let count = 0;
+  const cpuBefore = process.cpuUsage();
   const start = performance.now();
   const end = start + durationMs;
   await Promise.all(
@@ -103,7 +106,12 @@ export async function runWriters(
     }),
   );
   const elapsed = performance.now() - start;
-  return { opsPerSecond: (count / elapsed) * 1000, latenciesMs };
+  const cpu = process.cpuUsage(cpuBefore);
+  return {
+    opsPerSecond: (count / elapsed) * 1000,
+    latenciesMs,
+    clientCpuUsPerOp: (cpu.user + cpu.system) / count,
+  };
 }
 
 /**

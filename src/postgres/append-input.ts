@@ -24,8 +24,13 @@ export interface PreparedAppend {
   readonly aggregateId: string;
   readonly expectedVersion: ExpectedVersionMode;
   readonly events: readonly EncodedEvent[];
-  /** The parameters of `append_events`. */
+  /**
+   * The parameters of `append_events` but the last (`p_optimistic`): arrays, or for a single
+   * event scalars (see {@link PreparedAppend.single}).
+   */
   readonly values: unknown[];
+  /** One event: `values` holds scalars, for the statement that wraps them in arrays server-side. */
+  readonly single: boolean;
 }
 
 function assertNoNul(kind: string, value: string): void {
@@ -79,23 +84,16 @@ export function prepareAppend(
   if (mode !== 'exact' && mode !== ANY && mode !== NO_STREAM && mode !== STREAM_EXISTS) {
     throw new InvalidArgumentError(`unsupported expected version ${String(mode)}`);
   }
+  const head = [aggregateId, mode, exact ? String(expectedVersion) : null];
+  // One event (the common case) travels as scalars: no array literals to escape and parse.
+  const single = n === 1;
+  const columns = [ids, aggregateTypes, types, schemaVersions, payloads, metadata, timestamps];
   return {
     aggregateId,
     expectedVersion,
     events: encoded,
-    values: [
-      aggregateId,
-      mode,
-      exact ? String(expectedVersion) : null,
-      ids,
-      aggregateTypes,
-      types,
-      schemaVersions,
-      payloads,
-      metadata,
-      timestamps,
-      notifyInTransaction,
-    ],
+    values: [...head, ...(single ? columns.map((column) => column[0]) : columns), notifyInTransaction],
+    single,
   };
 }
 

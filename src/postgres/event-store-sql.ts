@@ -44,7 +44,10 @@ const LOG_ORDER = 'e.transaction_id, e.global_position';
 
 /** The SQL of the event store for one schema (already validated and quoted). */
 export interface EventStoreSql {
+  /** `append_events` with arrays. */
   readonly append: string;
+  /** `append_events` for one event, passed as scalars. */
+  readonly appendOne: string;
   readonly load: string;
   readonly loadByEventIds: string;
   readonly streamVersion: string;
@@ -58,7 +61,12 @@ export function eventStoreSql(schema: string): EventStoreSql {
   return {
     append:
       `SELECT duplicate, next_version, transaction_id, positions FROM ${schema}.append_events(` +
-      '$1::text, $2::text, $3::bigint, $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[], $9::text[], $10::timestamptz[], $11::boolean)',
+      '$1::text, $2::text, $3::bigint, $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[], ' +
+      '$9::text[], $10::timestamptz[], $11::boolean, $12::boolean)',
+    appendOne:
+      `SELECT duplicate, next_version, transaction_id, positions FROM ${schema}.append_events(` +
+      '$1::text, $2::text, $3::bigint, ARRAY[$4::text], ARRAY[$5::text], ARRAY[$6::text], ARRAY[$7::integer], ' +
+      'ARRAY[$8::text], ARRAY[$9::text], ARRAY[$10::timestamptz], $11::boolean, $12::boolean)',
     load:
       `SELECT ${EVENT_COLUMNS} FROM ${schema}.events e ` +
       'WHERE e.aggregate_id = $1 AND e.version >= $2 AND e.version <= $3 ORDER BY e.version',

@@ -322,15 +322,18 @@ export class PostgresEventStore implements IEventStore {
   }
 
   /**
-   * Runs `append_events`. `autocommit` marks a statement of its own (not in a transaction), which
-   * may be run again: when a concurrent append stored one of the ids between this append's
-   * duplicate check and its insert, the unique index refuses it, and a second run tells a retry
-   * of that append (the original result) from a foreign id (DuplicateEventError).
+   * Runs `append_events`. `autocommit` marks a statement that is its own transaction: it runs
+   * optimistically (no duplicate check before the write; a stored event id fails the insert on
+   * the unique index, which rolls the statement back) and, on that failure, once more with the
+   * check, which tells a retry of a stored append (the original result) from a foreign id
+   * (DuplicateEventError). Inside a transaction the check always comes first, since a failed
+   * statement would abort the caller's transaction.
    */
   async #append(client: PgQueryable, prepared: PreparedAppend, autocommit: boolean): Promise<AppendResult> {
     let row: AppendRow | undefined;
     try {
-      row = (await client.query<AppendRow>(this.#sql.append, prepared.values)).rows[0];
+      const text = prepared.single ? this.#sql.appendOne : this.#sql.append;
+      row = (await client.query<AppendRow>(text, [...prepared.values, autocommit])).rows[0];
     } catch (error) {
       if (autocommit && isEventIdRace(error)) return this.#append(client, prepared, false);
       throw toAppendError(error, prepared);

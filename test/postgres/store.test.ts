@@ -1,6 +1,8 @@
 import {
+  ANY,
   compareLogPositions,
   isConcurrencyError,
+  isDuplicateEventError,
   isEventValidationError,
   isInvalidArgumentError,
   isSerializationError,
@@ -171,6 +173,48 @@ describe('input PostgreSQL cannot store: typed errors, nothing written', () => {
     expect(isConcurrencyError(error)).toBe(true);
     expect(error).toMatchObject({ actualVersion: 1 });
     expect(await store.load(id, { fromVersion: 2 ** 40 })).toEqual([]);
+  });
+});
+
+describe('idempotent retries on every path', () => {
+  it('an "any" retry (the write would pass the version check) returns the original result', async () => {
+    const id = streamId('retry-any');
+    const events = [added('a', { eventId: `${id}-1` }), added('b', { eventId: `${id}-2` })];
+    const first = await store.append(id, ANY, events);
+    const again = await store.append(id, ANY, events);
+    expect(again).toMatchObject({ duplicate: true, nextExpectedVersion: 2 });
+    expect(again.events.map((event) => event.globalPosition)).toEqual(
+      first.events.map((event) => event.globalPosition),
+    );
+    const single = added('c', { eventId: `${id}-3` });
+    await store.append(id, ANY, [single]);
+    expect((await store.append(id, ANY, [single])).duplicate).toBe(true);
+    expect(await store.streamVersion(id)).toBe(3);
+  });
+
+  it('an "any" append of an id stored in another stream is a DuplicateEventError, nothing written', async () => {
+    const id = streamId('foreign-any');
+    await store.append(id, ANY, [added('a', { eventId: `${id}-1` })]);
+    const other = streamId('foreign-other');
+    await store.append(other, NO_STREAM, [added('x')]);
+    expect(
+      isDuplicateEventError(await rejection(store.append(other, ANY, [added('a', { eventId: `${id}-1` })]))),
+    ).toBe(true);
+    expect(await store.streamVersion(other)).toBe(1);
+  });
+
+  it('inside a transaction a retry is recognised without aborting the transaction', async () => {
+    const id = streamId('retry-tx');
+    const events = [added('a', { eventId: `${id}-1` })];
+    await store.append(id, ANY, events);
+    const after = streamId('retry-tx-after');
+    const result = await store.withTransaction(async (tx) => {
+      const again = await tx.append(id, ANY, events);
+      await tx.append(after, NO_STREAM, [added('b')]);
+      return again;
+    });
+    expect(result.duplicate).toBe(true);
+    expect(await store.streamVersion(after)).toBe(1);
   });
 });
 
