@@ -22,6 +22,7 @@ export * from './aggregates/snapshot-policy.js';
 export * from './aggregates/snapshot-store.js';
 export * from './bus/event-bus.js';
 export * from './bus/in-memory-event-bus.js';
+export * from './config/annals-config.js';
 export * from './errors.js';
 export * from './events/define-event.js';
 export * from './events/event-envelope.js';

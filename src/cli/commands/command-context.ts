@@ -1,0 +1,33 @@
+import { type AnnalsConfig, type Projection, ProjectionRunner } from 'annals';
+import type { CliIo } from '../cli-io.js';
+
+/** Options of the command line, parsed. */
+export interface CliOptions {
+  readonly config: string | undefined;
+  readonly json: boolean;
+  readonly debug: boolean;
+  readonly limit: number | undefined;
+  readonly offset: number | undefined;
+}
+
+/** What a command gets. */
+export interface CommandContext {
+  readonly io: CliIo;
+  readonly config: AnnalsConfig;
+  /** The words after the command's name (and sub-command's, for `dead-letters`). */
+  readonly args: readonly string[];
+  readonly options: CliOptions;
+}
+
+/** A runner over the config's stores, with the config's runner options. */
+export function createRunner(
+  config: AnnalsConfig,
+  projections: readonly Projection<unknown>[] = config.projections,
+): ProjectionRunner<unknown> {
+  return new ProjectionRunner<unknown>({
+    ...config.runner,
+    eventStore: config.eventStore,
+    projectionStore: config.projectionStore,
+    projections,
+  });
+}

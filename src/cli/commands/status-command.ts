@@ -1,0 +1,88 @@
+import { formatLogPosition, type ProjectionStore, readProjectionStatus } from 'annals';
+import { writeLine } from '../cli-io.js';
+import { formatDuration, formatTable, toJson } from '../format.js';
+import type { CommandContext } from './command-context.js';
+
+/** A lease holder as `PostgresProjectionStore.leaseHolder` reports it. */
+interface LeaseHolder {
+  readonly pid: number | undefined;
+  readonly owner: string | undefined;
+}
+
+type WithLeaseHolder = ProjectionStore<unknown> & {
+  leaseHolder(projection: string): Promise<LeaseHolder | undefined>;
+};
+
+const knowsLeaseHolder = (store: ProjectionStore<unknown>): store is WithLeaseHolder =>
+  typeof (store as Partial<WithLeaseHolder>).leaseHolder === 'function';
+
+function describeLease(holder: LeaseHolder | undefined | null): string {
+  if (holder === null) return '?';
+  if (!holder) return 'free';
+  const pid = holder.pid === undefined ? '' : ` (pid ${holder.pid})`;
+  return `held by ${holder.owner ?? 'another client'}${pid}`;
+}
+
+/** `annals status`: checkpoint, lag, dead letters and lease of every projection of the config. */
+export async function statusCommand({ io, config, options }: CommandContext): Promise<void> {
+  const { eventStore, projectionStore } = config;
+  const statuses = await Promise.all(
+    config.projections.map(async (projection) => {
+      const status = await readProjectionStatus(eventStore, projectionStore, projection.name, {
+        state: 'stopped',
+        lastError: undefined,
+      });
+      const lease = knowsLeaseHolder(projectionStore)
+        ? await projectionStore.leaseHolder(projection.name)
+        : null;
+      return { status, lease };
+    }),
+  );
+  const head = await eventStore.head();
+  if (options.json) {
+    writeLine(
+      io.stdout,
+      toJson({
+        head: { position: formatLogPosition(head.position), timestamp: head.timestamp ?? null },
+        projections: statuses.map(({ status, lease }) => ({
+          projection: status.projection,
+          checkpoint: formatLogPosition(status.checkpoint),
+          lagEvents: status.lagEvents,
+          lagMs: status.lagMs,
+          lastEventTimestamp: status.lastEventTimestamp ?? null,
+          checkpointUpdatedAt: status.checkpointUpdatedAt ?? null,
+          deadLetters: status.deadLetters,
+          lease: lease === null ? undefined : (lease ?? null),
+        })),
+      }),
+    );
+    return;
+  }
+  const table = formatTable(
+    [
+      'PROJECTION',
+      'CHECKPOINT',
+      'LAG',
+      'LAG TIME',
+      'LAST EVENT',
+      'CHECKPOINT STORED',
+      'DEAD LETTERS',
+      'LEASE',
+    ],
+    statuses.map(({ status, lease }) => [
+      status.projection,
+      formatLogPosition(status.checkpoint),
+      `${status.lagEvents} events`,
+      formatDuration(status.lagMs),
+      status.lastEventTimestamp?.toISOString() ?? '-',
+      status.checkpointUpdatedAt?.toISOString() ?? 'never',
+      String(status.deadLetters),
+      describeLease(lease),
+    ]),
+  );
+  for (const line of table) writeLine(io.stdout, line);
+  writeLine(
+    io.stdout,
+    `head of the log: ${formatLogPosition(head.position)}${head.timestamp ? ` (${head.timestamp.toISOString()})` : ' (empty)'}`,
+  );
+}

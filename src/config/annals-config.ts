@@ -1,0 +1,134 @@
+import { z } from 'zod';
+import { InvalidArgumentError } from '../errors.js';
+import type { Projection } from '../projections/define-projection.js';
+import type { ProjectionRunnerOptions } from '../projections/projection-runner-options.js';
+import type { ProjectionStore } from '../projections/projection-store.js';
+import type { IEventStore } from '../store/event-store.js';
+
+/**
+ * The runner options a config may set for the runners the `annals` CLI creates (rebuilds, dead
+ * letter retries, `annals run`): everything but the stores and projections.
+ */
+export type AnnalsRunnerOptions = Omit<
+  ProjectionRunnerOptions<unknown>,
+  'eventStore' | 'projectionStore' | 'projections'
+>;
+
+/**
+ * What the `annals` command line works with: the stores and the projections of your
+ * application. Export it as the default export of `annals.config.{ts,js,mjs}`, directly or as a
+ * (possibly async) function that returns it; see {@link defineConfig}.
+ */
+export interface AnnalsConfig {
+  /** The event store whose global log the projections follow. */
+  readonly eventStore: IEventStore;
+  /** Where checkpoints, dead letters and leases live (such as `PostgresProjectionStore`). */
+  readonly projectionStore: ProjectionStore<any>;
+  /** The projections the CLI knows, by name. */
+  readonly projections: readonly Projection<any>[];
+  /**
+   * Options of the runners the CLI creates (`batchSize`, `retryDelayMs`, `leaseRetryMs`, ...).
+   * @defaultValue the runner's defaults
+   */
+  readonly runner?: AnnalsRunnerOptions;
+  /**
+   * What `annals migrate` runs. May return what it did (the PostgreSQL `migrate()` result) for
+   * the CLI to print.
+   * @defaultValue `migrate()` of the event store and of the projection store, where they have one
+   */
+  readonly migrate?: () => Promise<unknown>;
+  /**
+   * Called once the CLI is done, to close connections.
+   * @defaultValue `eventStore.close()`
+   */
+  readonly close?: () => Promise<void>;
+}
+
+/** A config as a module may export it: the config, or a function (sync or async) that makes it. */
+export type AnnalsConfigExport = AnnalsConfig | (() => AnnalsConfig | Promise<AnnalsConfig>);
+
+/**
+ * Types a config module's default export; returns its argument unchanged. Pass a function to
+ * connect only when the CLI runs a command (and to report an unreachable database cleanly).
+ *
+ * @example
+ * ```js
+ * // annals.config.mjs
+ * import pg from 'pg';
+ * import { defineConfig } from 'annals';
+ * import { PostgresEventStore, PostgresProjectionStore } from 'annals/postgres';
+ * import { orderReadModel, orderRegistry } from './dist/orders.js';
+ *
+ * export default defineConfig(() => {
+ *   const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, connectionTimeoutMillis: 5000 });
+ *   return {
+ *     eventStore: new PostgresEventStore({ pool, registry: orderRegistry() }),
+ *     projectionStore: new PostgresProjectionStore({ pool }),
+ *     projections: [orderReadModel],
+ *     close: () => pool.end(),
+ *   };
+ * });
+ * ```
+ */
+export function defineConfig<const TConfig extends AnnalsConfigExport>(config: TConfig): TConfig {
+  return config;
+}
+
+const isObject = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null;
+const hasMethods = (value: unknown, ...names: string[]) =>
+  isObject(value) && names.every((name) => typeof value[name] === 'function');
+
+const configSchema = z.object({
+  eventStore: z.custom<IEventStore>((value) => hasMethods(value, 'readAll', 'head', 'countAfter', 'load'), {
+    message: 'must be an event store (an IEventStore such as PostgresEventStore)',
+  }),
+  projectionStore: z.custom<ProjectionStore<unknown>>(
+    (value) => hasMethods(value, 'transaction', 'loadCheckpoint', 'tryAcquireLease'),
+    { message: 'must be a projection store (such as PostgresProjectionStore)' },
+  ),
+  projections: z
+    .array(
+      z.custom<Projection<unknown>>(
+        (value) => isObject(value) && typeof value.name === 'string' && hasMethods(value, 'handlerFor'),
+        { message: 'must be a projection made by defineProjection' },
+      ),
+    )
+    .min(1, { message: 'must list at least one projection' }),
+  runner: z
+    .custom<AnnalsRunnerOptions>((value) => isObject(value), { message: 'must be an object' })
+    .optional(),
+  migrate: z
+    .custom<() => Promise<unknown>>((value) => typeof value === 'function', { message: 'must be a function' })
+    .optional(),
+  close: z
+    .custom<() => Promise<void>>((value) => typeof value === 'function', { message: 'must be a function' })
+    .optional(),
+});
+
+/**
+ * Resolves a config module's default export (calling it when it is a function) and checks its
+ * shape. Throws {@link InvalidArgumentError} naming the first problem, such as
+ * `config.projections[1] must be a projection made by defineProjection`.
+ */
+export async function resolveAnnalsConfig(exported: unknown): Promise<AnnalsConfig> {
+  const value = typeof exported === 'function' ? await (exported as () => unknown)() : exported;
+  if (!isObject(value)) {
+    throw new InvalidArgumentError(
+      'the config must be an object { eventStore, projectionStore, projections } or a function returning one',
+    );
+  }
+  const parsed = configSchema.safeParse(value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]!;
+    const path = issue.path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('');
+    const given = issue.path.reduce<unknown>(
+      (inside, key) => (isObject(inside) ? inside[key as string] : undefined),
+      value,
+    );
+    const message = given === undefined ? 'is missing' : issue.message;
+    throw new InvalidArgumentError(`config${path} ${message}`);
+  }
+  // The checked fields, and the objects themselves (not copies: stores keep their identity).
+  return value as unknown as AnnalsConfig;
+}

@@ -1,0 +1,48 @@
+import {
+  defineConfig,
+  defineProjection,
+  EventRegistry,
+  InMemoryEventStore,
+  InMemoryProjectionStore,
+  isInvalidArgumentError,
+  resolveAnnalsConfig,
+} from 'annals';
+import { describe, expect, it } from 'vitest';
+
+const eventStore = new InMemoryEventStore({ registry: new EventRegistry([]) });
+const projectionStore = new InMemoryProjectionStore({ initialState: {} });
+const projection = defineProjection<object>()({ name: 'p', events: [], handlers: {} });
+
+async function problem(exported: unknown): Promise<string> {
+  const error = await resolveAnnalsConfig(exported).catch((caught: unknown) => caught);
+  expect(isInvalidArgumentError(error)).toBe(true);
+  return (error as Error).message;
+}
+
+describe('the config module shape', () => {
+  it('accepts a config object or a function (sync or async) returning one', async () => {
+    const config = defineConfig({ eventStore, projectionStore, projections: [projection] });
+    expect(await resolveAnnalsConfig(config)).toBe(config);
+    expect((await resolveAnnalsConfig(() => config)).eventStore).toBe(eventStore);
+    expect((await resolveAnnalsConfig(defineConfig(async () => config))).projections).toEqual([projection]);
+  });
+
+  it('names the first problem of a config of the wrong shape', async () => {
+    expect(await problem(42)).toMatch(/must be an object/);
+    expect(await problem({ projectionStore, projections: [projection] })).toBe(
+      'config.eventStore is missing',
+    );
+    expect(await problem({ eventStore: {}, projectionStore, projections: [projection] })).toMatch(
+      /config\.eventStore must be an event store/,
+    );
+    expect(await problem({ eventStore, projectionStore, projections: [] })).toMatch(
+      /config\.projections must list at least one projection/,
+    );
+    expect(await problem({ eventStore, projectionStore, projections: [projection, { name: 'x' }] })).toMatch(
+      /config\.projections\[1\] must be a projection made by defineProjection/,
+    );
+    expect(await problem({ eventStore, projectionStore, projections: [projection], close: 'no' })).toMatch(
+      /config\.close must be a function/,
+    );
+  });
+});

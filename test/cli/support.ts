@@ -1,0 +1,66 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+/** The repository's root. */
+export const root = fileURLToPath(new URL('../..', import.meta.url));
+/** The CLI's source, run through tsx. */
+export const cliPath = fileURLToPath(new URL('../../src/cli/main.ts', import.meta.url));
+/** tsx's loader, by path, so that it is found from any working directory. */
+const tsxLoader = pathToFileURL(`${root}node_modules/tsx/dist/loader.mjs`).href;
+/** The config module the CLI tests use. */
+export const fixtureConfig = fileURLToPath(new URL('./fixtures/annals.config.ts', import.meta.url));
+
+/** What a finished run of the CLI gave. */
+export interface CliRun {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+  readonly stdout: string;
+  readonly stderr: string;
+}
+
+/** Options of {@link annals}. */
+export interface AnnalsOptions {
+  /** The working directory. @defaultValue the repository's root */
+  readonly cwd?: string;
+  /** Extra environment variables (`undefined` removes one). */
+  readonly env?: Record<string, string | undefined>;
+}
+
+/** Starts `annals <args>` (the source through tsx, with the repository's path aliases). */
+export function startAnnals(args: readonly string[], options: AnnalsOptions = {}): ChildProcess {
+  const env: Record<string, string | undefined> = {
+    ...process.env,
+    TSX_TSCONFIG_PATH: `${root}tsconfig.json`,
+    ...options.env,
+  };
+  for (const [key, value] of Object.entries(env)) if (value === undefined) delete env[key];
+  return spawn(process.execPath, ['--import', tsxLoader, cliPath, ...args], {
+    cwd: options.cwd ?? root,
+    env: env as NodeJS.ProcessEnv,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+/** Collects a started CLI's output until it exits. */
+export function finished(child: ChildProcess): Promise<CliRun> {
+  let stdout = '';
+  let stderr = '';
+  child.stdout?.on('data', (chunk) => {
+    stdout += String(chunk);
+  });
+  child.stderr?.on('data', (chunk) => {
+    stderr += String(chunk);
+  });
+  return new Promise((resolve, reject) => {
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout, stderr }));
+  });
+}
+
+/** Runs `annals <args>` to the end. */
+export function annals(args: readonly string[], options: AnnalsOptions = {}): Promise<CliRun> {
+  return finished(startAnnals(args, options));
+}
+
+/** The lines of a text, without the empty last one. */
+export const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
