@@ -4,8 +4,8 @@
  * in a scratch schema that is dropped afterwards, and prints each figure beside its raw-`pg`
  * baseline as a Markdown table. Benchmarks are not tests: nothing here fails on a missed target.
  *
- * Environment: BENCH_PHASE_MS (one measured phase, default 3000), BENCH_ROUNDS (alternations of
- * annals and baseline, default 3).
+ * Environment: BENCH_PHASE_MS (one measured phase, default 2000), BENCH_ROUNDS (alternations of
+ * annals and baseline, default 5).
  */
 import { readdirSync } from 'node:fs';
 import { cpus } from 'node:os';
@@ -16,8 +16,8 @@ import type { BenchContext, BenchFigure, Benchmark } from './support/bench-kit.j
 import { runId } from './support/bench-kit.js';
 
 const connectionString = process.env.DATABASE_URL || 'postgres://postgres@127.0.0.1:5432/postgres';
-const phaseMs = Number(process.env.BENCH_PHASE_MS ?? 3000);
-const rounds = Number(process.env.BENCH_ROUNDS ?? 3);
+const phaseMs = Number(process.env.BENCH_PHASE_MS ?? 2000);
+const rounds = Number(process.env.BENCH_ROUNDS ?? 5);
 const filter = process.argv[2];
 
 const SETTINGS = [

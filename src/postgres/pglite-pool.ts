@@ -23,7 +23,9 @@ export interface PGliteLike {
 export interface PGlitePool extends PgPool {
   /** The PGlite instance behind the pool. */
   readonly db: PGliteLike;
+  /** LISTENs on a channel through the instance's `listen()`; resolves to a function that stops. */
   listen(channel: string, onNotify: () => void): Promise<() => Promise<void>>;
+  /** Waits for the transaction in progress, then refuses new work (and closes the instance if `closeOnEnd`). */
   end(): Promise<void>;
 }
 

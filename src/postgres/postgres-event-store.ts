@@ -198,7 +198,10 @@ export class PostgresEventStore implements IEventStore {
     return rows.map((row) => this.#registry.decode(toRawEvent(row)));
   }
 
-  /** The stream's current version, `0` when it does not exist. */
+  /**
+   * The stream's current version, `0` when it does not exist. `options.client` reads on that
+   * connection (inside a transaction you hold).
+   */
   async streamVersion(aggregateId: string, options: { readonly client?: PgQueryable } = {}): Promise<number> {
     assertValidId('aggregateId', aggregateId);
     const rows = await this.#query<{ version: number }>(

@@ -55,6 +55,11 @@ export interface UsePostgresOptions {
    * @defaultValue 20
    */
   readonly maxConnections?: number;
+  /**
+   * The file's tests all need a server: without one, set nothing up (no PGlite is started).
+   * @defaultValue false
+   */
+  readonly serverOnly?: boolean;
 }
 
 const EXCLUSIVE_LOCK_KEY = 0x616e6e74; // "annt": annals test files on one server
@@ -125,6 +130,7 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
   const extraPools: pg.Pool[] = [];
 
   beforeAll(async () => {
+    if (options.serverOnly && !databaseUrl) return;
     if (databaseUrl) {
       const file = (expect.getState().testPath ?? 'a test file').replace(`${process.cwd()}/`, '');
       lockClient = new pg.Client({
