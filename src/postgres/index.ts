@@ -24,6 +24,7 @@ export {
   quoteLiteral,
   resolveSchemaName,
 } from './identifier.js';
+export { assertLogPosition } from './log-position-param.js';
 export { type MigrateOptions, type MigrateResult, migrate } from './migrate.js';
 export { type Migration, type MigrationContext, migrations } from './migrations/index.js';
 export type {

@@ -29,9 +29,11 @@ import {
   toRawEvent,
 } from './event-store-sql.js';
 import { appendedChannel, quoteIdentifier, resolveSchemaName } from './identifier.js';
+import { assertLogPosition } from './log-position-param.js';
 import { type MigrateResult, migrate } from './migrate.js';
 import type { PgPool, PgQueryable, PgRow } from './pg-client.js';
-import { isEventIdRace, toAppendError, toStoreError } from './pg-errors.js';
+import { isEventIdRace, toAppendError } from './pg-errors.js';
+import { runQuery } from './pg-values.js';
 import { type PostgresTransaction, runInTransaction } from './transaction.js';
 
 /** Options of {@link PostgresEventStore}. */
@@ -219,7 +221,8 @@ export class PostgresEventStore implements IEventStore {
    * commits later can never sort before the page's end, so checkpointing `next` never skips.
    */
   async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
-    const after = checkPosition(options.after ?? LOG_START);
+    const after = options.after ?? LOG_START;
+    assertLogPosition(after, 'readAll: after');
     const limit = normaliseLimit(options.limit);
     const rows = await this.#query<EventRow>(
       this.#queryable(),
@@ -253,7 +256,8 @@ export class PostgresEventStore implements IEventStore {
 
   /** How many readable events come after `position`. */
   async countAfter(position: LogPosition): Promise<bigint> {
-    const after = checkPosition(position);
+    assertLogPosition(position, 'countAfter: position');
+    const after = position;
     const rows = await this.#query<{ count: string }>(
       this.#queryable(),
       this.#sql.countAfter,
@@ -360,11 +364,7 @@ export class PostgresEventStore implements IEventStore {
     values: unknown[],
     operation: string,
   ): Promise<TRow[]> {
-    try {
-      return (await client.query<TRow>(text, values)).rows;
-    } catch (error) {
-      throw toStoreError(error, operation);
-    }
+    return (await runQuery<TRow>(client, text, values, operation)).rows;
   }
 
   #queryable(): PgQueryable {
@@ -375,20 +375,4 @@ export class PostgresEventStore implements IEventStore {
   #assertOpen(): void {
     if (this.#closed) throw new StoreUnavailableError('the PostgresEventStore is closed');
   }
-}
-
-function checkPosition(position: LogPosition): LogPosition {
-  if (
-    typeof position !== 'object' ||
-    position === null ||
-    typeof position.transactionId !== 'bigint' ||
-    typeof position.globalPosition !== 'bigint' ||
-    position.transactionId < 0n ||
-    position.globalPosition < 0n ||
-    position.transactionId >= 2n ** 64n ||
-    position.globalPosition >= 2n ** 63n
-  ) {
-    throw new InvalidArgumentError('a log position needs bigint transactionId and globalPosition >= 0');
-  }
-  return position;
 }
