@@ -17,7 +17,8 @@ import {
 import { quoteIdentifier, resolveSchemaName } from './identifier.js';
 import { type MigrateResult, migrate } from './migrate.js';
 import type { PgPool, PgQueryable, PgRow } from './pg-client.js';
-import { isConnectionError, toStoreError } from './pg-errors.js';
+import { isConnectionError } from './pg-errors.js';
+import { runQuery, sqlStateOf, toDate } from './pg-values.js';
 import { type DeadLetterRow, deadLetterValues, toDeadLetter } from './projection-dead-letter-codec.js';
 import {
   AdvisoryLockLeases,
@@ -259,8 +260,8 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
    */
   isTransientError(error: unknown): boolean {
     if (isStoreUnavailableError(error) || isConnectionError(error)) return true;
-    const code = (error as { code?: unknown } | null)?.code;
-    return typeof code === 'string' && TRANSIENT_SQLSTATES.has(code);
+    const code = sqlStateOf(error);
+    return code !== undefined && TRANSIENT_SQLSTATES.has(code);
   }
 
   async #saveCheckpoint(client: PgQueryable, projection: string, update: CheckpointUpdate): Promise<boolean> {
@@ -324,15 +325,15 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
     operation: string,
   ): Promise<TRow[]> {
     try {
-      return (await client.query<TRow>(text, values)).rows;
+      return (await runQuery<TRow>(client, text, values, operation)).rows;
     } catch (error) {
-      if ((error as { code?: unknown } | null)?.code === '42P01') {
+      if (sqlStateOf(error) === '42P01') {
         throw new StoreUnavailableError(
           `${operation}: the projection tables are missing in schema "${this.schema}"; run the migrations (annals migrate)`,
-          { cause: error },
+          { cause: (error as Error).cause },
         );
       }
-      throw toStoreError(error, operation);
+      throw error;
     }
   }
 }
@@ -356,10 +357,6 @@ function checkPosition(name: string, position: LogPosition): LogPosition {
     throw new InvalidArgumentError(`saveCheckpoint: ${name} must be a log position of bigints >= 0`);
   }
   return position;
-}
-
-function toDate(value: Date | string): Date {
-  return value instanceof Date ? value : new Date(value);
 }
 
 /** True for a pool made by {@link pgliteAsPool}: one in-process connection. */

@@ -9,6 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { usePostgres } from '../support/postgres.js';
 import {
   appendOrders,
+  catchUpTo,
   generateOrders,
   ledgerProjection,
   ledgerRows,
@@ -21,7 +22,7 @@ const db = usePostgres();
 describe('failing handlers on PostgreSQL', () => {
   it('retries a handler that fails twice, then applies the event once', async () => {
     const { eventStore, projectionStore } = openStores(db);
-    await appendOrders(eventStore, generateOrders(4, 11, 'flaky'));
+    const last = await appendOrders(eventStore, generateOrders(4, 11, 'flaky'));
     const ids = await logEventIds(eventStore);
     const flaky = ids[3]!;
     const attempts: number[] = [];
@@ -42,7 +43,7 @@ describe('failing handlers on PostgreSQL', () => {
       retryDelayMs: 1,
       onError: (error) => errors.push(error),
     });
-    await runner.catchUp();
+    await catchUpTo(runner, projectionStore, [ledger.name], logPositionOf(last!));
     const rows = await ledgerRows(db.pool, db.schema, ledger.name);
     expect(rows.map((row) => row.eventId)).toEqual(ids);
     expect(rows.find((row) => row.eventId === flaky)?.attempt).toBe(3);
@@ -56,7 +57,7 @@ describe('failing handlers on PostgreSQL', () => {
   it('parks an always failing event in projection_dead_letters and goes on; retry and discard', async () => {
     const { eventStore, projectionStore } = openStores(db);
     const before = new Set(await logEventIds(eventStore));
-    await appendOrders(eventStore, generateOrders(4, 12, 'poison'));
+    const last = await appendOrders(eventStore, generateOrders(4, 12, 'poison'));
     const ids = await logEventIds(eventStore);
     const fresh = ids.filter((id) => !before.has(id));
     const poisoned = new Set([fresh[1]!, fresh[4]!]);
@@ -77,7 +78,7 @@ describe('failing handlers on PostgreSQL', () => {
       maxRetryAttempts: 2,
       onError: (error) => errors.push(error),
     });
-    await runner.catchUp();
+    await catchUpTo(runner, projectionStore, [name], logPositionOf(last!));
 
     // The projection went on past both events, which are parked.
     const applied = (await ledgerRows(db.pool, db.schema, name)).map((row) => row.eventId);

@@ -1,5 +1,7 @@
 import {
+  compareLogPositions,
   defineProjection,
+  type LogPosition,
   type NewEvent,
   type ProjectionFailurePolicy,
   type ProjectionHandlerInfo,
@@ -13,8 +15,12 @@ import {
   type PostgresProjectionStoreOptions,
 } from 'annals/postgres';
 import { orderEvents } from '../../examples/order/events.js';
+import { queryOrders } from '../../examples/order/order-read-model.js';
 import { orderRegistry } from '../../examples/order/upcasters.js';
+import { eventually as pollUntil, random } from '../projections/fixtures.js';
 import type { PostgresTestDatabase } from '../support/postgres.js';
+
+export { random };
 
 /** The stores of a test, on the file's database and schema. */
 export function openStores(
@@ -106,16 +112,6 @@ export async function logEventIds(eventStore: PostgresEventStore): Promise<strin
   }
 }
 
-/** A deterministic pseudo-random sequence (mulberry32). */
-export function random(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** An order's expected row in `order_read`, computed from the generated events (an oracle). */
 export interface ExpectedOrder {
   readonly orderId: string;
@@ -205,33 +201,41 @@ export async function appendOrders(
 
 /** `order_read` rows in the shape of {@link ExpectedOrder}, by order id. */
 export async function orderReadRows(db: PgQueryable, schema: string): Promise<ExpectedOrder[]> {
-  const { rows } = await db.query<{
-    order_id: string;
-    customer_id: string;
-    total_amount: string;
-    status: ExpectedOrder['status'];
-    item_count: number;
-  }>(
-    `SELECT order_id, customer_id, round(total_amount, 2)::text AS total_amount, status, item_count
-       FROM "${schema}".order_read ORDER BY order_id COLLATE "C"`,
-  );
-  return rows.map((row) => ({
-    orderId: row.order_id,
-    customerId: row.customer_id,
-    totalAmount: row.total_amount,
-    status: row.status,
-    itemCount: Number(row.item_count),
-  }));
+  const rows = await queryOrders(db, schema);
+  return rows
+    .map(({ orderId, customerId, totalAmount, status, itemCount }) => ({
+      orderId,
+      customerId,
+      totalAmount,
+      status,
+      itemCount,
+    }))
+    .sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
+}
+
+/**
+ * Catches `runner` up until every one of `projections` has processed the event at `target`
+ * (usually the test's last append). One `catchUp()` stops at the readable end of the log, and on
+ * a shared server another session's open transaction can keep committed events unreadable for a
+ * while; this waits for them.
+ */
+export async function catchUpTo(
+  runner: { catchUp(): Promise<void> },
+  projectionStore: { loadCheckpoint(projection: string): Promise<{ position: LogPosition }> },
+  projections: readonly string[],
+  target: LogPosition,
+): Promise<void> {
+  await eventually(async () => {
+    await runner.catchUp();
+    for (const projection of projections) {
+      const { position } = await projectionStore.loadCheckpoint(projection);
+      if (compareLogPositions(position, target) < 0) return false;
+    }
+    return true;
+  });
 }
 
 /** Polls `condition` until it holds; fails after `timeoutMs`. Not a timing assertion. */
-export async function eventually(
-  condition: () => boolean | Promise<boolean>,
-  timeoutMs = 30_000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await condition())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
+export function eventually(condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  return pollUntil(condition, timeoutMs);
 }

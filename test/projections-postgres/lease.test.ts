@@ -95,10 +95,10 @@ describeWithServer('lease takeover on a server', () => {
       });
       return { runner, projectionStore, eventStore };
     };
-    // a renews rarely: it is still busy when its lock is gone, as a holder whose process hangs
-    // would be. b must take over on the freed lock alone; should both commit a batch meanwhile,
-    // the checkpoint's compare-and-set rejects one of them.
-    const a = process('a', 60_000);
+    // a renews every 2 s, b retries every 50 ms: b takes the freed lock long before a notices its
+    // loss (a would otherwise take it straight back). Should both commit a batch meanwhile, the
+    // checkpoint's compare-and-set rejects one of them.
+    const a = process('a', 2000);
     const b = process('b', 50);
     started.push(a.runner, b.runner);
     a.runner.start();

@@ -2,7 +2,14 @@ import { compareLogPositions, logPositionOf, ProjectionRunner, type RebuildProgr
 import { describe, expect, it } from 'vitest';
 import { ORDER_READ_MODEL, orderReadModel } from '../../examples/order/order-read-model.js';
 import { usePostgres } from '../support/postgres.js';
-import { appendOrders, eventually, generateOrders, openStores, orderReadRows } from './fixtures.js';
+import {
+  appendOrders,
+  catchUpTo,
+  eventually,
+  generateOrders,
+  openStores,
+  orderReadRows,
+} from './fixtures.js';
 
 const db = usePostgres();
 
@@ -55,6 +62,7 @@ describe('rebuilding the Order read model', () => {
     const { eventStore, projectionStore } = openStores(db);
     const before = await orderReadRows(db.pool, db.schema);
     expect(before.length).toBeGreaterThan(0);
+    const { position: head } = await projectionStore.loadCheckpoint(ORDER_READ_MODEL);
     await projectionStore.transaction(async (transaction) => {
       await orderReadModel.reset?.(transaction.context);
       await transaction.resetCheckpoint(ORDER_READ_MODEL);
@@ -65,7 +73,7 @@ describe('rebuilding the Order read model', () => {
     );
     expect(rows[0]?.present).toBe(false);
     const runner = new ProjectionRunner({ eventStore, projectionStore, projections: [orderReadModel] });
-    await runner.catchUp();
+    await catchUpTo(runner, projectionStore, [ORDER_READ_MODEL], head);
     expect(await orderReadRows(db.pool, db.schema)).toEqual(before);
   });
 });
