@@ -6,7 +6,6 @@ import {
   isStoreUnavailableError,
   type ListDeadLettersOptions,
   LOG_START,
-  type LogPosition,
   type NewDeadLetter,
   type ProjectionCheckpoint,
   type ProjectionLease,
@@ -15,6 +14,7 @@ import {
   StoreUnavailableError,
 } from 'annals';
 import { quoteIdentifier, resolveSchemaName } from './identifier.js';
+import { assertLogPosition } from './log-position-param.js';
 import { type MigrateResult, migrate } from './migrate.js';
 import type { PgPool, PgQueryable, PgRow } from './pg-client.js';
 import { isConnectionError } from './pg-errors.js';
@@ -269,8 +269,9 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
     if (typeof update !== 'object' || update === null) {
       throw new InvalidArgumentError('saveCheckpoint needs { expected, position, lastEventTimestamp }');
     }
-    const expected = checkPosition('expected', update.expected);
-    const position = checkPosition('position', update.position);
+    const { expected, position } = update;
+    assertLogPosition(expected, 'saveCheckpoint: expected');
+    assertLogPosition(position, 'saveCheckpoint: position');
     if (!(update.lastEventTimestamp instanceof Date) || Number.isNaN(update.lastEventTimestamp.getTime())) {
       throw new InvalidArgumentError('saveCheckpoint: lastEventTimestamp must be a valid Date');
     }
@@ -341,22 +342,6 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
 /** Dead-letter ids are the text of a positive bigint; anything else names no dead letter. */
 function isDeadLetterId(id: unknown): id is string {
   return typeof id === 'string' && /^[1-9][0-9]{0,18}$/.test(id) && BigInt(id) <= 9223372036854775807n;
-}
-
-function checkPosition(name: string, position: LogPosition): LogPosition {
-  if (
-    typeof position !== 'object' ||
-    position === null ||
-    typeof position.transactionId !== 'bigint' ||
-    typeof position.globalPosition !== 'bigint' ||
-    position.transactionId < 0n ||
-    position.globalPosition < 0n ||
-    position.transactionId >= 2n ** 64n ||
-    position.globalPosition >= 2n ** 63n
-  ) {
-    throw new InvalidArgumentError(`saveCheckpoint: ${name} must be a log position of bigints >= 0`);
-  }
-  return position;
 }
 
 /** True for a pool made by {@link pgliteAsPool}: one in-process connection. */
