@@ -13,6 +13,7 @@
  */
 import {
   compareLogPositions,
+  everyNEvents,
   formatLogPosition,
   InMemoryEventBus,
   isDomainRuleError,
@@ -21,6 +22,7 @@ import {
   ProjectionRunner,
   type StoredEvent,
 } from 'annals';
+import { PostgresCommandLog, PostgresSnapshotStore } from 'annals/postgres';
 import { OrderCommandHandler } from './order-commands.js';
 import { ORDER_READ_MODEL, type OrderReadRow, orderReadModel, queryOrders } from './order-read-model.js';
 import { type OrderStores, openOrderStores } from './store-setup.js';
@@ -50,7 +52,11 @@ async function walkQuickStart(stores: OrderStores): Promise<void> {
   bus.subscribe('*', (event) => {
     published.push(event.type);
   });
-  const handler = new OrderCommandHandler(eventStore, { bus });
+  // Commands with an id run at most once: the record commits in the append's transaction.
+  const commands = new PostgresCommandLog({ store: eventStore, pool });
+  // Orders are loaded from a snapshot plus the events after it; one is taken every 3 events.
+  const snapshots = { store: new PostgresSnapshotStore({ pool, schema }), policy: everyNEvents(3) };
+  const handler = new OrderCommandHandler(eventStore, { bus, commands, snapshots });
   const orderId = 'order-1001';
   const correlationId = 'checkout-7f3a';
   let lastPosition: LogPosition | undefined;
@@ -85,6 +91,13 @@ async function walkQuickStart(stores: OrderStores): Promise<void> {
       )
     ).events,
   );
+  log('  the client retries "add 2 x sku-mouse" with the same command id cmd-2');
+  const retried = await handler.addItem(
+    orderId,
+    { productId: 'sku-mouse', quantity: 2, price: 19.95 },
+    { commandId: 'cmd-2', correlationId },
+  );
+  log(`    duplicate: ${retried.duplicate}; nothing appended, the stream stays at v${retried.version}`);
   log('  add 0 x sku-cable (a business rule rejects it)');
   await expectRejection(() => handler.addItem(orderId, { productId: 'sku-cable', quantity: 0, price: 5 }));
   log('  ship the order');
@@ -122,6 +135,8 @@ async function walkQuickStart(stores: OrderStores): Promise<void> {
   log(
     `  ${orderId} rebuilt from its events -> status ${order.status}, ${order.items.length} lines, total ${order.totalAmount.toFixed(2)}`,
   );
+  const snapshot = await snapshots.store.load(orderId);
+  log(`  snapshot of ${orderId} at v${snapshot?.version}: loads read it plus the events after it`);
   log(`  published to the bus: ${published.join(', ')}`);
 
   log();

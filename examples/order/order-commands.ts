@@ -1,15 +1,34 @@
-import { AggregateRepository, type CommandMetadata, type EventBus, type IEventStore } from 'annals';
+import {
+  AggregateRepository,
+  type CommandLog,
+  type CommandMetadata,
+  type EventBus,
+  type IEventStore,
+  type RepositorySnapshotOptions,
+} from 'annals';
 import type { OrderLine } from './events.js';
 import { OrderAggregate } from './order-aggregate.js';
+
+/** What the Order command handler can be given besides its event store. */
+export interface OrderCommandHandlerOptions {
+  /** Receives stored events in process after each command. */
+  readonly bus?: EventBus;
+  /** De-duplicates commands that carry a `commandId`. */
+  readonly commands?: CommandLog;
+  /** Loads orders from snapshots and takes them per policy. */
+  readonly snapshots?: RepositorySnapshotOptions;
+}
 
 /** The Order domain's command handler: one method per command, each run through the repository. */
 export class OrderCommandHandler {
   readonly orders: AggregateRepository<OrderAggregate>;
 
-  constructor(store: IEventStore, options: { bus?: EventBus } = {}) {
+  constructor(store: IEventStore, options: OrderCommandHandlerOptions = {}) {
     this.orders = new AggregateRepository(store, {
       create: (id) => new OrderAggregate(id),
       ...(options.bus ? { bus: options.bus } : {}),
+      ...(options.commands ? { commands: options.commands } : {}),
+      ...(options.snapshots ? { snapshots: options.snapshots } : {}),
     });
   }
 

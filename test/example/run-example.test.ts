@@ -25,6 +25,7 @@ function expectQuickStart(stdout: string): void {
   expect(stdout).toMatch(/v1 OrderCreated \{"customerId":"cust-42"/);
   expect(stdout).toContain('v2 OrderItemAdded');
   expect(stdout).toContain('v3 OrderShipped');
+  expect(stdout).toContain('duplicate: true; nothing appended, the stream stays at v2');
   expect(stdout).toMatch(/rejected: .*positive/);
   expect(stdout).toMatch(/rejected: Cannot add items to order order-1001: it is shipped/);
   // 2. events stored
@@ -32,6 +33,7 @@ function expectQuickStart(stdout: string): void {
   expect(stdout).toMatch(/#\d+ order-1001 v1 OrderCreated \(correlation checkout-7f3a\)/);
   expect(stdout).toMatch(/#\d+ order-1002 v2 OrderCancelled/);
   expect(stdout).toContain('status shipped, 2 lines, total 89.80');
+  expect(stdout).toContain('snapshot of order-1001 at v3: loads read it plus the events after it');
   // 3. the projection catches up
   expect(stdout).toMatch(/checkpoint (\d+:\d+) = head \1: lag 0 events, 0 dead letters/);
   // 4. the read model answers
