@@ -1,5 +1,5 @@
 /**
- * Test helpers for annals users and adapter authors: the `IEventStore` contract suite and
+ * Test helpers for annals users and adapter authors: the `IEventStore` and projection-store contract suites and
  * given/when/then scenarios for aggregates. They use vitest (an optional peer dependency).
  *
  * @packageDocumentation
