@@ -18,8 +18,8 @@ export type AggregateEventHandlers<TEvent extends DomainEvent> = {
   readonly [K in TEvent['type']]: (event: Extract<TEvent, { type: K }>) => void;
 };
 
-/** The definitions whose events an aggregate with events `TEvent` may raise. */
-type DefinitionFor<TEvent extends DomainEvent> = AnyEventDefinition & { readonly type: TEvent['type'] };
+/** The event definitions whose events an aggregate with events `TEvent` may raise. */
+export type EventDefinitionFor<TEvent extends DomainEvent> = AnyEventDefinition & { readonly type: TEvent['type'] };
 
 /**
  * The base class of event-sourced aggregates. State changes only by applying events: events
@@ -134,7 +134,7 @@ export abstract class AggregateRoot<TEvent extends DomainEvent = DomainEvent> {
    * and keeps it as uncommitted. Throws {@link AggregateNotFoundError} when the aggregate has no
    * events yet: use {@link AggregateRoot.raiseCreation} for the first event.
    */
-  protected raise<TDefinition extends DefinitionFor<TEvent>>(
+  protected raise<TDefinition extends EventDefinitionFor<TEvent>>(
     definition: TDefinition,
     payload: z.input<TDefinition['schema']>,
     metadata?: EventMetadata,
@@ -147,7 +147,7 @@ export abstract class AggregateRoot<TEvent extends DomainEvent = DomainEvent> {
    * Raises the event that creates the aggregate. Throws {@link AggregateAlreadyExistsError} when
    * the aggregate has events already.
    */
-  protected raiseCreation<TDefinition extends DefinitionFor<TEvent>>(
+  protected raiseCreation<TDefinition extends EventDefinitionFor<TEvent>>(
     definition: TDefinition,
     payload: z.input<TDefinition['schema']>,
     metadata?: EventMetadata,
