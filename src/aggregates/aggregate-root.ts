@@ -19,7 +19,9 @@ export type AggregateEventHandlers<TEvent extends DomainEvent> = {
 };
 
 /** The event definitions whose events an aggregate with events `TEvent` may raise. */
-export type EventDefinitionFor<TEvent extends DomainEvent> = AnyEventDefinition & { readonly type: TEvent['type'] };
+export type EventDefinitionFor<TEvent extends DomainEvent> = AnyEventDefinition & {
+  readonly type: TEvent['type'];
+};
 
 /**
  * The base class of event-sourced aggregates. State changes only by applying events: events
