@@ -1,4 +1,4 @@
-import type { AggregateRoot, DomainEvent, ErrorCodeValue } from 'annals';
+import type { AggregateRoot, DomainEvent, ErrorCodeValue, EventRegistry } from 'annals';
 import { expect } from 'vitest';
 
 /** A past event given to a scenario: type and payload; the rest of the envelope is filled in. */
@@ -6,6 +6,23 @@ export interface GivenEvent {
   readonly type: string;
   readonly payload: unknown;
   readonly metadata?: Record<string, unknown>;
+  /**
+   * The schema version the payload is written in; with a scenario `registry`, older versions are
+   * upcast as a store would.
+   * @defaultValue the definition's current version with a registry, else 1
+   */
+  readonly schemaVersion?: number;
+}
+
+/** Options of {@link aggregateScenario}. */
+export interface AggregateScenarioOptions {
+  /**
+   * Reads the given events through this registry, as a store would: each payload is upcast from
+   * its `schemaVersion` and validated, so a scenario cannot start from history that a store would
+   * never hand out.
+   * @defaultValue none: given events are applied as written
+   */
+  readonly registry?: EventRegistry;
 }
 
 /** An event a scenario expects the command to raise: type and payload, compared by value. */
@@ -42,18 +59,27 @@ export interface AggregateScenario<TAggregate> extends ScenarioGiven<TAggregate>
   given(events: readonly GivenEvent[]): ScenarioGiven<TAggregate>;
 }
 
-function toHistory(aggregate: AggregateRoot<any>, events: readonly GivenEvent[]): DomainEvent[] {
-  return events.map((event, index) => ({
-    eventId: `given-${index + 1}`,
-    aggregateId: aggregate.id,
-    aggregateType: aggregate.aggregateType,
-    type: event.type,
-    version: index + 1,
-    schemaVersion: 1,
-    timestamp: new Date(0),
-    payload: event.payload,
-    metadata: event.metadata ?? {},
-  }));
+function toHistory(
+  aggregate: AggregateRoot<any>,
+  events: readonly GivenEvent[],
+  registry: EventRegistry | undefined,
+): DomainEvent[] {
+  return events.map((event, index) => {
+    const raw = {
+      eventId: `given-${index + 1}`,
+      aggregateId: aggregate.id,
+      aggregateType: aggregate.aggregateType,
+      type: event.type,
+      version: index + 1,
+      schemaVersion: event.schemaVersion ?? registry?.get(event.type)?.schemaVersion ?? 1,
+      timestamp: new Date(0),
+      payload: event.payload,
+      metadata: event.metadata ?? {},
+    };
+    return registry
+      ? registry.decode({ ...raw, globalPosition: BigInt(index + 1), transactionId: BigInt(index + 1) })
+      : raw;
+  });
 }
 
 function matches(error: unknown, matcher: ErrorMatcher): boolean {
@@ -76,11 +102,12 @@ function matches(error: unknown, matcher: ErrorMatcher): boolean {
  */
 export function aggregateScenario<TAggregate extends AggregateRoot<any>>(
   create: () => TAggregate,
+  options: AggregateScenarioOptions = {},
 ): AggregateScenario<TAggregate> {
   const build = (history: readonly GivenEvent[]) => (command: (aggregate: TAggregate) => unknown) => {
     const run = async () => {
       const aggregate = create();
-      aggregate.loadFromHistory(toHistory(aggregate, history));
+      aggregate.loadFromHistory(toHistory(aggregate, history, options.registry));
       try {
         await command(aggregate);
         return { aggregate, error: undefined, threw: false };

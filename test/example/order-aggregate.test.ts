@@ -102,3 +102,27 @@ describe('OrderAggregate', () => {
     ).rejects.toThrow();
   });
 });
+
+describe('aggregateScenario with the Order registry', () => {
+  it('reads given events as a store would: v1 OrderCreated is upcast, invalid payloads are refused', async () => {
+    const { orderRegistry } = await import('../../examples/order/upcasters.js');
+    const withRegistry = () =>
+      aggregateScenario(() => new OrderAggregate('order-9'), { registry: orderRegistry() });
+    const v1 = {
+      type: 'OrderCreated',
+      schemaVersion: 1,
+      payload: { customerId: 'c-9', items: [{ productId: 'p', quantity: 2, price: 5 }], totalAmount: 999 },
+    };
+    const aggregate = await withRegistry()
+      .given([v1])
+      .when((o) => o.addItem('q', 1, 1))
+      .thenEvents([{ type: 'OrderItemAdded', payload: { productId: 'q', quantity: 1, price: 1 } }]);
+    expect(aggregate.totalAmount).toBe(11);
+    await expect(
+      withRegistry()
+        .given([{ type: 'OrderItemAdded', payload: { productId: 'p', quantity: 'two', price: 1 } }])
+        .when(() => undefined)
+        .thenEvents([]),
+    ).rejects.toMatchObject({ code: ErrorCode.EventValidation });
+  });
+});
