@@ -18,6 +18,8 @@ import type { AppendRow } from './event-store-sql.js';
 
 /** The earliest instant PostgreSQL's timestamptz holds (4713 BC). */
 const MIN_TIMESTAMP_MS = Date.UTC(-4712, 0, 1);
+/** The largest version the `integer` column holds. */
+const MAX_INT4 = 2_147_483_647;
 
 /** An append, validated and encoded, ready to be sent in one statement. */
 export interface PreparedAppend {
@@ -25,10 +27,18 @@ export interface PreparedAppend {
   readonly expectedVersion: ExpectedVersionMode;
   readonly events: readonly EncodedEvent[];
   /**
-   * The parameters of `append_events` but the last (`p_optimistic`): arrays, or for a single
-   * event scalars (see {@link PreparedAppend.single}).
+   * The parameters of `append_events`: arrays, or for a single event scalars (see
+   * {@link PreparedAppend.single}).
    */
   readonly values: unknown[];
+  /**
+   * The parameters of the fast path's INSERT (`$1` aggregate id, `$2` the base version, `$3`..
+   * the columns), or undefined when the append takes the function (no events, or versions past
+   * the integer range).
+   */
+  readonly fastValues: unknown[] | undefined;
+  /** The fast path inserts after the given version (`exact`, `no_stream`), or after the stream's last one. */
+  readonly fastAt: boolean;
   /** One event: `values` holds scalars, for the statement that wraps them in arrays server-side. */
   readonly single: boolean;
 }
@@ -88,11 +98,19 @@ export function prepareAppend(
   // One event (the common case) travels as scalars: no array literals to escape and parse.
   const single = n === 1;
   const columns = [ids, aggregateTypes, types, schemaVersions, payloads, metadata, timestamps];
+  const sent = single ? columns.map((column) => column[0]) : columns;
+  // The fast path's base: the version to write after (exact, no_stream), or the lowest last
+  // version the stream may have (any: 0, stream_exists: 1).
+  const fastAt = exact || mode === NO_STREAM;
+  const base = exact ? (expectedVersion as number) : mode === STREAM_EXISTS ? 1 : 0;
+  const fast = n > 0 && base + n <= MAX_INT4;
   return {
     aggregateId,
     expectedVersion,
     events: encoded,
-    values: [...head, ...(single ? columns.map((column) => column[0]) : columns), notifyInTransaction],
+    values: [...head, ...sent, notifyInTransaction],
+    fastValues: fast ? [aggregateId, base, ...sent] : undefined,
+    fastAt,
     single,
   };
 }
@@ -104,12 +122,13 @@ export function prepareAppend(
 export function freshAppendResult(prepared: PreparedAppend, row: AppendRow): AppendResult {
   const positions = row.positions ?? [];
   const count = prepared.events.length;
-  if (positions.length !== count || (count > 0 && row.transaction_id === null)) {
+  const nextVersion = row.next_version;
+  if (positions.length !== count || (count > 0 && row.transaction_id === null) || nextVersion === null) {
     throw new StoreUnavailableError(
-      `append_events returned ${positions.length} positions for ${count} events; is the schema migrated?`,
+      `the append returned ${positions.length} positions for ${count} events; is the schema migrated?`,
     );
   }
-  const firstVersion = row.next_version - count + 1;
+  const firstVersion = nextVersion - count + 1;
   const transactionId = count > 0 ? BigInt(row.transaction_id!) : 0n;
   const events = prepared.events.map(
     (event, index): StoredEvent => ({
@@ -128,7 +147,7 @@ export function freshAppendResult(prepared: PreparedAppend, row: AppendRow): App
   );
   return {
     aggregateId: prepared.aggregateId,
-    nextExpectedVersion: row.next_version,
+    nextExpectedVersion: nextVersion,
     events,
     duplicate: false,
   };

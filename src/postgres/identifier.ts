@@ -63,7 +63,7 @@ export function appendedChannel(schema: string): string {
 }
 
 /** FNV-1a, 32 bits: a stable, dependency-free hash for derived names. */
-function fnv1a32(text: string): number {
+export function fnv1a32(text: string): number {
   let hash = 0x811c9dc5;
   for (let index = 0; index < text.length; index++) {
     hash ^= text.charCodeAt(index);

@@ -28,6 +28,7 @@ export { assertLogPosition } from './log-position-param.js';
 export { type MigrateOptions, type MigrateResult, migrate } from './migrate.js';
 export { type Migration, type MigrationContext, migrations } from './migrations/index.js';
 export type {
+  PgNamedStatement,
   PgNotification,
   PgPool,
   PgPoolClient,

@@ -30,6 +30,16 @@ export interface PgQueryable {
   query<TRow extends PgRow = PgRow>(text: string, values?: unknown[]): Promise<PgQueryResult<TRow>>;
 }
 
+/** A statement with a name, prepared once per connection and then only bound and executed. */
+export interface PgNamedStatement {
+  /** Unique per statement text (on a connection, one name always means one text). */
+  readonly name: string;
+  /** One statement with `$1, $2, ...` parameters. */
+  readonly text: string;
+  /** The parameters. */
+  readonly values: unknown[];
+}
+
 /** A notification delivered to a listening connection (`pg`'s `notification` event). */
 export interface PgNotification {
   /** The channel it was sent on. */
@@ -59,6 +69,12 @@ export interface PgPoolClient extends PgQueryable {
  * Plain queries go through `query`; transactions check out a connection with `connect`.
  */
 export interface PgPool extends PgQueryable {
+  /**
+   * Runs a named statement (`pg`'s `QueryConfig`): the driver prepares it once per connection,
+   * so later runs skip parsing and planning. {@link pgliteAsPool} accepts it too.
+   */
+  query<TRow extends PgRow = PgRow>(statement: PgNamedStatement): Promise<PgQueryResult<TRow>>;
+  query<TRow extends PgRow = PgRow>(text: string, values?: unknown[]): Promise<PgQueryResult<TRow>>;
   /** Checks out a connection; the caller must `release()` it. */
   connect(): Promise<PgPoolClient>;
   /** Closes every connection (`pg.Pool#end`). Called by the store only if it owns the pool. */

@@ -83,6 +83,17 @@ export function isEventIdRace(error: unknown): boolean {
   return code === '23505' && constraint === 'events_event_id_key';
 }
 
+/**
+ * True for a unique-index error of the events table: a version of the stream or an event id
+ * that a concurrent (or earlier) append stored first.
+ */
+export function isUniqueViolation(error: unknown): boolean {
+  const { code, constraint } = fields(error);
+  return (
+    code === '23505' && (constraint === 'events_event_id_key' || constraint === 'events_stream_version_key')
+  );
+}
+
 /** What {@link toAppendError} needs to know about the failed append. */
 export interface AppendErrorContext {
   readonly aggregateId: string;

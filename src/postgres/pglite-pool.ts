@@ -1,6 +1,6 @@
 import { StoreUnavailableError } from 'annals';
 import { Mutex } from './mutex.js';
-import type { PgPool, PgPoolClient, PgQueryResult, PgRow } from './pg-client.js';
+import type { PgNamedStatement, PgPool, PgPoolClient, PgQueryResult, PgRow } from './pg-client.js';
 
 /**
  * The parts of an `@electric-sql/pglite` instance the adapter uses, declared by shape so that
@@ -74,8 +74,10 @@ export function pgliteAsPool(db: PGliteLike, options: PGlitePoolOptions = {}): P
 
   return {
     db,
-    query: <TRow extends PgRow = PgRow>(text: string, values?: unknown[]) =>
-      mutex.run(() => run<TRow>(text, values)),
+    query: <TRow extends PgRow = PgRow>(statement: string | PgNamedStatement, values?: unknown[]) =>
+      typeof statement === 'string'
+        ? mutex.run(() => run<TRow>(statement, values))
+        : mutex.run(() => run<TRow>(statement.text, statement.values)),
     async connect(): Promise<PgPoolClient> {
       const release = await mutex.acquire();
       let released = false;

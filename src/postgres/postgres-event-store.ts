@@ -32,7 +32,7 @@ import { appendedChannel, quoteIdentifier, resolveSchemaName } from './identifie
 import { assertLogPosition } from './log-position-param.js';
 import { type MigrateResult, migrate } from './migrate.js';
 import type { PgPool, PgQueryable, PgRow } from './pg-client.js';
-import { isEventIdRace, toAppendError } from './pg-errors.js';
+import { isUniqueViolation, toAppendError } from './pg-errors.js';
 import { runQuery } from './pg-values.js';
 import { type PostgresTransaction, runInTransaction } from './transaction.js';
 
@@ -98,9 +98,10 @@ const MAX_INT4 = 2_147_483_647;
  * The PostgreSQL event store: streams with optimistic concurrency and a global log that readers
  * follow without ever skipping an event. Works on a `pg.Pool` or, in process, on PGlite.
  *
- * - `append` is one round trip (a call of the `append_events` function created by
+ * - `append` is one round trip (usually a single INSERT; in a caller's transaction, after a
+ *   conflict or for a stored event id, a call of the `append_events` function created by
  *   {@link migrate}), whatever the number of events, and enforces all four expected-version
- *   modes atomically under a row lock on the stream.
+ *   modes atomically with the unique index on `(aggregate_id, version)`.
  * - The global log is ordered by `(transactionId, globalPosition)` and only shows events whose
  *   transaction, and every transaction before it, has finished; see docs/postgres.md.
  * - {@link PostgresEventStore.withTransaction} runs appends and your own SQL in one transaction.
@@ -329,20 +330,42 @@ export class PostgresEventStore implements IEventStore {
   }
 
   /**
-   * Runs `append_events`. `autocommit` marks a statement that is its own transaction: it runs
-   * optimistically (no duplicate check before the write; a stored event id fails the insert on
-   * the unique index, which rolls the statement back) and, on that failure, once more with the
-   * check, which tells a retry of a stored append (the original result) from a foreign id
-   * (DuplicateEventError). Inside a transaction the check always comes first, since a failed
-   * statement would abort the caller's transaction.
+   * Runs an append. `autocommit` marks a statement that is its own transaction: it takes the
+   * fast path, one INSERT whose versions follow the expected (or the last) version; the unique
+   * index on `(aggregate_id, version)` refuses a version that a concurrent append wrote first.
+   * When it writes nothing (the expectation does not hold) or hits a unique index (a version
+   * taken concurrently, or a stored event id), the statement has rolled back and the append
+   * runs once more through `append_events`, which tells a conflict (with the actual version)
+   * from a retry of a stored append (the original result) and a foreign id
+   * (DuplicateEventError). Inside a caller's transaction the function runs at once: it checks
+   * the ids first and catches unique violations itself, since a failed statement would abort
+   * the caller's transaction.
    */
   async #append(client: PgQueryable, prepared: PreparedAppend, autocommit: boolean): Promise<AppendResult> {
+    if (autocommit && prepared.fastValues) {
+      const sql = this.#sql;
+      const statement = prepared.single
+        ? prepared.fastAt
+          ? sql.insertOneAt
+          : sql.insertOneAfterLast
+        : prepared.fastAt
+          ? sql.insertAt
+          : sql.insertAfterLast;
+      try {
+        // A named statement: each connection prepares it once (parsing and planning this
+        // INSERT costs more than running it).
+        const { name, text } = statement;
+        const row = (await this.#pool.query<AppendRow>({ name, text, values: prepared.fastValues })).rows[0];
+        if (row && row.next_version !== null) return freshAppendResult(prepared, row);
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw toAppendError(error, prepared);
+      }
+    }
     let row: AppendRow | undefined;
     try {
       const text = prepared.single ? this.#sql.appendOne : this.#sql.append;
-      row = (await client.query<AppendRow>(text, [...prepared.values, autocommit])).rows[0];
+      row = (await client.query<AppendRow>(text, prepared.values)).rows[0];
     } catch (error) {
-      if (autocommit && isEventIdRace(error)) return this.#append(client, prepared, false);
       throw toAppendError(error, prepared);
     }
     if (!row) throw new StoreUnavailableError('append_events returned no row; is the schema migrated?');
@@ -352,7 +375,7 @@ export class PostgresEventStore implements IEventStore {
     const rows = await this.#query<EventRow>(client, this.#sql.loadByEventIds, [ids], 'append (retry)');
     return {
       aggregateId: prepared.aggregateId,
-      nextExpectedVersion: row.next_version,
+      nextExpectedVersion: row.next_version ?? 0,
       events: rows.map((stored) => this.#registry.decode(toRawEvent(stored))),
       duplicate: true,
     };

@@ -22,21 +22,17 @@ interface RawRow {
 
 /**
  * Writes rows as an older release of the application wrote them: straight into the tables, with
- * their stored schema version and JSON, one statement (stream row and events together).
+ * their stored schema version and JSON, in one statement.
  */
 async function insertRaw(orderId: string, rows: readonly RawRow[]): Promise<void> {
   await db.pool.query(
-    `WITH stream AS (
-       INSERT INTO ${table('streams')} (aggregate_id, aggregate_type, version) VALUES ($1, 'Order', $2)
-     )
-     INSERT INTO ${table('events')}
+    `INSERT INTO ${table('events')}
        (aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, "timestamp")
      SELECT $1, 'Order', r.ord::int, r.event_id, r.type, r.schema_version, r.payload::jsonb, now()
-       FROM unnest($3::text[], $4::text[], $5::int[], $6::text[]) WITH ORDINALITY
+       FROM unnest($2::text[], $3::text[], $4::int[], $5::text[]) WITH ORDINALITY
             AS r(event_id, type, schema_version, payload, ord)`,
     [
       orderId,
-      rows.length,
       rows.map((row) => row.eventId),
       rows.map((row) => row.type),
       rows.map((row) => row.schemaVersion),
@@ -47,7 +43,6 @@ async function insertRaw(orderId: string, rows: readonly RawRow[]): Promise<void
 
 async function removeRaw(orderId: string): Promise<void> {
   await db.pool.query(`DELETE FROM ${table('events')} WHERE aggregate_id = $1`, [orderId]);
-  await db.pool.query(`DELETE FROM ${table('streams')} WHERE aggregate_id = $1`, [orderId]);
 }
 
 const keyboard = { productId: 'sku-keyboard', quantity: 1, price: 49.9 };

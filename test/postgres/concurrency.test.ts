@@ -10,6 +10,7 @@ import {
   type LogPosition,
   logPositionOf,
   NO_STREAM,
+  STREAM_EXISTS,
   type StoredEvent,
 } from 'annals';
 import { PostgresEventStore } from 'annals/postgres';
@@ -80,6 +81,39 @@ describeWithServer('racing writers on a real server', () => {
     );
     for (const event of loaded) expect((event.payload as { sku: string }).sku).toBe(won.get(event.version));
     expect(conflicts).toBeGreaterThan(0);
+  });
+
+  it('32 writers appending with any and stream_exists to one stream, half in transactions: every append succeeds, no gap', async () => {
+    const id = streamId('any32');
+    await store.append(id, NO_STREAM, [added('first')]);
+    const perWriter = 3;
+    const versions: number[] = [];
+    await Promise.all(
+      Array.from({ length: 32 }, async (_, writer) => {
+        for (let n = 0; n < perWriter; n++) {
+          const expected = writer % 4 < 2 ? ANY : STREAM_EXISTS;
+          const events = [added(`w${writer}-${n}`), added(`w${writer}-${n}b`)];
+          const result =
+            writer % 2 === 0
+              ? await store.append(id, expected, events)
+              : await store.withTransaction((tx) => tx.append(id, expected, events));
+          expect(result.events.map((event) => event.version)).toEqual([
+            result.nextExpectedVersion - 1,
+            result.nextExpectedVersion,
+          ]);
+          versions.push(result.nextExpectedVersion);
+        }
+      }),
+    );
+    const total = 1 + 32 * perWriter * 2;
+    expect(new Set(versions).size).toBe(32 * perWriter);
+    const loaded = await store.load(id);
+    expect(loaded.map((event) => event.version)).toEqual(Array.from({ length: total }, (_, i) => i + 1));
+    // Each append's two events are adjacent.
+    for (let index = 1; index < total; index += 2) {
+      const sku = (loaded[index]!.payload as { sku: string }).sku;
+      expect((loaded[index + 1]!.payload as { sku: string }).sku).toBe(`${sku}b`);
+    }
   });
 
   it('racing creators of one new stream (no_stream and any): the stream is created once', async () => {
@@ -273,14 +307,19 @@ describeWithServer('a backend killed mid-append', () => {
       (await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${db.schema}".events`)).rows[0]!.n;
     const before = await eventCount();
 
-    // Another transaction holds the stream's row lock, so the append blocks inside append_events.
+    // Another transaction has written version 2 and not committed, so the append (of versions
+    // 2 and 3) waits on the unique index for that transaction's outcome.
     const holder = await db.pool.connect();
     await holder.query('BEGIN');
-    await holder.query(`SELECT version FROM "${db.schema}".streams WHERE aggregate_id = $1 FOR UPDATE`, [id]);
+    await holder.query(
+      `INSERT INTO "${db.schema}".events (aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, "timestamp")
+       VALUES ($1, 'Order', 2, $2, 'ItemAdded', 1, '{}', now())`,
+      [id, `${id}-holder`],
+    );
     const failed = rejection(
       store.append(id, 1, [added('lost-1', { eventId: `${id}-lost-1` }), added('lost-2')]),
     );
-    const pid = await backendPid(`wait_event_type = 'Lock' AND query LIKE '%append_events%'`);
+    const pid = await backendPid(`wait_event_type = 'Lock' AND query LIKE '%INSERT INTO%'`);
     await db.pool.query('SELECT pg_terminate_backend($1)', [pid]);
     const error = await failed;
     await holder.query('ROLLBACK');
