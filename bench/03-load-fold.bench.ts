@@ -6,7 +6,7 @@
 import { NO_STREAM, type StoredEvent } from 'annals';
 import { PostgresEventStore } from 'annals/postgres';
 import { benchRegistry, lineEvent } from './support/bench-events.js';
-import { alternate, type Benchmark, median, runId } from './support/bench-kit.js';
+import { alternate, type Benchmark, medianLoadMs, runId } from './support/bench-kit.js';
 
 const EVENTS = 1000;
 
@@ -26,17 +26,11 @@ function fold(payloads: Iterable<Line>): OrderTotals {
   return state;
 }
 
-/** Runs `load` repeatedly for `durationMs`; returns the median time of one call in ms. */
-async function timeLoads(durationMs: number, load: () => Promise<OrderTotals>): Promise<number> {
-  const times: number[] = [];
-  const end = performance.now() + durationMs;
-  while (performance.now() < end) {
-    const before = performance.now();
-    const totals = await load();
-    times.push(performance.now() - before);
+/** Times `load` (see {@link medianLoadMs}), checking that it folded every event. */
+function timeLoads(durationMs: number, load: () => Promise<OrderTotals>): Promise<number> {
+  return medianLoadMs(durationMs, load, (totals) => {
     if (totals.lines !== EVENTS) throw new Error(`folded ${totals.lines} events, expected ${EVENTS}`);
-  }
-  return median(times);
+  });
 }
 
 const benchmark: Benchmark = {

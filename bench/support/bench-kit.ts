@@ -141,3 +141,23 @@ export async function alternate(
 export function runId(): string {
   return Math.random().toString(36).slice(2, 10);
 }
+
+/**
+ * Runs `load` repeatedly for `durationMs`, checking each result with `check` (which throws on a
+ * wrong result), and returns the median time of one call in ms.
+ */
+export async function medianLoadMs<T>(
+  durationMs: number,
+  load: () => Promise<T>,
+  check: (result: T) => void,
+): Promise<number> {
+  const times: number[] = [];
+  const end = performance.now() + durationMs;
+  while (performance.now() < end) {
+    const before = performance.now();
+    const result = await load();
+    times.push(performance.now() - before);
+    check(result);
+  }
+  return median(times);
+}
