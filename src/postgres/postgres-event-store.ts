@@ -162,6 +162,20 @@ export class PostgresEventStore implements IEventStore {
     return this.#registry;
   }
 
+  /**
+   * The connections the store uses. Hand them to the other PostgreSQL stores of the same
+   * database (projection store, command log, snapshots) — on PGlite they must share this one.
+   *
+   * @example
+   * ```ts
+   * const store = await createPGliteEventStore(await PGlite.create(), { registry });
+   * const projections = new PostgresProjectionStore({ pool: store.pool, schema: store.schema });
+   * ```
+   */
+  get pool(): PgPool {
+    return this.#pool;
+  }
+
   /** Runs {@link migrate} for the store's schema on its pool. */
   migrate(): Promise<MigrateResult> {
     return migrate(this.#pool, { schema: this.schema });

@@ -373,6 +373,11 @@ describe('convenience constructors', () => {
     const owned = await createPGliteEventStore(pglite, { registry: registry(), schema: `${db.schema}_lite` });
     const result = await owned.append(streamId('lite'), NO_STREAM, [added('a')]);
     expect((await owned.load(result.aggregateId)).map((event) => event.version)).toEqual([1]);
+    // Its pool is shared with the other stores of the database.
+    const shared = await owned.pool.query<{ n: string }>(
+      `SELECT count(*)::text AS n FROM "${db.schema}_lite".events`,
+    );
+    expect(shared.rows[0]?.n).toBe('1');
     await owned.close();
     // closeDatabase defaults to false: the shared instance still works.
     expect((await db.pool.query('SELECT 1 AS one')).rows[0]).toEqual({ one: 1 });
