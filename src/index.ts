@@ -11,15 +11,15 @@
 export * from './aggregates/aggregate-repository.js';
 export * from './aggregates/aggregate-root.js';
 export * from './aggregates/command-metadata.js';
-export * from './aggregates/snapshot-aggregate-root.js';
-export * from './aggregates/snapshot-in-memory-store.js';
+export * from './snapshots/snapshot-aggregate-root.js';
+export * from './snapshots/in-memory-snapshot-store.js';
 export {
   consoleWarning,
   type RepositoryWarning,
   type RepositoryWarningHandler,
-} from './aggregates/snapshot-keeper.js';
-export * from './aggregates/snapshot-policy.js';
-export * from './aggregates/snapshot-store.js';
+} from './snapshots/snapshot-keeper.js';
+export * from './snapshots/snapshot-policy.js';
+export * from './snapshots/snapshot-store.js';
 export * from './bus/event-bus.js';
 export * from './bus/in-memory-event-bus.js';
 export * from './config/annals-config.js';

@@ -7,9 +7,9 @@ import { backoffDelayMs, type RetryOptions, resolveRetryOptions, sleep } from '.
 import type { AppendResult, IEventStore } from '../store/event-store.js';
 import type { AggregateRoot } from './aggregate-root.js';
 import { type CommandMetadata, eventMetadataFor } from './command-metadata.js';
-import { consoleWarning, type RepositoryWarningHandler, SnapshotKeeper } from './snapshot-keeper.js';
-import { DEFAULT_SNAPSHOT_EVERY_N_EVENTS, everyNEvents, type SnapshotPolicy } from './snapshot-policy.js';
-import type { SnapshotStore } from './snapshot-store.js';
+import { consoleWarning, type RepositoryWarningHandler, SnapshotKeeper } from '../snapshots/snapshot-keeper.js';
+import { DEFAULT_SNAPSHOT_EVERY_N_EVENTS, everyNEvents, type SnapshotPolicy } from '../snapshots/snapshot-policy.js';
+import type { SnapshotStore } from '../snapshots/snapshot-store.js';
 
 /** How an {@link AggregateRepository} uses snapshots. */
 export interface RepositorySnapshotOptions {

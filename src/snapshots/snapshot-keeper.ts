@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { IEventStore } from '../store/event-store.js';
-import type { AggregateRoot } from './aggregate-root.js';
+import type { AggregateRoot } from '../aggregates/aggregate-root.js';
 import { isSnapshotAggregate } from './snapshot-aggregate-root.js';
 import type { SnapshotPolicy } from './snapshot-policy.js';
 import type { Snapshot, SnapshotStore } from './snapshot-store.js';

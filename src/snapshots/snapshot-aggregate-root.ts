@@ -1,7 +1,7 @@
 import type { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import type { DomainEvent } from '../events/event-envelope.js';
-import { AggregateRoot } from './aggregate-root.js';
+import { AggregateRoot } from '../aggregates/aggregate-root.js';
 import type { Snapshot } from './snapshot-store.js';
 
 /**
