@@ -89,14 +89,17 @@ export class ConcurrencyError extends AnnalsError {
   }
 }
 
-/** One problem zod found in a payload. */
+/** One problem a payload's schema (zod or another Standard Schema validator) found in a payload. */
 export interface ValidationIssue {
-  /** Where in the payload, as a path of keys and indexes. */
+  /** Where in the payload, as a path of keys and indexes (empty for the payload as a whole). */
   readonly path: readonly PropertyKey[];
   /** What is wrong. */
   readonly message: string;
-  /** zod's issue code. */
-  readonly code: string;
+  /**
+   * The validator's own issue code, when it reports one: zod's and ArkType's `code` (such as
+   * `too_small`), valibot's issue `type` (such as `min_value`). Absent for validators without codes.
+   */
+  readonly code?: string;
 }
 
 /** An event payload does not match its zod schema. Nothing was written. */
