@@ -1,33 +1,48 @@
-import type { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import type { DomainEvent, StoredEvent } from './event-envelope.js';
+import type { StandardSchemaV1 } from './standard-schema.js';
+
+export type { StandardSchemaV1 } from './standard-schema.js';
 
 /**
- * The definition of one event type: its name, its payload's zod schema and the schema's version.
+ * The definition of one event type: its name, its payload's schema and the schema's version.
  * Create it with {@link defineEvent}.
  *
  * @typeParam TType - the event type's literal name.
- * @typeParam TSchema - the zod schema of the payload.
+ * @typeParam TSchema - the payload's schema: any {@link StandardSchemaV1} (zod, valibot, ArkType, ...).
  */
-export interface EventDefinition<TType extends string = string, TSchema extends z.ZodType = z.ZodType> {
+export interface EventDefinition<
+  TType extends string = string,
+  TSchema extends StandardSchemaV1 = StandardSchemaV1,
+> {
   /** The event type, such as `OrderCreated`. */
   readonly type: TType;
-  /** The payload's zod schema. Payloads are validated with it on append and on read. */
+  /**
+   * The payload's schema. Payloads are validated with it (synchronously) when an aggregate raises
+   * them, when a store appends them and when a store reads them.
+   */
   readonly schema: TSchema;
   /** The current schema version (1-based). New events are written at this version. */
   readonly schemaVersion: number;
   /** Narrows an event to this definition's type. */
-  is(event: DomainEvent): event is DomainEvent<TType, z.output<TSchema>>;
+  is(event: DomainEvent): event is DomainEvent<TType, StandardSchemaV1.InferOutput<TSchema>>;
 }
 
 /** Any event definition. */
-export type AnyEventDefinition = EventDefinition<string, z.ZodType>;
+export type AnyEventDefinition = EventDefinition<string, StandardSchemaV1>;
 
-/** The payload type of an event definition, as zod outputs it. */
-export type PayloadOf<TDefinition extends AnyEventDefinition> = z.output<TDefinition['schema']>;
+/** The payload type of an event definition: its schema's output type. */
+export type PayloadOf<TDefinition extends AnyEventDefinition> = StandardSchemaV1.InferOutput<
+  TDefinition['schema']
+>;
 
-/** The payload type a definition accepts before parsing (zod's input type). */
-export type PayloadInputOf<TDefinition extends AnyEventDefinition> = z.input<TDefinition['schema']>;
+/**
+ * The payload type a definition accepts before validation: its schema's input type (which may
+ * leave out fields that have defaults).
+ */
+export type PayloadInputOf<TDefinition extends AnyEventDefinition> = StandardSchemaV1.InferInput<
+  TDefinition['schema']
+>;
 
 /**
  * The {@link DomainEvent} type of one definition or of a union of definitions.
@@ -47,10 +62,16 @@ export type StoredEventOf<TDefinition extends AnyEventDefinition> = TDefinition 
   : never;
 
 /** Options of {@link defineEvent}. */
-export interface DefineEventOptions<TType extends string, TSchema extends z.ZodType> {
+export interface DefineEventOptions<TType extends string, TSchema extends StandardSchemaV1> {
   /** The event type: a non-empty name, unique within a registry. */
   readonly type: TType;
-  /** The payload's zod schema. It must describe JSON values (use strings for dates). */
+  /**
+   * The payload's schema: a zod schema (zod 4, or zod 3.24 and later) or any other
+   * {@link StandardSchemaV1} such as a valibot or ArkType schema. It must describe JSON values
+   * (use strings for dates) and must validate synchronously: a schema whose validation returns a
+   * Promise (an async refinement or transform) is refused with {@link InvalidArgumentError} when
+   * a payload is validated.
+   */
   readonly schema: TSchema;
   /**
    * The current schema version. Raise it when the payload's shape changes and register an
@@ -61,8 +82,10 @@ export interface DefineEventOptions<TType extends string, TSchema extends z.ZodT
 }
 
 /**
- * Defines an event type with a zod schema for its payload. The payload's TypeScript type is
- * inferred from the schema.
+ * Defines an event type with a schema for its payload. The payload's TypeScript type is
+ * inferred from the schema (its output type). zod is the documented default; any
+ * {@link StandardSchemaV1} validator works (zod 3.24+, zod 4, valibot 1, ArkType, ...).
+ * Validation is synchronous only: async schemas are not supported.
  *
  * @example
  * ```ts
@@ -74,8 +97,18 @@ export interface DefineEventOptions<TType extends string, TSchema extends z.ZodT
  *   schema: z.object({ carrier: z.string(), trackingNumber: z.string() }),
  * });
  * ```
+ *
+ * @example With valibot
+ * ```ts
+ * import * as v from 'valibot';
+ *
+ * export const OrderShipped = defineEvent({
+ *   type: 'OrderShipped',
+ *   schema: v.object({ carrier: v.string(), trackingNumber: v.string() }),
+ * });
+ * ```
  */
-export function defineEvent<const TType extends string, TSchema extends z.ZodType>(
+export function defineEvent<const TType extends string, TSchema extends StandardSchemaV1>(
   options: DefineEventOptions<TType, TSchema>,
 ): EventDefinition<TType, TSchema> {
   const { type, schema } = options;
@@ -86,13 +119,22 @@ export function defineEvent<const TType extends string, TSchema extends z.ZodTyp
   if (!Number.isInteger(schemaVersion) || schemaVersion < 1) {
     throw new InvalidArgumentError(`defineEvent("${type}"): schemaVersion must be an integer >= 1`);
   }
-  if (typeof schema?.safeParse !== 'function') {
-    throw new InvalidArgumentError(`defineEvent("${type}"): \`schema\` must be a zod schema`);
+  const standard = (schema as Partial<StandardSchemaV1> | undefined)?.['~standard'];
+  if (typeof standard?.validate !== 'function') {
+    throw new InvalidArgumentError(
+      `defineEvent("${type}"): \`schema\` must be a Standard Schema (a zod 3.24+ or 4, valibot 1 or ArkType schema)`,
+    );
+  }
+  if (standard.version !== 1) {
+    throw new InvalidArgumentError(
+      `defineEvent("${type}"): \`schema\` implements Standard Schema version ${String(standard.version)}; annals supports version 1`,
+    );
   }
   return Object.freeze({
     type,
     schema,
     schemaVersion,
-    is: (event: DomainEvent): event is DomainEvent<TType, z.output<TSchema>> => event.type === type,
+    is: (event: DomainEvent): event is DomainEvent<TType, StandardSchemaV1.InferOutput<TSchema>> =>
+      event.type === type,
   });
 }

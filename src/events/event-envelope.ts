@@ -18,7 +18,7 @@ export interface EventMetadata {
  * schema version and metadata. `version` is the 1-based position in the aggregate's stream.
  *
  * @typeParam TType - the event type's literal name.
- * @typeParam TPayload - the payload, as inferred from the event's zod schema.
+ * @typeParam TPayload - the payload, as inferred from the event's schema (its output type).
  */
 export interface DomainEvent<TType extends string = string, TPayload = unknown> {
   /** Unique id of the event; appending an id again is a safe no-op. */
@@ -64,7 +64,7 @@ export interface StoredEvent<TType extends string = string, TPayload = unknown>
 export interface NewEvent<TType extends string = string, TPayload = unknown> {
   /** Event type; must be registered with the store's {@link EventRegistry}. */
   readonly type: TType;
-  /** Payload; validated against the type's zod schema before anything is written. */
+  /** Payload; validated against the type's schema before anything is written. */
   readonly payload: TPayload;
   /** The aggregate's type, such as `Order`. */
   readonly aggregateType: string;

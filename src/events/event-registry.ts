@@ -4,10 +4,10 @@ import {
   SerializationError,
   UnknownEventTypeError,
   UpcastError,
-  type ValidationIssue,
 } from '../errors.js';
 import type { AnyEventDefinition } from './define-event.js';
 import type { EventMetadata, NewEvent, StoredEvent } from './event-envelope.js';
+import { validatePayload } from './validate-payload.js';
 
 /**
  * An event as a store read it, before upcasting and validation: payload and metadata are
@@ -34,7 +34,7 @@ export interface EncodedEvent {
   readonly type: string;
   readonly schemaVersion: number;
   readonly timestamp: Date;
-  /** The payload as zod parsed it (defaults applied, unknown keys stripped where the schema says so). */
+  /** The payload as its schema output it (defaults applied, unknown keys stripped where the schema says so). */
   readonly payload: unknown;
   /** `payload` as JSON text. */
   readonly payloadJson: string;
@@ -75,12 +75,6 @@ export function assertValidId(kind: string, id: unknown): asserts id is string {
   }
 }
 
-function toIssues(error: { issues: ReadonlyArray<{ path: PropertyKey[]; message: string; code: string }> }) {
-  return error.issues.map(
-    (issue): ValidationIssue => ({ path: issue.path, message: issue.message, code: issue.code }),
-  );
-}
-
 function stringify(eventType: string, what: string, value: unknown): string {
   try {
     const json = JSON.stringify(value);
@@ -93,9 +87,10 @@ function stringify(eventType: string, what: string, value: unknown): string {
 }
 
 /**
- * The set of event types a store accepts, with their zod schemas. Every store validates each
+ * The set of event types a store accepts, with their payload schemas. Every store validates each
  * new event's payload with it before writing anything, and every event it reads (after
- * upcasting older schema versions) before handing it out.
+ * upcasting older schema versions) before handing it out. Validation is synchronous: a schema
+ * that validates asynchronously makes `encode` and `decode` throw {@link InvalidArgumentError}.
  *
  * @example
  * ```ts
@@ -130,8 +125,8 @@ export class EventRegistry {
 
   /**
    * Validates a new event and serialises it. Throws {@link UnknownEventTypeError},
-   * {@link EventValidationError}, {@link SerializationError} or {@link InvalidArgumentError};
-   * it writes nothing, so a store calls it for every event before it starts writing.
+   * {@link EventValidationError}, {@link SerializationError} or {@link InvalidArgumentError} (also
+   * for a schema that validates asynchronously); it writes nothing, so a store calls it for every event before it starts writing.
    */
   encode(event: NewEvent): EncodedEvent {
     if (typeof event !== 'object' || event === null) {
@@ -152,8 +147,7 @@ export class EventRegistry {
     if (!(timestamp instanceof Date) || Number.isNaN(timestamp.getTime())) {
       throw new InvalidArgumentError(`event "${event.type}" has an invalid timestamp`);
     }
-    const parsed = definition.schema.safeParse(event.payload);
-    if (!parsed.success) throw new EventValidationError(event.type, toIssues(parsed.error), event.eventId);
+    const payload = validatePayload(definition, event.payload, event.eventId);
     const metadata = event.metadata ?? {};
     if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
       throw new InvalidArgumentError(`event "${event.type}": metadata must be a plain object`);
@@ -164,8 +158,8 @@ export class EventRegistry {
       type: event.type,
       schemaVersion: definition.schemaVersion,
       timestamp,
-      payload: parsed.data,
-      payloadJson: stringify(event.type, 'payload', parsed.data),
+      payload,
+      payloadJson: stringify(event.type, 'payload', payload),
       metadata,
       metadataJson: stringify(event.type, 'metadata', metadata),
     };
@@ -173,8 +167,9 @@ export class EventRegistry {
 
   /**
    * Turns a stored row into a {@link StoredEvent}: upcasts an older payload to the current schema
-   * version, then validates it. Throws {@link UnknownEventTypeError}, {@link UpcastError} or
-   * {@link EventValidationError}.
+   * version, then validates it. Throws {@link UnknownEventTypeError}, {@link UpcastError},
+   * {@link EventValidationError}, or {@link InvalidArgumentError} for a schema that validates
+   * asynchronously.
    */
   decode(raw: RawStoredEvent): StoredEvent {
     const definition = this.#definitions.get(raw.type);
@@ -201,10 +196,10 @@ export class EventRegistry {
       }
       payload = this.#upcasters.upcast(raw, definition.schemaVersion);
     }
-    const parsed = definition.schema.safeParse(payload);
-    if (!parsed.success) {
-      const error = new EventValidationError(raw.type, toIssues(parsed.error), raw.eventId);
-      if (raw.schemaVersion !== definition.schemaVersion) {
+    try {
+      payload = validatePayload(definition, payload, raw.eventId);
+    } catch (error) {
+      if (error instanceof EventValidationError && raw.schemaVersion !== definition.schemaVersion) {
         // Point at the upcasters: the stored payload was valid at its own version.
         error.message += ` (event ${raw.eventId}, after upcasting from schema version ${raw.schemaVersion} to ${definition.schemaVersion})`;
       }
@@ -220,7 +215,7 @@ export class EventRegistry {
       version: raw.version,
       schemaVersion: definition.schemaVersion,
       timestamp: raw.timestamp,
-      payload: parsed.data,
+      payload,
       metadata,
       globalPosition: raw.globalPosition,
       transactionId: raw.transactionId,

@@ -29,7 +29,7 @@ export interface Upcaster<TFrom = any, TTo = unknown> {
  * type from version n to n + 1, and steps chain: an event stored at v1 is read through v1→v2, then
  * v2→v3, up to its definition's current version. Hand it to the {@link EventRegistry}, and every
  * read path of every store (aggregate loads, the global log, relays, consumers) upcasts through it;
- * after the last step the registry validates the payload against the current zod schema.
+ * after the last step the registry validates the payload against the current schema.
  *
  * Stored events are never rewritten, and new events are always written at the current version.
  *
