@@ -1,4 +1,3 @@
-import { z } from 'zod';
 import { InvalidArgumentError } from '../errors.js';
 import type { Projection } from '../projections/define-projection.js';
 import type { ProjectionRunnerOptions } from '../projections/projection-runner-options.js';
@@ -78,33 +77,41 @@ const isObject = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null;
 const hasMethods = (value: unknown, ...names: string[]) =>
   isObject(value) && names.every((name) => typeof value[name] === 'function');
+const isFunction = (value: unknown) => typeof value === 'function';
 
-const configSchema = z.object({
-  eventStore: z.custom<IEventStore>((value) => hasMethods(value, 'readAll', 'head', 'countAfter', 'load'), {
-    message: 'must be an event store (an IEventStore such as PostgresEventStore)',
-  }),
-  projectionStore: z.custom<ProjectionStore<unknown>>(
-    (value) => hasMethods(value, 'transaction', 'loadCheckpoint', 'tryAcquireLease'),
-    { message: 'must be a projection store (such as PostgresProjectionStore)' },
-  ),
-  projections: z
-    .array(
-      z.custom<Projection<unknown>>(
-        (value) => isObject(value) && typeof value.name === 'string' && hasMethods(value, 'handlerFor'),
-        { message: 'must be a projection made by defineProjection' },
-      ),
-    )
-    .min(1, { message: 'must list at least one projection' }),
-  runner: z
-    .custom<AnnalsRunnerOptions>((value) => isObject(value), { message: 'must be an object' })
-    .optional(),
-  migrate: z
-    .custom<() => Promise<unknown>>((value) => typeof value === 'function', { message: 'must be a function' })
-    .optional(),
-  close: z
-    .custom<() => Promise<void>>((value) => typeof value === 'function', { message: 'must be a function' })
-    .optional(),
-});
+/** One field of a config: whether it may be left out, and the check of its value. */
+interface FieldCheck {
+  readonly optional: boolean;
+  readonly isValid: (value: unknown) => boolean;
+  readonly message: string;
+}
+
+/** The config's fields in the order they are checked; the first problem is reported. */
+const configFields: ReadonlyArray<readonly [keyof AnnalsConfig, FieldCheck]> = [
+  [
+    'eventStore',
+    {
+      optional: false,
+      isValid: (value) => hasMethods(value, 'readAll', 'head', 'countAfter', 'load'),
+      message: 'must be an event store (an IEventStore such as PostgresEventStore)',
+    },
+  ],
+  [
+    'projectionStore',
+    {
+      optional: false,
+      isValid: (value) => hasMethods(value, 'transaction', 'loadCheckpoint', 'tryAcquireLease'),
+      message: 'must be a projection store (such as PostgresProjectionStore)',
+    },
+  ],
+  ['projections', { optional: false, isValid: Array.isArray, message: 'must be an array of projections' }],
+  ['runner', { optional: true, isValid: isObject, message: 'must be an object' }],
+  ['migrate', { optional: true, isValid: isFunction, message: 'must be a function' }],
+  ['close', { optional: true, isValid: isFunction, message: 'must be a function' }],
+];
+
+const isProjection = (value: unknown) =>
+  isObject(value) && typeof value.name === 'string' && hasMethods(value, 'handlerFor');
 
 /**
  * Resolves a config module's default export (calling it when it is a function) and checks its
@@ -118,16 +125,23 @@ export async function resolveAnnalsConfig(exported: unknown): Promise<AnnalsConf
       'the config must be an object { eventStore, projectionStore, projections } or a function returning one',
     );
   }
-  const parsed = configSchema.safeParse(value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0]!;
-    const path = issue.path.map((key) => (typeof key === 'number' ? `[${key}]` : `.${String(key)}`)).join('');
-    const given = issue.path.reduce<unknown>(
-      (inside, key) => (isObject(inside) ? inside[key as string] : undefined),
-      value,
+  for (const [name, check] of configFields) {
+    const field = value[name];
+    if (field === undefined) {
+      if (check.optional) continue;
+      throw new InvalidArgumentError(`config.${name} is missing`);
+    }
+    if (!check.isValid(field)) throw new InvalidArgumentError(`config.${name} ${check.message}`);
+  }
+  const projections = value.projections as readonly unknown[];
+  if (projections.length === 0) {
+    throw new InvalidArgumentError('config.projections must list at least one projection');
+  }
+  const bad = projections.findIndex((projection) => !isProjection(projection));
+  if (bad !== -1) {
+    throw new InvalidArgumentError(
+      `config.projections[${bad}] must be a projection made by defineProjection`,
     );
-    const message = given === undefined ? 'is missing' : issue.message;
-    throw new InvalidArgumentError(`config${path} ${message}`);
   }
   // The checked fields, and the objects themselves (not copies: stores keep their identity).
   return value as unknown as AnnalsConfig;

@@ -35,6 +35,9 @@ describe('the config module shape', () => {
     expect(await problem({ eventStore: {}, projectionStore, projections: [projection] })).toMatch(
       /config\.eventStore must be an event store/,
     );
+    expect(await problem({ eventStore, projectionStore, projections: projection })).toBe(
+      'config.projections must be an array of projections',
+    );
     expect(await problem({ eventStore, projectionStore, projections: [] })).toMatch(
       /config\.projections must list at least one projection/,
     );
