@@ -11,6 +11,11 @@
 export * from './aggregates/aggregate-repository.js';
 export * from './aggregates/aggregate-root.js';
 export * from './aggregates/command-metadata.js';
+export * from './aggregates/decided-event.js';
+export * from './aggregates/decider.js';
+export * from './aggregates/decider-aggregate.js';
+export * from './aggregates/decider-repository.js';
+export * from './aggregates/decider-snapshots.js';
 export * from './snapshots/snapshot-aggregate-root.js';
 export * from './snapshots/in-memory-snapshot-store.js';
 export {
