@@ -20,21 +20,35 @@ export interface ProcessedCommand {
   readonly expiresAt: Date;
 }
 
-/** What {@link CommandLog.runOnce} did. */
-export interface RunOnceResult<T> {
-  /**
-   * `false` when this call ran the work; `true` when the command had been processed and the
-   * recorded result is returned without running anything.
-   */
-  readonly duplicate: boolean;
-  /**
-   * The work's result: as returned when this call ran it; its JSON copy (see
-   * {@link ProcessedCommand.result}) for a duplicate.
-   */
-  readonly result: T;
-  /** The processed-command record. */
-  readonly record: ProcessedCommand;
-}
+/**
+ * What a `runOnce` of an idempotency store did: {@link CommandLog.runOnce} and
+ * {@link ProcessedEventStore.runOnce} answer in this one shape.
+ *
+ * @typeParam T - what the work returns.
+ * @typeParam TRecord - the store's record: {@link ProcessedCommand} or {@link ProcessedEvent}.
+ * @typeParam TDuplicateResult - the `result` of a duplicate: the recorded result's JSON copy for a
+ *   command (typed as `T`), `undefined` for a processed event (no result is stored).
+ */
+export type RunOnceResult<T, TRecord = ProcessedCommand, TDuplicateResult = T> =
+  | {
+      /** This call ran the work and recorded it. */
+      readonly duplicate: false;
+      /** What the work returned, as it returned it. */
+      readonly result: T;
+      /** The record this call wrote. */
+      readonly record: TRecord;
+    }
+  | {
+      /** The work had been recorded already: this call ran nothing. */
+      readonly duplicate: true;
+      /**
+       * What the store recorded of the first run's result: its JSON copy for a command (see
+       * {@link ProcessedCommand.result}); `undefined` for a processed event.
+       */
+      readonly result: TDuplicateResult;
+      /** The record of the first run. */
+      readonly record: TRecord;
+    };
 
 /**
  * Command de-duplication: a command id is processed at most once while its record lives.
@@ -62,7 +76,10 @@ export interface CommandLog<TUnit extends EventAppender = EventAppender> {
    * what `work` appended. Throws what `work` throws (recording nothing), {@link InvalidArgumentError}
    * for an unusable id or a result that is not JSON.
    */
-  runOnce<T>(commandId: string, work: (unit: TUnit) => Promise<T>): Promise<RunOnceResult<T>>;
+  runOnce<T>(
+    commandId: string,
+    work: (unit: TUnit) => Promise<T>,
+  ): Promise<RunOnceResult<T, ProcessedCommand>>;
 
   /** The live (unexpired) record of a command, or `undefined`. */
   find(commandId: string): Promise<ProcessedCommand | undefined>;

@@ -1,7 +1,8 @@
 import { InvalidArgumentError } from '../errors.js';
 import { assertValidId } from '../events/event-registry.js';
+import type { RunOnceResult } from './command-log.js';
 import { KeyedMutex } from './keyed-mutex.js';
-import type { ProcessedEventStore, RecordOnceResult } from './processed-event-store.js';
+import type { ProcessedEvent, ProcessedEventStore } from './processed-event-store.js';
 
 /**
  * A {@link ProcessedEventStore} in process memory. It has no transactions: the record is written
@@ -11,51 +12,55 @@ import type { ProcessedEventStore, RecordOnceResult } from './processed-event-st
  * @example
  * ```ts
  * const processed = new InMemoryProcessedEventStore();
- * await processed.recordOnce('shipping-emails', event.eventId, async () => sendMail(event));
+ * await processed.runOnce('shipping-emails', event.eventId, async () => sendMail(event));
  * ```
  */
 export class InMemoryProcessedEventStore implements ProcessedEventStore<undefined> {
-  readonly #processed = new Map<string, Set<string>>();
+  /** When each event was processed, per consumer. */
+  readonly #processed = new Map<string, Map<string, Date>>();
   readonly #mutex = new KeyedMutex();
 
-  async recordOnce<T>(
+  async runOnce<T>(
     consumer: string,
     eventId: string,
     work: (unit: undefined) => Promise<T>,
-  ): Promise<RecordOnceResult<T>> {
+  ): Promise<RunOnceResult<T, ProcessedEvent, undefined>> {
     assertKey(consumer, eventId);
-    if (typeof work !== 'function') throw new InvalidArgumentError('recordOnce needs a `work` function');
+    if (typeof work !== 'function') throw new InvalidArgumentError('runOnce needs a `work` function');
     return this.#mutex.run(JSON.stringify([consumer, eventId]), async () => {
-      if (this.#has(consumer, eventId)) return { duplicate: true, result: undefined };
+      const existing = this.#find(consumer, eventId);
+      if (existing) return { duplicate: true, result: undefined, record: existing };
       const result = await work(undefined);
-      this.#mark(consumer, eventId);
-      return { duplicate: false, result };
+      return { duplicate: false, result, record: this.#record(consumer, eventId) };
     });
   }
 
-  async hasProcessed(consumer: string, eventId: string): Promise<boolean> {
+  async find(consumer: string, eventId: string): Promise<ProcessedEvent | undefined> {
     assertKey(consumer, eventId);
-    return this.#has(consumer, eventId);
+    return this.#find(consumer, eventId);
   }
 
-  async markProcessed(consumer: string, eventId: string): Promise<boolean> {
+  async record(consumer: string, eventId: string): Promise<boolean> {
     assertKey(consumer, eventId);
-    if (this.#has(consumer, eventId)) return false;
-    this.#mark(consumer, eventId);
+    if (this.#find(consumer, eventId)) return false;
+    this.#record(consumer, eventId);
     return true;
   }
 
-  #has(consumer: string, eventId: string): boolean {
-    return this.#processed.get(consumer)?.has(eventId) ?? false;
+  #find(consumer: string, eventId: string): ProcessedEvent | undefined {
+    const processedAt = this.#processed.get(consumer)?.get(eventId);
+    return processedAt ? { consumer, eventId, processedAt: new Date(processedAt.getTime()) } : undefined;
   }
 
-  #mark(consumer: string, eventId: string): void {
+  #record(consumer: string, eventId: string): ProcessedEvent {
     let events = this.#processed.get(consumer);
     if (!events) {
-      events = new Set();
+      events = new Map();
       this.#processed.set(consumer, events);
     }
-    events.add(eventId);
+    const processedAt = new Date();
+    events.set(eventId, processedAt);
+    return { consumer, eventId, processedAt: new Date(processedAt.getTime()) };
   }
 }
 

@@ -24,21 +24,20 @@ export function describeProcessedEventStoreContract(
         effects.push(consumer);
         return effects.length;
       };
-      expect(await processed.recordOnce(emails, eventId, handle(emails))).toEqual({
-        duplicate: false,
-        result: 1,
-      });
-      expect(await processed.recordOnce(emails, eventId, handle(emails))).toEqual({
-        duplicate: true,
-        result: undefined,
-      });
-      expect(await processed.recordOnce(billing, eventId, handle(billing))).toEqual({
+      const first = await processed.runOnce(emails, eventId, handle(emails));
+      expect(first).toMatchObject({ duplicate: false, result: 1, record: { consumer: emails, eventId } });
+      expect(first.record.processedAt).toBeInstanceOf(Date);
+      const repeat = await processed.runOnce(emails, eventId, handle(emails));
+      expect(repeat).toMatchObject({ duplicate: true, result: undefined });
+      expect(repeat.record).toEqual(first.record);
+      expect(await processed.runOnce(billing, eventId, handle(billing))).toMatchObject({
         duplicate: false,
         result: 2,
+        record: { consumer: billing, eventId },
       });
       expect(effects).toEqual([emails, billing]);
-      expect(await processed.hasProcessed(emails, eventId)).toBe(true);
-      expect(await processed.hasProcessed(emails, unique('evt'))).toBe(false);
+      expect(await processed.find(emails, eventId)).toEqual(first.record);
+      expect(await processed.find(emails, unique('evt'))).toBeUndefined();
     });
 
     it('a failing handler records nothing, so the redelivered event runs again', async () => {
@@ -50,9 +49,9 @@ export function describeProcessedEventStoreContract(
         if (attempts === 1) throw new Error('smtp down');
         return 'sent';
       };
-      await expect(processed.recordOnce(consumer, eventId, handler)).rejects.toThrow('smtp down');
-      expect(await processed.hasProcessed(consumer, eventId)).toBe(false);
-      expect(await processed.recordOnce(consumer, eventId, handler)).toEqual({
+      await expect(processed.runOnce(consumer, eventId, handler)).rejects.toThrow('smtp down');
+      expect(await processed.find(consumer, eventId)).toBeUndefined();
+      expect(await processed.runOnce(consumer, eventId, handler)).toMatchObject({
         duplicate: false,
         result: 'sent',
       });
@@ -65,7 +64,7 @@ export function describeProcessedEventStoreContract(
       let runs = 0;
       const results = await Promise.all(
         Array.from({ length: 10 }, () =>
-          processed.recordOnce(consumer, eventId, async () => {
+          processed.runOnce(consumer, eventId, async () => {
             runs++;
             await new Promise((resolve) => setImmediate(resolve));
           }),
@@ -75,13 +74,14 @@ export function describeProcessedEventStoreContract(
       expect(results.filter((result) => !result.duplicate)).toHaveLength(1);
     });
 
-    it('markProcessed records once and says whether it did', async () => {
+    it('record() records once and says whether it did', async () => {
       const processed = await create();
       const [consumer, eventId] = [unique('audit'), unique('evt')];
-      expect(await processed.markProcessed(consumer, eventId)).toBe(true);
-      expect(await processed.markProcessed(consumer, eventId)).toBe(false);
+      expect(await processed.record(consumer, eventId)).toBe(true);
+      expect(await processed.record(consumer, eventId)).toBe(false);
+      expect(await processed.find(consumer, eventId)).toMatchObject({ consumer, eventId });
       let ran = false;
-      const result = await processed.recordOnce(consumer, eventId, async () => {
+      const result = await processed.runOnce(consumer, eventId, async () => {
         ran = true;
       });
       expect(result.duplicate).toBe(true);
@@ -91,17 +91,17 @@ export function describeProcessedEventStoreContract(
     it('consumer names and event ids that contain separators do not collide', async () => {
       const processed = await create();
       const prefix = unique('a');
-      await processed.markProcessed(`${prefix}:b`, 'c');
-      expect(await processed.hasProcessed(prefix, 'b:c')).toBe(false);
-      expect((await processed.recordOnce(prefix, 'b:c', async () => 1)).duplicate).toBe(false);
+      await processed.record(`${prefix}:b`, 'c');
+      expect(await processed.find(prefix, 'b:c')).toBeUndefined();
+      expect((await processed.runOnce(prefix, 'b:c', async () => 1)).duplicate).toBe(false);
     });
 
     it('rejects empty or non-string consumers and event ids, and a missing handler', async () => {
       const processed = await create();
-      await expect(processed.recordOnce('', 'evt', async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
-      await expect(processed.markProcessed('c', '')).rejects.toSatisfy(isInvalidArgumentError);
-      await expect(processed.hasProcessed(1 as never, 'evt')).rejects.toSatisfy(isInvalidArgumentError);
-      await expect(processed.recordOnce('c', 'evt', undefined as never)).rejects.toSatisfy(
+      await expect(processed.runOnce('', 'evt', async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
+      await expect(processed.record('c', '')).rejects.toSatisfy(isInvalidArgumentError);
+      await expect(processed.find(1 as never, 'evt')).rejects.toSatisfy(isInvalidArgumentError);
+      await expect(processed.runOnce('c', 'evt', undefined as never)).rejects.toSatisfy(
         isInvalidArgumentError,
       );
     });
