@@ -1,8 +1,9 @@
 import { defineConfig } from 'tsup';
 
-// Each entry point is built on its own; adapters and testing import the core
-// through the package name `annals`, which stays external, so there is exactly
-// one copy of the core (classes, error codes) at run time.
+// All entry points are built together with code splitting: the adapters, testing and the CLI
+// import the core through src/core.ts, which lands in a chunk they share with `annals`, so there
+// is exactly one copy of the core (classes, error codes) per module format at run time, and the
+// core's internal helpers stay out of every public entry point.
 export default defineConfig({
   entry: {
     index: 'src/index.ts',
@@ -16,7 +17,7 @@ export default defineConfig({
   sourcemap: true,
   clean: true,
   target: 'node20',
-  splitting: false,
+  splitting: true,
   treeshake: true,
-  external: ['annals', 'zod', 'pg', 'amqplib', '@electric-sql/pglite', 'vitest'],
+  external: ['zod', 'pg', 'amqplib', '@electric-sql/pglite', 'vitest'],
 });

@@ -29,8 +29,29 @@ export const ErrorCode = {
   DuplicateEvent: 'ANNALS_DUPLICATE_EVENT',
   /** An argument or option is invalid (bad identifier, bad expected version, bad option). */
   InvalidArgument: 'ANNALS_INVALID_ARGUMENT',
-  /** The store's backend failed or the connection was lost; nothing was written. */
+  /**
+   * The store could not be reached: the connection was lost or refused, the pool timed out, the
+   * server is shutting down, or it aborted the transaction to resolve a deadlock or a
+   * serialization conflict. Nothing was written; the same call may succeed later (transient).
+   */
   StoreUnavailable: 'ANNALS_STORE_UNAVAILABLE',
+  /**
+   * The connection was lost while a COMMIT was in flight: the transaction may or may not have
+   * committed. Retrying is safe where the operation is idempotent (appends with the same event
+   * ids, checkpoint compare-and-set); transient.
+   */
+  CommitOutcomeUnknown: 'ANNALS_COMMIT_OUTCOME_UNKNOWN',
+  /**
+   * The store's backend refused the operation for a reason that retrying will not fix (an SQL
+   * error, a missing table, an aborted transaction, a violated constraint). Permanent; the error
+   * carries the SQLSTATE when there is one.
+   */
+  StoreFailed: 'ANNALS_STORE_FAILED',
+  /**
+   * Stored data is not what annals wrote or expects: a stream with a version gap, a snapshot
+   * whose state fails its schema, a command record written by other code. Permanent.
+   */
+  CorruptData: 'ANNALS_CORRUPT_DATA',
   /** A command was rejected by a business rule of the domain. */
   DomainRule: 'ANNALS_DOMAIN_RULE',
   /** An event could not be brought to its current schema version. */
@@ -39,8 +60,6 @@ export const ErrorCode = {
   CommandInProgress: 'ANNALS_COMMAND_IN_PROGRESS',
   /** A projection failed or is misconfigured. */
   Projection: 'ANNALS_PROJECTION',
-  /** Retries were exhausted. */
-  RetriesExhausted: 'ANNALS_RETRIES_EXHAUSTED',
 } as const;
 
 /** One of the values of {@link ErrorCode}. */
@@ -205,10 +224,62 @@ export class InvalidArgumentError extends AnnalsError {
   }
 }
 
-/** The store's backend failed (lost connection, server error). The operation had no effect. */
+/** Options of the store errors: the driver error and its SQLSTATE. */
+export interface StoreErrorOptions {
+  /** The driver's error. */
+  readonly cause?: unknown;
+  /** The SQLSTATE the server reported, when it reported one (such as `57P01`). */
+  readonly sqlState?: string;
+}
+
+/**
+ * The store could not be reached (connection lost or refused, pool timeout, server shutting
+ * down, deadlock or serialization failure). Nothing was written. Transient: retry later
+ * (see {@link isTransientError}).
+ */
 export class StoreUnavailableError extends AnnalsError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The SQLSTATE the server reported, if any. */
+  readonly sqlState: string | undefined;
+
+  constructor(message: string, options?: StoreErrorOptions) {
     super(ErrorCode.StoreUnavailable, message, options);
+    this.sqlState = options?.sqlState;
+  }
+}
+
+/**
+ * The connection was lost while COMMIT was in flight, so whether the transaction committed is
+ * unknown. Transient: retry the same operation where it is idempotent (an append with the same
+ * event ids returns the stored result when the first attempt committed).
+ */
+export class CommitOutcomeUnknownError extends AnnalsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.CommitOutcomeUnknown, message, options);
+  }
+}
+
+/**
+ * The store refused the operation for a reason a retry will not fix: an SQL error, a missing
+ * table, a transaction aborted by an earlier failed statement, a violated constraint. Nothing
+ * was written. Permanent.
+ */
+export class StoreFailedError extends AnnalsError {
+  /** The SQLSTATE the server reported (such as `25P02`), if any. */
+  readonly sqlState: string | undefined;
+
+  constructor(message: string, options?: StoreErrorOptions) {
+    super(ErrorCode.StoreFailed, message, options);
+    this.sqlState = options?.sqlState;
+  }
+}
+
+/**
+ * Stored data is not what annals wrote or expects (a version gap in a stream, a snapshot whose
+ * state fails its schema, a command record written by other code). Permanent: repair the data.
+ */
+export class CorruptDataError extends AnnalsError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(ErrorCode.CorruptData, message, options);
   }
 }
 
@@ -270,74 +341,112 @@ export class ProjectionError extends AnnalsError {
   }
 }
 
-/** An operation was retried as often as allowed and still failed; `cause` holds the last error. */
-export class RetriesExhaustedError extends AnnalsError {
-  constructor(
-    /** How many attempts were made. */
-    readonly attempts: number,
-    message: string,
-    options?: { cause?: unknown },
-  ) {
-    super(ErrorCode.RetriesExhausted, message, options);
-  }
-}
-
-function hasCode(error: unknown, code: ErrorCodeValue): boolean {
-  return typeof error === 'object' && error !== null && (error as { code?: unknown }).code === code;
+/**
+ * The error class that each {@link ErrorCode} stands for, so that
+ * {@link isAnnalsError | isAnnalsError(error, code)} narrows to it.
+ */
+export interface AnnalsErrorByCode {
+  [ErrorCode.Concurrency]: ConcurrencyError;
+  [ErrorCode.EventValidation]: EventValidationError;
+  [ErrorCode.UnknownEventType]: UnknownEventTypeError;
+  [ErrorCode.Serialization]: SerializationError;
+  [ErrorCode.AggregateNotFound]: AggregateNotFoundError;
+  [ErrorCode.AggregateAlreadyExists]: AggregateAlreadyExistsError;
+  [ErrorCode.MissingEventHandler]: MissingEventHandlerError;
+  [ErrorCode.DuplicateEvent]: DuplicateEventError;
+  [ErrorCode.InvalidArgument]: InvalidArgumentError;
+  [ErrorCode.StoreUnavailable]: StoreUnavailableError;
+  [ErrorCode.CommitOutcomeUnknown]: CommitOutcomeUnknownError;
+  [ErrorCode.StoreFailed]: StoreFailedError;
+  [ErrorCode.CorruptData]: CorruptDataError;
+  [ErrorCode.DomainRule]: DomainRuleError;
+  [ErrorCode.Upcast]: UpcastError;
+  [ErrorCode.CommandInProgress]: CommandInProgressError;
+  [ErrorCode.Projection]: ProjectionError;
 }
 
 const knownCodes: ReadonlySet<unknown> = new Set(Object.values(ErrorCode));
 
-/** True for any error thrown by annals on purpose (checks the code, not the class). */
-export function isAnnalsError(error: unknown): error is AnnalsError {
+/**
+ * True for an error that annals threw on purpose; with a `code`, true only for that kind of
+ * error, and the type narrows to its class. It compares the code rather than the class, so it
+ * also works when two copies of annals (ESM and CommonJS) are loaded in one process, where
+ * `instanceof` fails.
+ *
+ * @example
+ * ```ts
+ * import { ErrorCode, isAnnalsError } from 'annals';
+ *
+ * try {
+ *   await store.append('order-1', 3, events);
+ * } catch (error) {
+ *   if (isAnnalsError(error, ErrorCode.Concurrency)) console.log(error.actualVersion);
+ *   else throw error;
+ * }
+ * ```
+ */
+export function isAnnalsError(error: unknown): error is AnnalsError;
+export function isAnnalsError<TCode extends ErrorCodeValue>(
+  error: unknown,
+  code: TCode,
+): error is AnnalsErrorByCode[TCode];
+export function isAnnalsError(error: unknown, code?: ErrorCodeValue): boolean {
+  if (typeof error !== 'object' || error === null || !(error instanceof Error)) return false;
+  const actual = (error as { code?: unknown }).code;
+  return code === undefined ? knownCodes.has(actual) : actual === code;
+}
+
+/**
+ * True when retrying the same operation later may succeed: the store was unreachable
+ * ({@link StoreUnavailableError}) or a COMMIT's outcome is unknown
+ * ({@link CommitOutcomeUnknownError}). Everything else annals throws is permanent for the same
+ * input: a retry fails the same way.
+ */
+export function isTransientError(error: unknown): error is StoreUnavailableError | CommitOutcomeUnknownError {
   return (
-    typeof error === 'object' &&
-    error !== null &&
-    error instanceof Error &&
-    knownCodes.has((error as { code?: unknown }).code)
+    isAnnalsError(error, ErrorCode.StoreUnavailable) || isAnnalsError(error, ErrorCode.CommitOutcomeUnknown)
   );
 }
+
+// TODO(issue 8): remove these once every caller uses isAnnalsError(error, code).
 /** True for a {@link ConcurrencyError}. */
 export const isConcurrencyError = (error: unknown): error is ConcurrencyError =>
-  hasCode(error, ErrorCode.Concurrency);
+  isAnnalsError(error, ErrorCode.Concurrency);
 /** True for an {@link EventValidationError}. */
 export const isEventValidationError = (error: unknown): error is EventValidationError =>
-  hasCode(error, ErrorCode.EventValidation);
+  isAnnalsError(error, ErrorCode.EventValidation);
 /** True for an {@link UnknownEventTypeError}. */
 export const isUnknownEventTypeError = (error: unknown): error is UnknownEventTypeError =>
-  hasCode(error, ErrorCode.UnknownEventType);
+  isAnnalsError(error, ErrorCode.UnknownEventType);
 /** True for a {@link SerializationError}. */
 export const isSerializationError = (error: unknown): error is SerializationError =>
-  hasCode(error, ErrorCode.Serialization);
+  isAnnalsError(error, ErrorCode.Serialization);
 /** True for an {@link AggregateNotFoundError}. */
 export const isAggregateNotFoundError = (error: unknown): error is AggregateNotFoundError =>
-  hasCode(error, ErrorCode.AggregateNotFound);
+  isAnnalsError(error, ErrorCode.AggregateNotFound);
 /** True for an {@link AggregateAlreadyExistsError}. */
 export const isAggregateAlreadyExistsError = (error: unknown): error is AggregateAlreadyExistsError =>
-  hasCode(error, ErrorCode.AggregateAlreadyExists);
+  isAnnalsError(error, ErrorCode.AggregateAlreadyExists);
 /** True for a {@link MissingEventHandlerError}. */
 export const isMissingEventHandlerError = (error: unknown): error is MissingEventHandlerError =>
-  hasCode(error, ErrorCode.MissingEventHandler);
+  isAnnalsError(error, ErrorCode.MissingEventHandler);
 /** True for a {@link DuplicateEventError}. */
 export const isDuplicateEventError = (error: unknown): error is DuplicateEventError =>
-  hasCode(error, ErrorCode.DuplicateEvent);
+  isAnnalsError(error, ErrorCode.DuplicateEvent);
 /** True for an {@link InvalidArgumentError}. */
 export const isInvalidArgumentError = (error: unknown): error is InvalidArgumentError =>
-  hasCode(error, ErrorCode.InvalidArgument);
+  isAnnalsError(error, ErrorCode.InvalidArgument);
 /** True for a {@link StoreUnavailableError}. */
 export const isStoreUnavailableError = (error: unknown): error is StoreUnavailableError =>
-  hasCode(error, ErrorCode.StoreUnavailable);
+  isAnnalsError(error, ErrorCode.StoreUnavailable);
 /** True for a {@link DomainRuleError}. */
 export const isDomainRuleError = (error: unknown): error is DomainRuleError =>
-  hasCode(error, ErrorCode.DomainRule);
+  isAnnalsError(error, ErrorCode.DomainRule);
 /** True for an {@link UpcastError}. */
-export const isUpcastError = (error: unknown): error is UpcastError => hasCode(error, ErrorCode.Upcast);
+export const isUpcastError = (error: unknown): error is UpcastError => isAnnalsError(error, ErrorCode.Upcast);
 /** True for a {@link CommandInProgressError}. */
 export const isCommandInProgressError = (error: unknown): error is CommandInProgressError =>
-  hasCode(error, ErrorCode.CommandInProgress);
+  isAnnalsError(error, ErrorCode.CommandInProgress);
 /** True for a {@link ProjectionError}. */
 export const isProjectionError = (error: unknown): error is ProjectionError =>
-  hasCode(error, ErrorCode.Projection);
-/** True for a {@link RetriesExhaustedError}. */
-export const isRetriesExhaustedError = (error: unknown): error is RetriesExhaustedError =>
-  hasCode(error, ErrorCode.RetriesExhausted);
+  isAnnalsError(error, ErrorCode.Projection);

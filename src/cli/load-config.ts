@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type AnnalsConfig, resolveAnnalsConfig } from 'annals';
+import { type AnnalsConfig, resolveAnnalsConfig } from '../core.js';
 import { CliError, describeError } from './cli-error.js';
 
 /** The file names the CLI looks for in the current directory, in this order. */

@@ -1,4 +1,4 @@
-import type { RebuildProgress } from 'annals';
+import type { RebuildProgress } from '../core.js';
 import type { CliStream } from './cli-io.js';
 import { formatDuration } from './format.js';
 

@@ -1,7 +1,8 @@
 /**
- * `annals/postgres`: the PostgreSQL event store, on a `pg.Pool` or on an in-process PGlite
- * instance, with versioned migrations, one-round-trip appends, caller-held transactions and a
- * global log that never skips an event. See docs/postgres.md.
+ * `annals/postgres`: the PostgreSQL stores of annals on a `pg.Pool` or on an in-process PGlite
+ * instance: the event store (one-round-trip appends, caller-held transactions, a global log that
+ * never skips an event), the projection store, the command log, processed events and snapshots,
+ * with versioned migrations. Start with {@link createPostgres}; see docs/postgres.md.
  *
  * The drivers are optional peer dependencies, typed here by shape: install `pg` for a server,
  * `@electric-sql/pglite` for the embedded database.
@@ -9,24 +10,8 @@
  * @packageDocumentation
  */
 
-export {
-  type CreatePGliteEventStoreOptions,
-  type CreatePostgresEventStoreOptions,
-  createPGliteEventStore,
-  createPostgresEventStore,
-} from './create-store.js';
-export {
-  appendedChannel,
-  assertIdentifier,
-  DEFAULT_SCHEMA,
-  IDENTIFIER_PATTERN,
-  quoteIdentifier,
-  quoteLiteral,
-  resolveSchemaName,
-} from './identifier.js';
-export { assertLogPosition } from './log-position-param.js';
-export { type MigrateOptions, type MigrateResult, migrate } from './migrate.js';
-export { type Migration, type MigrationContext, migrations } from './migrations/index.js';
+export { type CreatePostgresOptions, createPostgres, type PostgresStores } from './create-postgres.js';
+export { DEFAULT_SCHEMA, quoteIdentifier } from './driver/identifier.js';
 export type {
   PgNamedStatement,
   PgNotification,
@@ -35,36 +20,31 @@ export type {
   PgQueryable,
   PgQueryResult,
   PgRow,
-} from './pg-client.js';
-export {
-  isConnectionError,
-  SQLSTATE_CONCURRENCY,
-  SQLSTATE_DUPLICATE_EVENT,
-  toStoreError,
-} from './pg-errors.js';
-export { type PGliteLike, type PGlitePool, type PGlitePoolOptions, pgliteAsPool } from './pglite-pool.js';
-export {
-  PostgresCommandLog,
-  type PostgresCommandLogOptions,
-  type PostgresTransactionRunner,
-} from './postgres-command-log.js';
+} from './driver/pg-client.js';
+export { type PGliteLike, type PGlitePool, type PGlitePoolOptions, pgliteAsPool } from './driver/pglite-pool.js';
+export type { PostgresTransaction } from './driver/transaction.js';
 export {
   type PostgresAppendOptions,
   PostgresEventStore,
   type PostgresEventStoreOptions,
   type PostgresLoadOptions,
-} from './postgres-event-store.js';
+} from './event-store/postgres-event-store.js';
+export {
+  PostgresCommandLog,
+  type PostgresCommandLogOptions,
+  type PostgresTransactionRunner,
+} from './idempotency/postgres-command-log.js';
 export {
   type PostgresProcessedEventOptions,
   PostgresProcessedEventStore,
   type PostgresProcessedEventStoreOptions,
-} from './postgres-processed-event-store.js';
+} from './idempotency/postgres-processed-event-store.js';
 export {
   type PostgresLeaseMode,
   type PostgresProjectionContext,
   PostgresProjectionStore,
   type PostgresProjectionStoreOptions,
-} from './postgres-projection-store.js';
-export { PostgresSnapshotStore, type PostgresSnapshotStoreOptions } from './postgres-snapshot-store.js';
-export { type ProjectionLeaseHolder, projectionLeaseKey } from './projection-lease.js';
-export type { PostgresTransaction } from './transaction.js';
+} from './projections/postgres-projection-store.js';
+export type { ProjectionLeaseHolder } from './projections/projection-lease.js';
+export { type MigrateOptions, type MigrateResult, migrate } from './schema/migrate.js';
+export { PostgresSnapshotStore, type PostgresSnapshotStoreOptions } from './snapshots/postgres-snapshot-store.js';

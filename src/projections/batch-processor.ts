@@ -1,4 +1,4 @@
-import { isStoreUnavailableError, ProjectionError } from '../errors.js';
+import { ErrorCode, isAnnalsError, isTransientError, ProjectionError } from '../errors.js';
 import { logPositionOf, type StoredEvent } from '../events/event-envelope.js';
 import { backoffDelayMs, sleep } from '../retry.js';
 import { applyProjectionEvent, type Projection } from './define-projection.js';
@@ -29,10 +29,16 @@ export interface ProcessOptions {
 }
 
 interface HandlerFailure {
-  /** Index of the failing event in the unit of work. */
+  /**
+   * Index of the failing event in the unit of work; {@link UNATTRIBUTED} when the unit failed
+   * permanently but no handler threw (a handler swallowed an SQL error that aborted the
+   * transaction, say): the event at fault is found by applying the events one at a time.
+   */
   readonly index: number;
   readonly error: unknown;
 }
+
+const UNATTRIBUTED = -1;
 
 /**
  * Applies events read from the log to one projection, in units of work of the projection store,
@@ -66,10 +72,15 @@ export class BatchProcessor<TContext> {
    * Returns how many of them the checkpoint moved past. All of them go in one unit of work; when a
    * handler fails, the events before it are committed on their own, and the failing event is
    * retried alone, then parked (`'dead-letter'`) or reported with {@link ProjectionHandlerError}
-   * (`'stop'`). Failures of the store propagate; the checkpoint must then be loaded again.
+   * (`'stop'`). A unit that fails permanently although no handler threw (the store refused its
+   * statements or its commit) is split into single events, and the event whose unit still fails
+   * goes through the same retries to a dead letter. Transient failures of the store propagate
+   * without counting against any handler; the checkpoint must then be loaded again.
    */
   async process(events: readonly StoredEvent[], options: ProcessOptions): Promise<number> {
     let from = 0;
+    let singly = false;
+    const end = () => (singly ? Math.min(from + 1, events.length) : events.length);
     let to = events.length;
     let failed: HandlerFailure | undefined;
     while (from < events.length) {
@@ -79,13 +90,16 @@ export class BatchProcessor<TContext> {
         failed = undefined;
         if (!advanced) break;
         from += 1;
-        to = events.length;
+        to = end();
         continue;
       }
       const failure = await this.#commit(events.slice(from, to), 1, options.rebuilding);
       if (failure === undefined) {
         from = to;
-        to = events.length;
+        to = end();
+      } else if (failure.index === UNATTRIBUTED) {
+        singly = true;
+        to = end();
       } else {
         // Commit the events before the failing one first (if any), then retry it alone.
         failed = { index: from + failure.index, error: failure.error };
@@ -141,11 +155,23 @@ export class BatchProcessor<TContext> {
       });
     } catch (error) {
       if (failure && !this.#isTransient(failure.error)) return failure;
+      if (!failure && this.#isAttributable(error)) {
+        return { index: events.length === 1 ? 0 : UNATTRIBUTED, error };
+      }
       this.checkpoint = undefined;
       throw error;
     }
     this.#committed(events.at(-1)!);
     return undefined;
+  }
+
+  /**
+   * True for a permanent failure of a unit of work that no handler reported: the store refused
+   * a statement or the commit. A transient failure, or annals' own projection errors (another
+   * runner moved the checkpoint), are nobody's event's fault.
+   */
+  #isAttributable(error: unknown): boolean {
+    return !this.#isTransient(error) && !isAnnalsError(error, ErrorCode.Projection);
   }
 
   /** Retries an event that failed once; returns `false` when interrupted before it was settled. */
@@ -207,6 +233,6 @@ export class BatchProcessor<TContext> {
   }
 
   #isTransient(error: unknown): boolean {
-    return isStoreUnavailableError(error) || this.store.isTransientError?.(error) === true;
+    return isTransientError(error) || this.store.isTransientError?.(error) === true;
   }
 }

@@ -146,7 +146,7 @@ export interface ProjectionStore<TContext> {
    * Whether an error thrown inside a unit of work means the store failed (lost connection,
    * server shut down) rather than the handler. Runners retry such errors without limit and never
    * park an event because of them.
-   * @defaultValue only {@link StoreUnavailableError}s count
+   * @defaultValue only the transient annals errors count ({@link isTransientError})
    */
   isTransientError?(error: unknown): boolean;
 }

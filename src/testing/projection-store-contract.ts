@@ -5,7 +5,7 @@ import {
   type NewDeadLetter,
   type ProjectionStore,
   type StoredEvent,
-} from 'annals';
+} from '../core.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** How the projection-store contract suite gets a store, and reads and writes its read model. */

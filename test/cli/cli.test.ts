@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { type PgPool, PostgresEventStore, pgliteAsPool } from 'annals/postgres';
 import { afterAll, describe, expect, it } from 'vitest';
 import { orderRegistry } from '../../examples/order/upcasters.js';
-import { appendOrders, generateOrders, orderReadRows } from '../projections-postgres/fixtures.js';
+import { appendOrders, generateOrders, orderReadRows } from '../postgres/projections/fixtures.js';
 import { databaseUrl, hasServer, usePostgres } from '../support/postgres.js';
 import { annals, finished, fixtureConfig, lines, startAnnals } from './support.js';
 

@@ -1,4 +1,4 @@
-import { type AnnalsConfig, type Projection, ProjectionRunner } from 'annals';
+import { type AnnalsConfig, type Projection, ProjectionRunner } from '../../core.js';
 import type { CliIo } from '../cli-io.js';
 
 /** Options of the command line, parsed. */

@@ -1,4 +1,4 @@
-import { type DeadLetter, formatLogPosition, logPositionOf } from 'annals';
+import { type DeadLetter, formatLogPosition, logPositionOf } from '../../core.js';
 import { CliError } from '../cli-error.js';
 import { writeLine } from '../cli-io.js';
 import { formatTable, toJson, truncate } from '../format.js';

@@ -1,4 +1,4 @@
-import { formatLogPosition } from 'annals';
+import { formatLogPosition } from '../../core.js';
 import { CliError, describeError } from '../cli-error.js';
 import { writeLine } from '../cli-io.js';
 import { type CommandContext, createRunner } from './command-context.js';

@@ -1,4 +1,4 @@
-import { formatLogPosition, type ProjectionStore, readProjectionStatus } from 'annals';
+import { formatLogPosition, type ProjectionStore, readProjectionStatus } from '../../core.js';
 import { writeLine } from '../cli-io.js';
 import { formatDuration, formatTable, toJson } from '../format.js';
 import type { CommandContext } from './command-context.js';

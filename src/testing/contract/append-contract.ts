@@ -10,7 +10,7 @@ import {
   isUnknownEventTypeError,
   NO_STREAM,
   STREAM_EXISTS,
-} from 'annals';
+} from '../../core.js';
 import { describe, expect, it } from 'vitest';
 import { type ContractContext, item, note } from './fixtures.js';
 

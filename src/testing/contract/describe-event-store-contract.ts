@@ -1,4 +1,4 @@
-import type { EventRegistry, IEventStore } from 'annals';
+import type { EventRegistry, IEventStore } from '../../core.js';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { appendContract } from './append-contract.js';
 import { type ContractContext, contractRegistry } from './fixtures.js';

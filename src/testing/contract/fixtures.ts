@@ -1,4 +1,4 @@
-import { defineEvent, EventRegistry, type IEventStore, type NewEvent } from 'annals';
+import { defineEvent, EventRegistry, type IEventStore, type NewEvent } from '../../core.js';
 import { z } from 'zod';
 
 /** An event type of the contract suite: an item added to a cart-like stream. */

@@ -1,4 +1,4 @@
-import { compareLogPositions, isConcurrencyError, NO_STREAM, type StoredEvent } from 'annals';
+import { compareLogPositions, isConcurrencyError, NO_STREAM, type StoredEvent } from '../../core.js';
 import { describe, expect, it } from 'vitest';
 import { type ContractContext, item } from './fixtures.js';
 

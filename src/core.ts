@@ -1,0 +1,43 @@
+/**
+ * Every module of the core, public and internal, for the adapters (`annals/postgres`,
+ * `annals/amqp`), `annals/testing` and the CLI. The build puts it in a chunk that every entry
+ * point shares, so one copy of the core (its classes and error codes) runs. Users import from
+ * `annals`, whose entry point (`index.ts`) exports only the public part.
+ *
+ * @internal
+ * @module
+ */
+
+export * from './aggregates/aggregate-repository.js';
+export * from './aggregates/aggregate-root.js';
+export * from './aggregates/command-metadata.js';
+export * from './bus/event-bus.js';
+export * from './bus/in-memory-event-bus.js';
+export * from './config/annals-config.js';
+export * from './errors.js';
+export * from './events/define-event.js';
+export * from './events/event-envelope.js';
+export * from './events/event-registry.js';
+export * from './evolution/upcaster-registry.js';
+export * from './idempotency/command-log.js';
+export * from './idempotency/in-memory-command-log.js';
+export * from './idempotency/in-memory-processed-event-store.js';
+export * from './idempotency/processed-event-store.js';
+export * from './projections/define-projection.js';
+export * from './projections/in-memory-projection-store.js';
+export * from './projections/projection-handler-error.js';
+export * from './projections/projection-runner-options.js';
+export * from './projections/projection-runner.js';
+export * from './projections/projection-status.js';
+export * from './projections/projection-store.js';
+export * from './projections/rebuild-progress.js';
+export * from './retry.js';
+export * from './snapshots/in-memory-snapshot-store.js';
+export * from './snapshots/snapshot-aggregate-root.js';
+export * from './snapshots/snapshot-keeper.js';
+export * from './snapshots/snapshot-policy.js';
+export * from './snapshots/snapshot-store.js';
+export * from './store/event-store.js';
+export * from './store/expected-version.js';
+export * from './store/in-memory-event-store.js';
+export * from './store/read-options.js';

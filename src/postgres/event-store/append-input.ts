@@ -1,0 +1,154 @@
+import {
+  ANY,
+  type AppendResult,
+  assertDistinctIds,
+  assertExpectedVersion,
+  assertValidId,
+  type EncodedEvent,
+  type EventRegistry,
+  type ExpectedVersionMode,
+  InvalidArgumentError,
+  type NewEvent,
+  NO_STREAM,
+  STREAM_EXISTS,
+  type StoredEvent,
+  StoreFailedError,
+} from '../../core.js';
+import type { AppendRow } from './event-store-sql.js';
+
+/** The earliest instant PostgreSQL's timestamptz holds (4713 BC). */
+const MIN_TIMESTAMP_MS = Date.UTC(-4712, 0, 1);
+/** The largest version the `integer` column holds. */
+const MAX_INT4 = 2_147_483_647;
+
+/** An append, validated and encoded, ready to be sent in one statement. */
+export interface PreparedAppend {
+  readonly aggregateId: string;
+  readonly expectedVersion: ExpectedVersionMode;
+  readonly events: readonly EncodedEvent[];
+  /**
+   * The parameters of `append_events`: arrays, or for a single event scalars (see
+   * {@link PreparedAppend.single}).
+   */
+  readonly values: unknown[];
+  /**
+   * The parameters of the fast path's INSERT (`$1` aggregate id, `$2` the base version, `$3`..
+   * the columns), or undefined when the append takes the function (no events, or versions past
+   * the integer range).
+   */
+  readonly fastValues: unknown[] | undefined;
+  /** The fast path inserts after the given version (`exact`, `no_stream`), or after the stream's last one. */
+  readonly fastAt: boolean;
+  /** One event: `values` holds scalars, for the statement that wraps them in arrays server-side. */
+  readonly single: boolean;
+}
+
+function assertNoNul(kind: string, value: string): void {
+  if (value.includes('\u0000')) throw new InvalidArgumentError(`${kind} must not contain the NUL character`);
+}
+
+/**
+ * Validates and encodes an append before anything is sent: ids, expected version, every payload
+ * (through the registry), distinct event ids, and text PostgreSQL cannot hold in a text column.
+ * `notifyInTransaction` makes `append_events` send the NOTIFY itself (for appends in a
+ * transaction whose commit the store does not see).
+ */
+export function prepareAppend(
+  registry: EventRegistry,
+  aggregateId: string,
+  expectedVersion: ExpectedVersionMode,
+  events: readonly NewEvent[],
+  notifyInTransaction: boolean,
+): PreparedAppend {
+  assertValidId('aggregateId', aggregateId);
+  assertNoNul('aggregateId', aggregateId);
+  assertExpectedVersion(expectedVersion);
+  if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array');
+  const encoded = events.map((event) => registry.encode(event));
+  assertDistinctIds(encoded);
+  const n = encoded.length;
+  const ids = new Array<string>(n);
+  const aggregateTypes = new Array<string>(n);
+  const types = new Array<string>(n);
+  const schemaVersions = new Array<number>(n);
+  const payloads = new Array<string>(n);
+  const metadata = new Array<string>(n);
+  const timestamps = new Array<string>(n);
+  for (let index = 0; index < n; index++) {
+    const event = encoded[index]!;
+    assertNoNul('eventId', event.eventId);
+    assertNoNul('aggregateType', event.aggregateType);
+    if (event.timestamp.getTime() < MIN_TIMESTAMP_MS) {
+      throw new InvalidArgumentError(`event "${event.type}" has a timestamp before 4713 BC`);
+    }
+    ids[index] = event.eventId;
+    aggregateTypes[index] = event.aggregateType;
+    types[index] = event.type;
+    schemaVersions[index] = event.schemaVersion;
+    payloads[index] = event.payloadJson;
+    metadata[index] = event.metadataJson;
+    timestamps[index] = event.timestamp.toISOString();
+  }
+  const exact = typeof expectedVersion === 'number';
+  const mode = exact ? 'exact' : expectedVersion;
+  if (mode !== 'exact' && mode !== ANY && mode !== NO_STREAM && mode !== STREAM_EXISTS) {
+    throw new InvalidArgumentError(`unsupported expected version ${String(mode)}`);
+  }
+  const head = [aggregateId, mode, exact ? String(expectedVersion) : null];
+  // One event (the common case) travels as scalars: no array literals to escape and parse.
+  const single = n === 1;
+  const columns = [ids, aggregateTypes, types, schemaVersions, payloads, metadata, timestamps];
+  const sent = single ? columns.map((column) => column[0]) : columns;
+  // The fast path's base: the version to write after (exact, no_stream), or the lowest last
+  // version the stream may have (any: 0, stream_exists: 1).
+  const fastAt = exact || mode === NO_STREAM;
+  const base = exact ? (expectedVersion as number) : mode === STREAM_EXISTS ? 1 : 0;
+  const fast = n > 0 && base + n <= MAX_INT4;
+  return {
+    aggregateId,
+    expectedVersion,
+    events: encoded,
+    values: [...head, ...sent, notifyInTransaction],
+    fastValues: fast ? [aggregateId, base, ...sent] : undefined,
+    fastAt,
+    single,
+  };
+}
+
+/**
+ * The result of a fresh append, built from what was sent and the positions the server
+ * returned, without reading the events back.
+ */
+export function freshAppendResult(prepared: PreparedAppend, row: AppendRow): AppendResult {
+  const positions = row.positions ?? [];
+  const count = prepared.events.length;
+  const nextVersion = row.next_version;
+  if (positions.length !== count || (count > 0 && row.transaction_id === null) || nextVersion === null) {
+    throw new StoreFailedError(
+      `the append returned ${positions.length} positions for ${count} events; is the schema migrated?`,
+    );
+  }
+  const firstVersion = nextVersion - count + 1;
+  const transactionId = count > 0 ? BigInt(row.transaction_id!) : 0n;
+  const events = prepared.events.map(
+    (event, index): StoredEvent => ({
+      eventId: event.eventId,
+      aggregateId: prepared.aggregateId,
+      aggregateType: event.aggregateType,
+      type: event.type,
+      version: firstVersion + index,
+      schemaVersion: event.schemaVersion,
+      timestamp: new Date(event.timestamp.getTime()),
+      payload: event.payload,
+      metadata: JSON.parse(event.metadataJson) as StoredEvent['metadata'],
+      globalPosition: BigInt(positions[index]!),
+      transactionId,
+    }),
+  );
+  return {
+    aggregateId: prepared.aggregateId,
+    nextExpectedVersion: nextVersion,
+    events,
+    duplicate: false,
+  };
+}

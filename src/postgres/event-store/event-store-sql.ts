@@ -1,0 +1,159 @@
+import type { RawStoredEvent } from '../../core.js';
+import { fnv1a32 } from '../driver/identifier.js';
+import type { PgRow } from '../driver/pg-client.js';
+
+/** A row of `events` as the store selects it; bigints arrive as text (see {@link EVENT_COLUMNS}). */
+export interface EventRow extends PgRow {
+  global_position: string;
+  transaction_id: string;
+  aggregate_id: string;
+  aggregate_type: string;
+  version: number;
+  event_id: string;
+  type: string;
+  schema_version: number;
+  payload: unknown;
+  metadata: unknown;
+  timestamp: Date | string;
+}
+
+/** The row `append_events` (or a fast append) returns. */
+export interface AppendRow extends PgRow {
+  duplicate?: boolean;
+  /** Null when a fast append wrote nothing. */
+  next_version: number | null;
+  transaction_id: string | null;
+  positions: string[] | null;
+}
+
+/**
+ * The columns every read selects (from `events` aliased as `e`). Bigints are selected as text and converted with `BigInt`, so
+ * positions are exact past 2^53 whether the driver returns int8 as a string (`pg`) or as a
+ * number (PGlite).
+ */
+export const EVENT_COLUMNS =
+  'e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, e.aggregate_id, ' +
+  'e.aggregate_type, e.version, e.event_id, e.type, e.schema_version, e.payload, e.metadata, e."timestamp"';
+
+/** Events whose writing transaction has finished, and all transactions before it: the readable log. */
+const VISIBLE = 'e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+const AFTER = '(e.transaction_id, e.global_position) > ($1::text::xid8, $2::text::bigint)';
+/**
+ * The log's order. Qualified on purpose: the selected columns are aliased to the same names as
+ * text, and an unqualified ORDER BY would sort by those text aliases ('10' < '9').
+ */
+const LOG_ORDER = 'e.transaction_id, e.global_position';
+
+const INSERT_COLUMNS =
+  '(aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, metadata, "timestamp")';
+/** The new events as rows: `$3`..`$9` are arrays, `u.ord` numbers them from 1. */
+const UNNEST =
+  'unnest($3::text[], $4::text[], $5::text[], $6::integer[], $7::text[], $8::text[], $9::timestamptz[]) ' +
+  'WITH ORDINALITY AS u(event_id, aggregate_type, type, schema_version, payload, metadata, ts, ord)';
+const RETURNING_ONE =
+  'RETURNING version AS next_version, ARRAY[global_position::text] AS positions, transaction_id::text AS transaction_id';
+
+/** A statement with the name under which connections prepare it (derived from its text). */
+export interface NamedSql {
+  readonly name: string;
+  readonly text: string;
+}
+
+function named(kind: string, text: string): NamedSql {
+  return { name: `annals_${kind}_${fnv1a32(text).toString(16).padStart(8, '0')}`, text };
+}
+
+/** The SQL of the event store for one schema (already validated and quoted). */
+export interface EventStoreSql {
+  /** `append_events` with arrays: appends in a caller's transaction, and the slow path. */
+  readonly append: string;
+  /** `append_events` for one event, passed as scalars. */
+  readonly appendOne: string;
+  /**
+   * The fast path for an exact expected version `$2` (0: no stream), one event as scalars
+   * (`$1` aggregate id, `$3` event id, `$4` aggregate type, `$5` type, `$6` schema version,
+   * `$7` payload, `$8` metadata, `$9` timestamp): one INSERT of version `$2 + 1`, guarded by
+   * the existence of version `$2`. No row: the guard failed; a unique violation: the version or
+   * the event id is taken.
+   */
+  readonly insertOneAt: NamedSql;
+  /** As {@link EventStoreSql.insertOneAt}, for the version after the stream's last, if that is `>= $2`. */
+  readonly insertOneAfterLast: NamedSql;
+  /** As {@link EventStoreSql.insertOneAt} with arrays `$3`..`$9`; returns one row (nulls when nothing was written). */
+  readonly insertAt: NamedSql;
+  /** As {@link EventStoreSql.insertOneAfterLast} with arrays `$3`..`$9`. */
+  readonly insertAfterLast: NamedSql;
+  readonly load: string;
+  readonly loadByEventIds: string;
+  readonly streamVersion: string;
+  readonly readAll: string;
+  readonly head: string;
+  readonly countAfter: string;
+}
+
+/** Builds the statements for a quoted schema identifier. */
+export function eventStoreSql(schema: string): EventStoreSql {
+  const events = `${schema}.events`;
+  const exists = `EXISTS (SELECT 1 FROM ${events} x WHERE x.aggregate_id = $1 AND x.version = $2::integer)`;
+  const last = `(SELECT coalesce(max(x.version), 0) AS v FROM ${events} x WHERE x.aggregate_id = $1) m`;
+  const many = (base: string, from: string, where: string) =>
+    `WITH i AS (INSERT INTO ${events} ${INSERT_COLUMNS} ` +
+    `SELECT $1, u.aggregate_type, ${base} + u.ord::integer, u.event_id, u.type, u.schema_version, ` +
+    `u.payload::jsonb, u.metadata::jsonb, u.ts FROM ${from} WHERE ${where} ORDER BY u.ord ` +
+    'RETURNING version, global_position, transaction_id) ' +
+    'SELECT max(i.version) AS next_version, array_agg(i.global_position::text ORDER BY i.version) AS positions, ' +
+    'min(i.transaction_id::text) AS transaction_id FROM i';
+  return {
+    append:
+      `SELECT duplicate, next_version, transaction_id, positions FROM ${schema}.append_events(` +
+      '$1::text, $2::text, $3::bigint, $4::text[], $5::text[], $6::text[], $7::integer[], $8::text[], ' +
+      '$9::text[], $10::timestamptz[], $11::boolean)',
+    appendOne:
+      `SELECT duplicate, next_version, transaction_id, positions FROM ${schema}.append_events(` +
+      '$1::text, $2::text, $3::bigint, ARRAY[$4::text], ARRAY[$5::text], ARRAY[$6::text], ARRAY[$7::integer], ' +
+      'ARRAY[$8::text], ARRAY[$9::text], ARRAY[$10::timestamptz], $11::boolean)',
+    insertOneAt: named(
+      'append_one_at',
+      `INSERT INTO ${events} ${INSERT_COLUMNS} ` +
+        'SELECT $1, $4, $2::integer + 1, $3, $5, $6::integer, $7::jsonb, $8::jsonb, $9::timestamptz ' +
+        `WHERE $2::integer = 0 OR ${exists} ${RETURNING_ONE}`,
+    ),
+    insertOneAfterLast: named(
+      'append_one_after_last',
+      `INSERT INTO ${events} ${INSERT_COLUMNS} ` +
+        'SELECT $1, $4, m.v + 1, $3, $5, $6::integer, $7::jsonb, $8::jsonb, $9::timestamptz ' +
+        `FROM ${last} WHERE m.v >= $2::integer ${RETURNING_ONE}`,
+    ),
+    insertAt: named('append_at', many('$2::integer', UNNEST, `$2::integer = 0 OR ${exists}`)),
+    insertAfterLast: named('append_after_last', many('m.v', `${last}, ${UNNEST}`, 'm.v >= $2::integer')),
+    load:
+      `SELECT ${EVENT_COLUMNS} FROM ${events} e ` +
+      'WHERE e.aggregate_id = $1 AND e.version >= $2 AND e.version <= $3 ORDER BY e.version',
+    loadByEventIds: `SELECT ${EVENT_COLUMNS} FROM ${events} e WHERE e.event_id = ANY($1::text[]) ORDER BY e.version`,
+    streamVersion: `SELECT coalesce(max(x.version), 0) AS version FROM ${events} x WHERE x.aggregate_id = $1`,
+    readAll:
+      `SELECT ${EVENT_COLUMNS} FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} ` +
+      `ORDER BY ${LOG_ORDER} LIMIT $3`,
+    head:
+      `SELECT e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, e."timestamp" ` +
+      `FROM ${events} e WHERE ${VISIBLE} ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1`,
+    countAfter: `SELECT count(*)::text AS count FROM ${events} e WHERE ${AFTER} AND ${VISIBLE}`,
+  };
+}
+
+/** Turns a selected row into the raw event the registry decodes. */
+export function toRawEvent(row: EventRow): RawStoredEvent {
+  return {
+    eventId: row.event_id,
+    aggregateId: row.aggregate_id,
+    aggregateType: row.aggregate_type,
+    type: row.type,
+    version: Number(row.version),
+    schemaVersion: Number(row.schema_version),
+    timestamp: row.timestamp instanceof Date ? row.timestamp : new Date(row.timestamp),
+    payload: row.payload,
+    metadata: row.metadata,
+    globalPosition: BigInt(row.global_position),
+    transactionId: BigInt(row.transaction_id),
+  };
+}

@@ -1,0 +1,415 @@
+import {
+  type AppendResult,
+  assertValidId,
+  type EventRegistry,
+  type ExpectedVersionMode,
+  type IEventStore,
+  InvalidArgumentError,
+  LOG_START,
+  type LoadOptions,
+  type LogHead,
+  type LogPosition,
+  type NewEvent,
+  normaliseLimit,
+  normaliseLoadRange,
+  type ReadAllOptions,
+  type ReadAllResult,
+  type StoredEvent,
+  StoreFailedError,
+  type Unsubscribe,
+} from '../../core.js';
+import { AppendAnnouncer } from './append-announcer.js';
+import { freshAppendResult, type PreparedAppend, prepareAppend } from './append-input.js';
+import { AppendListeners } from './append-listeners.js';
+import {
+  type AppendRow,
+  type EventRow,
+  type EventStoreSql,
+  eventStoreSql,
+  toRawEvent,
+} from './event-store-sql.js';
+import { appendedChannel, quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
+import { assertLogPosition } from '../driver/log-position-param.js';
+import { type MigrateResult, migrate } from '../schema/migrate.js';
+import type { PgPool, PgQueryable, PgRow } from '../driver/pg-client.js';
+import { isUniqueViolation, toAppendError } from './append-errors.js';
+import { runQuery } from '../driver/values.js';
+import { type PostgresTransaction, runInTransaction } from '../driver/transaction.js';
+
+/** Options of {@link PostgresEventStore}. */
+export interface PostgresEventStoreOptions {
+  /** The connections: a `pg.Pool`, or {@link pgliteAsPool} around a PGlite instance. */
+  readonly pool: PgPool;
+  /** The event types the store accepts, with their schemas (and upcasters). */
+  readonly registry: EventRegistry;
+  /**
+   * The PostgreSQL schema holding the store's tables (create it with {@link migrate}).
+   * Lower-case letters, digits and underscores only.
+   * @defaultValue `'annals'`
+   */
+  readonly schema?: string;
+  /**
+   * End the pool when the store is closed. Set it when the pool was made for this store only.
+   * @defaultValue false
+   */
+  readonly ownsPool?: boolean;
+  /**
+   * How long to wait before listening again after the LISTEN connection failed.
+   * @defaultValue 1000
+   */
+  readonly listenReconnectDelayMs?: number;
+  /**
+   * The store announces its committed appends with a NOTIFY sent after the commit, at most one
+   * per this many milliseconds (the first at once; later ones in the window are merged).
+   * Appends made with `append(..., { client })` NOTIFY inside their transaction instead.
+   * @defaultValue 5
+   */
+  readonly notifyThrottleMs?: number;
+  /**
+   * Told about failures of the LISTEN connection or of a NOTIFY. They never fail an append;
+   * LISTEN is retried, and readers keep polling.
+   * @defaultValue ignore them
+   */
+  readonly onNotificationError?: (error: unknown) => void;
+}
+
+/** Options of {@link PostgresEventStore.append}. */
+export interface PostgresAppendOptions {
+  /**
+   * Run the append on this connection, for example inside a transaction you hold. The append
+   * is then part of that transaction: it commits or rolls back with it.
+   * @defaultValue a connection of the pool, autocommit
+   */
+  readonly client?: PgQueryable;
+}
+
+/** Options of {@link PostgresEventStore.load}. */
+export interface PostgresLoadOptions extends LoadOptions {
+  /**
+   * Read on this connection (inside a transaction you hold, it sees its uncommitted appends).
+   * @defaultValue a connection of the pool
+   */
+  readonly client?: PgQueryable;
+}
+
+const MAX_INT4 = 2_147_483_647;
+
+/**
+ * The PostgreSQL event store: streams with optimistic concurrency and a global log that readers
+ * follow without ever skipping an event. Works on a `pg.Pool` or, in process, on PGlite.
+ *
+ * - `append` is one round trip (usually a single INSERT; in a caller's transaction, after a
+ *   conflict or for a stored event id, a call of the `append_events` function created by
+ *   {@link migrate}), whatever the number of events, and enforces all four expected-version
+ *   modes atomically with the unique index on `(aggregate_id, version)`.
+ * - The global log is ordered by `(transactionId, globalPosition)` and only shows events whose
+ *   transaction, and every transaction before it, has finished; see docs/postgres.md.
+ * - {@link PostgresEventStore.withTransaction} runs appends and your own SQL in one transaction.
+ *
+ * Create the schema first with {@link migrate} (or use {@link createPostgresEventStore}).
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
+ * await migrate(pool);
+ * const store = new PostgresEventStore({ pool, registry });
+ * await store.append('order-1', NO_STREAM, [{ type: 'OrderCreated', aggregateType: 'Order', payload }]);
+ * ```
+ */
+export class PostgresEventStore implements IEventStore {
+  /** The schema the store uses, unquoted. */
+  readonly schema: string;
+  /** The LISTEN/NOTIFY channel on which appends are announced. */
+  readonly channel: string;
+  readonly #pool: PgPool;
+  readonly #registry: EventRegistry;
+  readonly #sql: EventStoreSql;
+  readonly #ownsPool: boolean;
+  readonly #listeners: AppendListeners;
+  readonly #announcer: AppendAnnouncer;
+  #closed: Promise<void> | undefined;
+
+  constructor(options: PostgresEventStoreOptions) {
+    if (!options?.pool || typeof options.pool.query !== 'function') {
+      throw new InvalidArgumentError('PostgresEventStore needs a `pool` (a pg.Pool or pgliteAsPool(db))');
+    }
+    if (!options.registry) throw new InvalidArgumentError('PostgresEventStore needs a `registry`');
+    const reconnectDelayMs = options.listenReconnectDelayMs ?? 1000;
+    if (!Number.isFinite(reconnectDelayMs) || reconnectDelayMs < 0) {
+      throw new InvalidArgumentError('listenReconnectDelayMs must be a number >= 0');
+    }
+    const notifyThrottleMs = options.notifyThrottleMs ?? 5;
+    if (!Number.isFinite(notifyThrottleMs) || notifyThrottleMs < 0) {
+      throw new InvalidArgumentError('notifyThrottleMs must be a number >= 0');
+    }
+    const onError = options.onNotificationError ? { onError: options.onNotificationError } : {};
+    this.schema = resolveSchemaName(options.schema);
+    this.channel = appendedChannel(this.schema);
+    this.#pool = options.pool;
+    this.#registry = options.registry;
+    this.#ownsPool = options.ownsPool ?? false;
+    this.#sql = eventStoreSql(quoteIdentifier('schema', this.schema));
+    this.#listeners = new AppendListeners(this.#pool, this.channel, { reconnectDelayMs, ...onError });
+    this.#announcer = new AppendAnnouncer(this.#pool, this.channel, {
+      throttleMs: notifyThrottleMs,
+      ...onError,
+    });
+  }
+
+  /** The registry the store validates and decodes with. */
+  get registry(): EventRegistry {
+    return this.#registry;
+  }
+
+  /**
+   * The connections the store uses. Hand them to the other PostgreSQL stores of the same
+   * database (projection store, command log, snapshots) — on PGlite they must share this one.
+   *
+   * @example
+   * ```ts
+   * const store = await createPGliteEventStore(await PGlite.create(), { registry });
+   * const projections = new PostgresProjectionStore({ pool: store.pool, schema: store.schema });
+   * ```
+   */
+  get pool(): PgPool {
+    return this.#pool;
+  }
+
+  /** Runs {@link migrate} for the store's schema on its pool. */
+  migrate(): Promise<MigrateResult> {
+    return migrate(this.#pool, { schema: this.schema });
+  }
+
+  /**
+   * Appends events in one round trip; see {@link IEventStore.append}. Every event is validated
+   * and serialised before anything is sent. With `options.client` the append joins the
+   * caller's transaction on that connection.
+   */
+  async append(
+    aggregateId: string,
+    expectedVersion: ExpectedVersionMode,
+    events: readonly NewEvent[],
+    options: PostgresAppendOptions = {},
+  ): Promise<AppendResult> {
+    // On a caller's connection the store cannot see the commit, so append_events sends the
+    // NOTIFY inside the transaction; otherwise the store announces the append after it.
+    const inCallerTransaction = options.client !== undefined;
+    const prepared = prepareAppend(this.#registry, aggregateId, expectedVersion, events, inCallerTransaction);
+    const result = await this.#append(options.client ?? this.#queryable(), prepared, !inCallerTransaction);
+    if (!inCallerTransaction && !result.duplicate && result.events.length > 0) this.#appended();
+    return result;
+  }
+
+  /** The events of a stream in version order; see {@link IEventStore.load}. */
+  async load(aggregateId: string, options: PostgresLoadOptions = {}): Promise<StoredEvent[]> {
+    assertValidId('aggregateId', aggregateId);
+    const { fromVersion, toVersion } = normaliseLoadRange(options);
+    if (fromVersion > MAX_INT4 || toVersion < fromVersion) return [];
+    const rows = await this.#query<EventRow>(
+      options.client ?? this.#queryable(),
+      this.#sql.load,
+      [aggregateId, fromVersion, Math.min(toVersion, MAX_INT4)],
+      'load',
+    );
+    return rows.map((row) => this.#registry.decode(toRawEvent(row)));
+  }
+
+  /**
+   * The stream's current version, `0` when it does not exist. `options.client` reads on that
+   * connection (inside a transaction you hold).
+   */
+  async streamVersion(aggregateId: string, options: { readonly client?: PgQueryable } = {}): Promise<number> {
+    assertValidId('aggregateId', aggregateId);
+    const rows = await this.#query<{ version: number }>(
+      options.client ?? this.#queryable(),
+      this.#sql.streamVersion,
+      [aggregateId],
+      'streamVersion',
+    );
+    return rows[0] ? Number(rows[0].version) : 0;
+  }
+
+  /**
+   * Reads the global log after a position. Only events of finished transactions are returned,
+   * and only up to the oldest transaction still running anywhere on the server: an event that
+   * commits later can never sort before the page's end, so checkpointing `next` never skips.
+   */
+  async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
+    const after = options.after ?? LOG_START;
+    assertLogPosition(after, 'readAll: after');
+    const limit = normaliseLimit(options.limit);
+    const rows = await this.#query<EventRow>(
+      this.#queryable(),
+      this.#sql.readAll,
+      [after.transactionId.toString(), after.globalPosition.toString(), limit],
+      'readAll',
+    );
+    const events = rows.map((row) => this.#registry.decode(toRawEvent(row)));
+    const last = events.at(-1);
+    return {
+      events,
+      next: last ? { transactionId: last.transactionId, globalPosition: last.globalPosition } : after,
+      caughtUp: events.length < limit,
+    };
+  }
+
+  /** The last readable position of the global log. */
+  async head(): Promise<LogHead> {
+    const rows = await this.#query<{
+      global_position: string;
+      transaction_id: string;
+      timestamp: Date | string;
+    }>(this.#queryable(), this.#sql.head, [], 'head');
+    const row = rows[0];
+    if (!row) return { position: LOG_START, timestamp: undefined };
+    return {
+      position: { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) },
+      timestamp: row.timestamp instanceof Date ? row.timestamp : new Date(row.timestamp),
+    };
+  }
+
+  /** How many readable events come after `position`. */
+  async countAfter(position: LogPosition): Promise<bigint> {
+    assertLogPosition(position, 'countAfter: position');
+    const after = position;
+    const rows = await this.#query<{ count: string }>(
+      this.#queryable(),
+      this.#sql.countAfter,
+      [after.transactionId.toString(), after.globalPosition.toString()],
+      'countAfter',
+    );
+    return BigInt(rows[0]?.count ?? '0');
+  }
+
+  /**
+   * Calls `listener` soon after events were appended: at once for appends of this store
+   * object, and through LISTEN/NOTIFY for appends by anyone (once their transaction commits).
+   * The first listener starts the LISTEN (with `pg` it holds one pool connection), the last
+   * one to unsubscribe stops it. A hint only: readers keep polling as a fallback.
+   */
+  onAppended(listener: () => void): Unsubscribe {
+    return this.#listeners.add(listener);
+  }
+
+  /**
+   * Runs `work` in one database transaction: appends, loads and your own SQL on `tx.client`
+   * commit together, or roll back together when `work` throws (its error is rethrown).
+   *
+   * Use only `tx` inside `work`: other calls on the store take other connections (and with
+   * PGlite, which has one connection, they would wait for this transaction to end).
+   *
+   * @example
+   * ```ts
+   * await store.withTransaction(async (tx) => {
+   *   await tx.client.query('INSERT INTO app.processed_commands (id) VALUES ($1)', [commandId]);
+   *   await tx.append('order-1', 3, [itemAdded]);
+   * });
+   * ```
+   */
+  async withTransaction<T>(work: (tx: PostgresTransaction) => Promise<T>): Promise<T> {
+    this.#assertOpen();
+    let appended = false;
+    const result = await runInTransaction(this.#pool, (client) =>
+      work({
+        client,
+        append: async (aggregateId, expectedVersion, events) => {
+          // Announced by the store once COMMIT has succeeded.
+          const prepared = prepareAppend(this.#registry, aggregateId, expectedVersion, events, false);
+          const outcome = await this.#append(client, prepared, false);
+          if (!outcome.duplicate && outcome.events.length > 0) appended = true;
+          return outcome;
+        },
+        load: (aggregateId, options) => this.load(aggregateId, { ...options, client }),
+        streamVersion: (aggregateId) => this.streamVersion(aggregateId, { client }),
+      }),
+    );
+    if (appended) this.#appended();
+    return result;
+  }
+
+  /** Stops listening and, when the store owns its pool, ends it. Safe to call twice. */
+  close(): Promise<void> {
+    this.#closed ??= (async () => {
+      await Promise.all([this.#listeners.close(), this.#announcer.close()]);
+      if (this.#ownsPool) await this.#pool.end?.();
+    })();
+    return this.#closed;
+  }
+
+  /** Wakes this store's listeners at once and announces the append to other processes. */
+  #appended(): void {
+    this.#listeners.wake();
+    this.#announcer.announce();
+  }
+
+  /**
+   * Runs an append. `autocommit` marks a statement that is its own transaction: it takes the
+   * fast path, one INSERT whose versions follow the expected (or the last) version; the unique
+   * index on `(aggregate_id, version)` refuses a version that a concurrent append wrote first.
+   * When it writes nothing (the expectation does not hold) or hits a unique index (a version
+   * taken concurrently, or a stored event id), the statement has rolled back and the append
+   * runs once more through `append_events`, which tells a conflict (with the actual version)
+   * from a retry of a stored append (the original result) and a foreign id
+   * (DuplicateEventError). Inside a caller's transaction the function runs at once: it checks
+   * the ids first and catches unique violations itself, since a failed statement would abort
+   * the caller's transaction.
+   */
+  async #append(client: PgQueryable, prepared: PreparedAppend, autocommit: boolean): Promise<AppendResult> {
+    if (autocommit && prepared.fastValues) {
+      const sql = this.#sql;
+      const statement = prepared.single
+        ? prepared.fastAt
+          ? sql.insertOneAt
+          : sql.insertOneAfterLast
+        : prepared.fastAt
+          ? sql.insertAt
+          : sql.insertAfterLast;
+      try {
+        // A named statement: each connection prepares it once (parsing and planning this
+        // INSERT costs more than running it).
+        const { name, text } = statement;
+        const row = (await this.#pool.query<AppendRow>({ name, text, values: prepared.fastValues })).rows[0];
+        if (row && row.next_version !== null) return freshAppendResult(prepared, row);
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw toAppendError(error, prepared);
+      }
+    }
+    let row: AppendRow | undefined;
+    try {
+      const text = prepared.single ? this.#sql.appendOne : this.#sql.append;
+      row = (await client.query<AppendRow>(text, prepared.values)).rows[0];
+    } catch (error) {
+      throw toAppendError(error, prepared);
+    }
+    if (!row) throw new StoreFailedError('append_events returned no row; is the schema migrated?');
+    if (!row.duplicate) return freshAppendResult(prepared, row);
+    // A retry of a stored append: read back what the original wrote.
+    const ids = prepared.events.map((event) => event.eventId);
+    const rows = await this.#query<EventRow>(client, this.#sql.loadByEventIds, [ids], 'append (retry)');
+    return {
+      aggregateId: prepared.aggregateId,
+      nextExpectedVersion: row.next_version ?? 0,
+      events: rows.map((stored) => this.#registry.decode(toRawEvent(stored))),
+      duplicate: true,
+    };
+  }
+
+  async #query<TRow extends PgRow>(
+    client: PgQueryable,
+    text: string,
+    values: unknown[],
+    operation: string,
+  ): Promise<TRow[]> {
+    return (await runQuery<TRow>(client, text, values, operation)).rows;
+  }
+
+  #queryable(): PgQueryable {
+    this.#assertOpen();
+    return this.#pool;
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) throw new StoreFailedError('the PostgresEventStore is closed');
+  }
+}

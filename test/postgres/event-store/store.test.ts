@@ -1,0 +1,348 @@
+import {
+  ANY,
+  compareLogPositions,
+  isConcurrencyError,
+  isDuplicateEventError,
+  isEventValidationError,
+  isInvalidArgumentError,
+  isSerializationError,
+  ErrorCode,
+  isAnnalsError,
+  isUnknownEventTypeError,
+  LOG_START,
+  NO_STREAM,
+  type StoredEvent,
+} from 'annals';
+import { migrate, PostgresEventStore } from 'annals/postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { usePostgres } from '../../support/postgres.js';
+import { added, noted, registry, rejection, streamId } from './fixtures.js';
+
+const db = usePostgres();
+let store: PostgresEventStore;
+
+beforeAll(() => {
+  store = new PostgresEventStore({ pool: db.pool, registry: registry(), schema: db.schema });
+});
+afterAll(async () => {
+  await store.close();
+});
+
+async function countEvents(schema = db.schema): Promise<number> {
+  const { rows } = await db.pool.query<{ n: number }>(`SELECT count(*)::int AS n FROM "${schema}".events`);
+  return rows[0]!.n;
+}
+
+async function readWholeLog(target: PostgresEventStore, limit: number): Promise<StoredEvent[]> {
+  const seen: StoredEvent[] = [];
+  let after = LOG_START;
+  for (;;) {
+    const page = await target.readAll({ after, limit });
+    seen.push(...page.events);
+    after = page.next;
+    if (page.caughtUp) return seen;
+  }
+}
+
+describe('the global log', () => {
+  it('is ordered numerically, also where positions gain a digit', async () => {
+    // The file's schema is fresh, so these positions run across 9 -> 10 and 99 -> 100.
+    for (let n = 0; n < 12; n++) await store.append(streamId('digits'), NO_STREAM, [added(`d${n}`)]);
+    await store.append(
+      streamId('digits'),
+      NO_STREAM,
+      Array.from({ length: 95 }, (_, n) => added(`b${n}`)),
+    );
+    const seen = await readWholeLog(store, 7);
+    expect(seen.length).toBe(await countEvents());
+    for (let index = 1; index < seen.length; index++) {
+      expect(compareLogPositions(seen[index - 1]!, seen[index]!)).toBeLessThan(0);
+    }
+    const positions = seen.map((event) => event.globalPosition);
+    expect(positions).toEqual([...positions].sort((a, b) => (a < b ? -1 : 1)));
+    const head = await store.head();
+    expect(head.position).toEqual({
+      transactionId: seen.at(-1)!.transactionId,
+      globalPosition: seen.at(-1)!.globalPosition,
+    });
+    expect(await store.countAfter(LOG_START)).toBe(BigInt(seen.length));
+  });
+
+  it('keeps positions exact past 2^53', async () => {
+    const schema = `${db.schema}_big`;
+    await migrate(db.pool, { schema });
+    try {
+      const start = 2n ** 53n + 1n;
+      await db.pool.query(
+        `ALTER TABLE "${schema}".events ALTER COLUMN global_position RESTART WITH ${start}`,
+      );
+      const big = new PostgresEventStore({ pool: db.pool, registry: registry(), schema });
+      const result = await big.append(streamId('big'), NO_STREAM, [added('a'), added('b'), added('c')]);
+      expect(result.events.map((event) => event.globalPosition)).toEqual([start, start + 1n, start + 2n]);
+      const loaded = await big.load(result.aggregateId);
+      expect(loaded.map((event) => event.globalPosition)).toEqual([start, start + 1n, start + 2n]);
+      const page = await big.readAll({ after: { transactionId: 0n, globalPosition: 0n }, limit: 2 });
+      expect(page.events.map((event) => event.globalPosition)).toEqual([start, start + 1n]);
+      expect(await big.countAfter(page.next)).toBe(1n);
+      expect((await big.head()).position.globalPosition).toBe(start + 2n);
+      await big.close();
+    } finally {
+      await db.pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    }
+  });
+
+  it('rejects malformed positions and limits', async () => {
+    for (const after of [
+      { transactionId: 1, globalPosition: 1n },
+      { transactionId: -1n, globalPosition: 0n },
+      { transactionId: 0n, globalPosition: 2n ** 63n },
+      'start',
+    ]) {
+      expect(isInvalidArgumentError(await rejection(store.readAll({ after: after as never })))).toBe(true);
+    }
+    expect(isInvalidArgumentError(await rejection(store.readAll({ limit: 0 })))).toBe(true);
+    expect(isInvalidArgumentError(await rejection(store.countAfter({} as never)))).toBe(true);
+  });
+});
+
+describe('reading rows the registry cannot decode', () => {
+  it('an unknown event type on read is an UnknownEventTypeError, on load and on readAll', async () => {
+    const id = streamId('unknown-read');
+    const before = await store.head();
+    await db.pool.query(
+      `INSERT INTO "${db.schema}".events (aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, metadata, "timestamp")
+       VALUES ($1, 'Cart', 1, $2, 'NoLongerExists', 1, '{}', '{}', now())`,
+      [id, `${id}-e1`],
+    );
+    const onLoad = await rejection(store.load(id));
+    expect(isUnknownEventTypeError(onLoad)).toBe(true);
+    expect(onLoad).toMatchObject({ eventType: 'NoLongerExists', eventId: `${id}-e1` });
+    expect(isUnknownEventTypeError(await rejection(store.readAll({ after: before.position })))).toBe(true);
+  });
+
+  it('a stored payload that fails its schema is an EventValidationError on read', async () => {
+    const id = streamId('invalid-read');
+    await db.pool.query(
+      `INSERT INTO "${db.schema}".events (aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, metadata, "timestamp")
+       VALUES ($1, 'Cart', 1, $2, 'ItemAdded', 1, '{"sku": "", "quantity": -3}', '{}', now())`,
+      [id, `${id}-e1`],
+    );
+    expect(isEventValidationError(await rejection(store.load(id)))).toBe(true);
+  });
+});
+
+describe('input PostgreSQL cannot store: typed errors, nothing written', () => {
+  it('NUL in a payload or metadata, and lone surrogates, are SerializationErrors', async () => {
+    const before = await countEvents();
+    const id = streamId('nul');
+    const cases = [
+      [added('ok'), noted('nul \u0000 inside')],
+      [added('ok'), { ...added('meta'), metadata: { note: 'nul \u0000' } }],
+      [added('ok'), noted('lone \ud800 surrogate')],
+    ];
+    for (const events of cases) {
+      const error = await rejection(store.append(id, NO_STREAM, events));
+      expect(isSerializationError(error), String(error)).toBe(true);
+    }
+    expect(await store.streamVersion(id)).toBe(0);
+    expect(await countEvents()).toBe(before);
+    // A backslash followed by "u0000" is ordinary text and is stored.
+    await store.append(id, NO_STREAM, [noted('\\u0000 is fine')]);
+    expect((await store.load(id))[0]!.payload).toEqual({ text: '\\u0000 is fine' });
+  });
+
+  it('NUL in an id, or a timestamp before 4713 BC, is an InvalidArgumentError', async () => {
+    const before = await countEvents();
+    expect(
+      isInvalidArgumentError(await rejection(store.append('cart\u0000x', NO_STREAM, [added('a')]))),
+    ).toBe(true);
+    const nulId = added('a', { eventId: 'id\u0000' });
+    expect(isInvalidArgumentError(await rejection(store.append(streamId('x'), NO_STREAM, [nulId])))).toBe(
+      true,
+    );
+    const ancient = added('a', { timestamp: new Date(Date.UTC(-5000, 0, 1)) });
+    expect(isInvalidArgumentError(await rejection(store.append(streamId('x'), NO_STREAM, [ancient])))).toBe(
+      true,
+    );
+    expect(await countEvents()).toBe(before);
+  });
+
+  it('a version beyond the integer range is a plain conflict', async () => {
+    const id = streamId('huge');
+    await store.append(id, NO_STREAM, [added('a')]);
+    const error = await rejection(store.append(id, Number.MAX_SAFE_INTEGER, [added('b')]));
+    expect(isConcurrencyError(error)).toBe(true);
+    expect(error).toMatchObject({ actualVersion: 1 });
+    expect(await store.load(id, { fromVersion: 2 ** 40 })).toEqual([]);
+  });
+});
+
+describe('idempotent retries on every path', () => {
+  it('an "any" retry (the write would pass the version check) returns the original result', async () => {
+    const id = streamId('retry-any');
+    const events = [added('a', { eventId: `${id}-1` }), added('b', { eventId: `${id}-2` })];
+    const first = await store.append(id, ANY, events);
+    const again = await store.append(id, ANY, events);
+    expect(again).toMatchObject({ duplicate: true, nextExpectedVersion: 2 });
+    expect(again.events.map((event) => event.globalPosition)).toEqual(
+      first.events.map((event) => event.globalPosition),
+    );
+    const single = added('c', { eventId: `${id}-3` });
+    await store.append(id, ANY, [single]);
+    expect((await store.append(id, ANY, [single])).duplicate).toBe(true);
+    expect(await store.streamVersion(id)).toBe(3);
+  });
+
+  it('an "any" append of an id stored in another stream is a DuplicateEventError, nothing written', async () => {
+    const id = streamId('foreign-any');
+    await store.append(id, ANY, [added('a', { eventId: `${id}-1` })]);
+    const other = streamId('foreign-other');
+    await store.append(other, NO_STREAM, [added('x')]);
+    expect(
+      isDuplicateEventError(await rejection(store.append(other, ANY, [added('a', { eventId: `${id}-1` })]))),
+    ).toBe(true);
+    expect(await store.streamVersion(other)).toBe(1);
+  });
+
+  it('inside a transaction a retry is recognised without aborting the transaction', async () => {
+    const id = streamId('retry-tx');
+    const events = [added('a', { eventId: `${id}-1` })];
+    await store.append(id, ANY, events);
+    const after = streamId('retry-tx-after');
+    const result = await store.withTransaction(async (tx) => {
+      const again = await tx.append(id, ANY, events);
+      await tx.append(after, NO_STREAM, [added('b')]);
+      return again;
+    });
+    expect(result.duplicate).toBe(true);
+    expect(await store.streamVersion(after)).toBe(1);
+  });
+});
+
+describe('withTransaction', () => {
+  it('commits appends and the caller’s own SQL together', async () => {
+    await db.pool.query(`CREATE TABLE IF NOT EXISTS "${db.schema}".side_effects (note text)`);
+    const id = streamId('tx-commit');
+    const result = await store.withTransaction(async (tx) => {
+      const appended = await tx.append(id, NO_STREAM, [added('a'), added('b')]);
+      await tx.client.query(`INSERT INTO "${db.schema}".side_effects (note) VALUES ($1)`, [id]);
+      expect((await tx.load(id)).map((event) => event.version)).toEqual([1, 2]);
+      expect(await tx.streamVersion(id)).toBe(2);
+      return appended;
+    });
+    expect(result.nextExpectedVersion).toBe(2);
+    expect(await store.streamVersion(id)).toBe(2);
+    const notes = await db.pool.query(`SELECT note FROM "${db.schema}".side_effects WHERE note = $1`, [id]);
+    expect(notes.rows).toHaveLength(1);
+  });
+
+  it('rolls both back when the work throws, and rethrows its error', async () => {
+    await db.pool.query(`CREATE TABLE IF NOT EXISTS "${db.schema}".side_effects (note text)`);
+    const id = streamId('tx-rollback');
+    const failure = new Error('business failure');
+    const error = await rejection(
+      store.withTransaction(async (tx) => {
+        await tx.append(id, NO_STREAM, [added('a')]);
+        await tx.client.query(`INSERT INTO "${db.schema}".side_effects (note) VALUES ($1)`, [id]);
+        throw failure;
+      }),
+    );
+    expect(error).toBe(failure);
+    expect(await store.streamVersion(id)).toBe(0);
+    const notes = await db.pool.query(`SELECT note FROM "${db.schema}".side_effects WHERE note = $1`, [id]);
+    expect(notes.rows).toHaveLength(0);
+  });
+
+  it('a conflict inside aborts the transaction: nothing of it is committed', async () => {
+    const id = streamId('tx-conflict');
+    await store.append(id, NO_STREAM, [added('a')]);
+    const other = streamId('tx-other');
+    const error = await rejection(
+      store.withTransaction(async (tx) => {
+        await tx.append(other, NO_STREAM, [added('x')]);
+        await tx.append(id, NO_STREAM, [added('b')]);
+      }),
+    );
+    expect(isConcurrencyError(error)).toBe(true);
+    expect(error).toMatchObject({ actualVersion: 1 });
+    expect(await store.streamVersion(other)).toBe(0);
+  });
+
+  it('a caught conflict cannot be committed: StoreFailedError (25P02), nothing stored', async () => {
+    const id = streamId('tx-caught');
+    await store.append(id, NO_STREAM, [added('a')]);
+    const other = streamId('tx-caught-other');
+    const error = await rejection(
+      store.withTransaction(async (tx) => {
+        await tx.append(other, NO_STREAM, [added('x')]);
+        await tx.append(id, NO_STREAM, [added('b')]).catch(() => undefined);
+        return 'done';
+      }),
+    );
+    expect(isAnnalsError(error, ErrorCode.StoreFailed), String(error)).toBe(true);
+    expect(await store.streamVersion(other)).toBe(0);
+  });
+
+  it('the transaction’s client refuses work after the transaction', async () => {
+    let leaked: { query(text: string): Promise<unknown> } | undefined;
+    await store.withTransaction(async (tx) => {
+      leaked = tx.client;
+    });
+    expect(isAnnalsError(await rejection(leaked!.query('SELECT 1')), ErrorCode.StoreFailed)).toBe(true);
+  });
+
+  it('append(..., { client }) joins a transaction the caller holds', async () => {
+    const id = streamId('caller-tx');
+    const client = await db.pool.connect();
+    try {
+      await client.query('BEGIN');
+      const result = await store.append(id, NO_STREAM, [added('a')], { client });
+      expect(result.nextExpectedVersion).toBe(1);
+      expect(await store.streamVersion(id, { client })).toBe(1);
+      await client.query('ROLLBACK');
+    } finally {
+      client.release();
+    }
+    expect(await store.streamVersion(id)).toBe(0);
+  });
+});
+
+describe('notifications', () => {
+  it('another store object on the same database is woken through LISTEN/NOTIFY', async () => {
+    const listenerStore = new PostgresEventStore({ pool: db.pool, registry: registry(), schema: db.schema });
+    let woken = 0;
+    const wokenAfterAppend = new Promise<void>((resolve) => {
+      listenerStore.onAppended(() => {
+        woken++;
+        resolve();
+      });
+    });
+    // Let the LISTEN start and its initial wake-up pass, so a wake-up can only come from the append.
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    woken = 0;
+    const appended = new Promise<void>((resolve) => {
+      const stop = listenerStore.onAppended(() => {
+        stop();
+        resolve();
+      });
+    });
+    await store.append(streamId('notify'), NO_STREAM, [added('a')]);
+    await Promise.race([
+      Promise.all([appended, wokenAfterAppend]),
+      new Promise((_, reject) => setTimeout(() => reject(new Error('no notification in 5 s')), 5000)),
+    ]);
+    expect(woken).toBeGreaterThan(0);
+    await listenerStore.close();
+  });
+
+  it('close() stops listeners; calls after close are StoreFailedErrors', async () => {
+    const closing = new PostgresEventStore({ pool: db.pool, registry: registry(), schema: db.schema });
+    closing.onAppended(() => undefined);
+    await closing.close();
+    await closing.close();
+    expect(isAnnalsError(await rejection(closing.load('x')), ErrorCode.StoreFailed)).toBe(true);
+    expect(isAnnalsError(await rejection(closing.append('x', NO_STREAM, [added('a')])), ErrorCode.StoreFailed)).toBe(true);
+    // The pool was not the store's: it still works.
+    expect((await db.pool.query('SELECT 1 AS one')).rows[0]).toEqual({ one: 1 });
+  });
+});

@@ -1,0 +1,244 @@
+import {
+  compareLogPositions,
+  defineProjection,
+  type LogPosition,
+  type NewEvent,
+  type ProjectionFailurePolicy,
+  type ProjectionHandlerInfo,
+  type StoredEvent,
+} from 'annals';
+import {
+  type PgQueryable,
+  PostgresEventStore,
+  type PostgresProjectionContext,
+  PostgresProjectionStore,
+  type PostgresProjectionStoreOptions,
+} from 'annals/postgres';
+import { orderEvents } from '../../../examples/order/events.js';
+import { queryOrders } from '../../../examples/order/order-read-model.js';
+import { orderRegistry } from '../../../examples/order/upcasters.js';
+import { eventually as pollUntil, random } from '../../projections/fixtures.js';
+import type { PostgresTestDatabase } from '../../support/postgres.js';
+
+export { random };
+
+/** The stores of a test, on the file's database and schema. */
+export function openStores(
+  db: PostgresTestDatabase,
+  options: Partial<PostgresProjectionStoreOptions> = {},
+): { eventStore: PostgresEventStore; projectionStore: PostgresProjectionStore } {
+  return {
+    eventStore: new PostgresEventStore({ pool: db.pool, registry: orderRegistry(), schema: db.schema }),
+    projectionStore: new PostgresProjectionStore({ pool: db.pool, schema: db.schema, ...options }),
+  };
+}
+
+/** Options of {@link ledgerProjection}. */
+export interface LedgerOptions {
+  /** The projection's name, also the ledger table's suffix. */
+  readonly name: string;
+  /** Recorded with each application: which runner applied the event. */
+  readonly runner?: string;
+  readonly onFailure?: ProjectionFailurePolicy;
+  /** Runs before the row is written, inside the transaction; throw to make the handler fail. */
+  readonly before?: (
+    event: StoredEvent,
+    context: PostgresProjectionContext,
+    info: ProjectionHandlerInfo,
+  ) => void | Promise<void>;
+  /** Events whose row is not written (`before` still runs). */
+  readonly skipWrite?: (event: StoredEvent) => boolean;
+}
+
+const ledgerTable = (schema: string, name: string) => `"${schema}"."ledger_${name.replaceAll('-', '_')}"`;
+
+/**
+ * A projection that writes one row per application of an event to a ledger table without a
+ * unique constraint, so an event applied twice shows as two rows, and a skipped one as none.
+ */
+export function ledgerProjection(options: LedgerOptions) {
+  const write = async (
+    event: StoredEvent,
+    context: PostgresProjectionContext,
+    info: ProjectionHandlerInfo,
+  ) => {
+    await options.before?.(event, context, info);
+    if (options.skipWrite?.(event)) return;
+    await context.client.query(
+      `INSERT INTO ${ledgerTable(context.schema, options.name)} (event_id, global_position, runner, attempt) VALUES ($1, $2, $3, $4)`,
+      [event.eventId, event.globalPosition.toString(), options.runner ?? 'default', info.attempt],
+    );
+  };
+  return defineProjection<PostgresProjectionContext>()({
+    name: options.name,
+    events: orderEvents,
+    onFailure: options.onFailure,
+    handlers: {
+      OrderCreated: write,
+      OrderItemAdded: write,
+      OrderShipped: write,
+      OrderCancelled: write,
+    },
+    setup: async ({ client, schema }) => {
+      await client.query(
+        `CREATE TABLE IF NOT EXISTS ${ledgerTable(schema, options.name)} (
+           event_id text NOT NULL, global_position bigint NOT NULL, runner text NOT NULL, attempt integer NOT NULL)`,
+      );
+    },
+    reset: async ({ client, schema }) => {
+      await client.query(`DROP TABLE IF EXISTS ${ledgerTable(schema, options.name)}`);
+    },
+  });
+}
+
+/** One row per application of an event, in the order they were written. */
+export async function ledgerRows(
+  db: PgQueryable,
+  schema: string,
+  name: string,
+): Promise<Array<{ eventId: string; runner: string; attempt: number }>> {
+  const { rows } = await db.query<{ event_id: string; runner: string; attempt: number }>(
+    `SELECT event_id, runner, attempt FROM ${ledgerTable(schema, name)} ORDER BY global_position, ctid`,
+  );
+  return rows.map((row) => ({ eventId: row.event_id, runner: row.runner, attempt: Number(row.attempt) }));
+}
+
+/** Every event id of the log, in log order. */
+export async function logEventIds(eventStore: PostgresEventStore): Promise<string[]> {
+  const ids: string[] = [];
+  let after: StoredEvent | undefined;
+  for (;;) {
+    const page = await eventStore.readAll({ after, limit: 1000 });
+    for (const event of page.events) ids.push(event.eventId);
+    after = page.events.at(-1) ?? after;
+    if (page.caughtUp) return ids;
+  }
+}
+
+/** An order's expected row in `order_read`, computed from the generated events (an oracle). */
+export interface ExpectedOrder {
+  readonly orderId: string;
+  readonly customerId: string;
+  readonly totalAmount: string;
+  readonly status: 'open' | 'shipped' | 'cancelled';
+  readonly itemCount: number;
+}
+
+/** Appends to make, in the order to make them, and the read model they must produce. */
+export interface GeneratedOrders {
+  readonly appends: ReadonlyArray<{ readonly orderId: string; readonly events: NewEvent[] }>;
+  readonly expected: ExpectedOrder[];
+  readonly eventCount: number;
+}
+
+/**
+ * Random order histories (create with 0-3 lines, 0-4 added items, then maybe shipped or
+ * cancelled), cut into appends of one or two events and interleaved across orders at random.
+ * Prices are whole cents, so the expected totals are exact.
+ */
+export function generateOrders(count: number, seed: number, prefix = 'order'): GeneratedOrders {
+  const next = random(seed);
+  const pick = (n: number) => Math.floor(next() * n);
+  const line = () => ({ productId: `sku-${pick(50)}`, quantity: 1 + pick(5), price: (1 + pick(9999)) / 100 });
+  const histories: Array<{ orderId: string; events: NewEvent[] }> = [];
+  const expected: ExpectedOrder[] = [];
+  let eventCount = 0;
+  for (let index = 0; index < count; index++) {
+    const orderId = `${prefix}-${index}`;
+    const customerId = `customer-${pick(40)}`;
+    const lines = Array.from({ length: pick(4) }, line);
+    const added = Array.from({ length: pick(5) }, line);
+    const events: NewEvent[] = [
+      { type: 'OrderCreated', aggregateType: 'Order', payload: { customerId, items: lines } },
+      ...added.map((payload) => ({ type: 'OrderItemAdded', aggregateType: 'Order', payload })),
+    ];
+    const all = [...lines, ...added];
+    const ending = next();
+    let status: ExpectedOrder['status'] = 'open';
+    if (ending < 0.4 && all.length > 0) {
+      status = 'shipped';
+      events.push({
+        type: 'OrderShipped',
+        aggregateType: 'Order',
+        payload: { carrier: 'DHL', trackingNumber: `T${index}` },
+      });
+    } else if (ending < 0.6) {
+      status = 'cancelled';
+      events.push({ type: 'OrderCancelled', aggregateType: 'Order', payload: { reason: 'changed mind' } });
+    }
+    const cents = all.reduce((sum, item) => sum + item.quantity * Math.round(item.price * 100), 0);
+    expected.push({
+      orderId,
+      customerId,
+      totalAmount: (cents / 100).toFixed(2),
+      status,
+      itemCount: all.reduce((sum, item) => sum + item.quantity, 0),
+    });
+    histories.push({ orderId, events });
+    eventCount += events.length;
+  }
+  const appends: Array<{ orderId: string; events: NewEvent[] }> = [];
+  const pending = histories.map((history) => ({ ...history, events: [...history.events] }));
+  while (pending.length > 0) {
+    const at = pick(pending.length);
+    const history = pending[at]!;
+    appends.push({ orderId: history.orderId, events: history.events.splice(0, 1 + pick(2)) });
+    if (history.events.length === 0) pending.splice(at, 1);
+  }
+  expected.sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
+  return { appends, expected, eventCount };
+}
+
+/** Appends generated orders; returns the last stored event. */
+export async function appendOrders(
+  eventStore: PostgresEventStore,
+  generated: GeneratedOrders,
+): Promise<StoredEvent | undefined> {
+  let last: StoredEvent | undefined;
+  for (const append of generated.appends) {
+    const result = await eventStore.append(append.orderId, 'any', append.events);
+    last = result.events.at(-1) ?? last;
+  }
+  return last;
+}
+
+/** `order_read` rows in the shape of {@link ExpectedOrder}, by order id. */
+export async function orderReadRows(db: PgQueryable, schema: string): Promise<ExpectedOrder[]> {
+  const rows = await queryOrders(db, schema);
+  return rows
+    .map(({ orderId, customerId, totalAmount, status, itemCount }) => ({
+      orderId,
+      customerId,
+      totalAmount,
+      status,
+      itemCount,
+    }))
+    .sort((a, b) => (a.orderId < b.orderId ? -1 : a.orderId > b.orderId ? 1 : 0));
+}
+
+/**
+ * Catches `runner` up until every one of `projections` has processed the event at `target`
+ * (usually the test's last append). One `catchUp()` stops at the readable end of the log, and on
+ * a shared server another session's open transaction can keep committed events unreadable for a
+ * while; this waits for them.
+ */
+export async function catchUpTo(
+  runner: { catchUp(): Promise<void> },
+  projectionStore: { loadCheckpoint(projection: string): Promise<{ position: LogPosition }> },
+  projections: readonly string[],
+  target: LogPosition,
+): Promise<void> {
+  await eventually(async () => {
+    await runner.catchUp();
+    for (const projection of projections) {
+      const { position } = await projectionStore.loadCheckpoint(projection);
+      if (compareLogPositions(position, target) < 0) return false;
+    }
+    return true;
+  });
+}
+
+/** Polls `condition` until it holds; fails after `timeoutMs`. Not a timing assertion. */
+export function eventually(condition: () => boolean | Promise<boolean>, timeoutMs = 30_000): Promise<void> {
+  return pollUntil(condition, timeoutMs);
+}
