@@ -1,14 +1,13 @@
-import type { z } from 'zod';
 import {
   AggregateAlreadyExistsError,
   AggregateNotFoundError,
-  EventValidationError,
   InvalidArgumentError,
   MissingEventHandlerError,
 } from '../errors.js';
-import type { AnyEventDefinition } from '../events/define-event.js';
+import type { AnyEventDefinition, PayloadInputOf } from '../events/define-event.js';
 import type { DomainEvent, EventMetadata } from '../events/event-envelope.js';
 import { assertValidId } from '../events/event-registry.js';
+import { validatePayload } from '../events/validate-payload.js';
 
 /**
  * The handlers that apply an aggregate's events to its state, one per event type, keyed by the
@@ -138,7 +137,7 @@ export abstract class AggregateRoot<TEvent extends DomainEvent = DomainEvent> {
    */
   protected raise<TDefinition extends EventDefinitionFor<TEvent>>(
     definition: TDefinition,
-    payload: z.input<TDefinition['schema']>,
+    payload: PayloadInputOf<TDefinition>,
     metadata?: EventMetadata,
   ): void {
     if (!this.exists) throw new AggregateNotFoundError(this.aggregateType, this.id);
@@ -151,7 +150,7 @@ export abstract class AggregateRoot<TEvent extends DomainEvent = DomainEvent> {
    */
   protected raiseCreation<TDefinition extends EventDefinitionFor<TEvent>>(
     definition: TDefinition,
-    payload: z.input<TDefinition['schema']>,
+    payload: PayloadInputOf<TDefinition>,
     metadata?: EventMetadata,
   ): void {
     if (this.exists) throw new AggregateAlreadyExistsError(this.aggregateType, this.id);
@@ -164,13 +163,7 @@ export abstract class AggregateRoot<TEvent extends DomainEvent = DomainEvent> {
   }
 
   #raise(definition: AnyEventDefinition, payload: unknown, metadata: EventMetadata | undefined): void {
-    const parsed = definition.schema.safeParse(payload);
-    if (!parsed.success) {
-      throw new EventValidationError(
-        definition.type,
-        parsed.error.issues.map((issue) => ({ path: issue.path, message: issue.message, code: issue.code })),
-      );
-    }
+    const parsed = validatePayload(definition, payload);
     const event = {
       eventId: globalThis.crypto.randomUUID(),
       aggregateId: this.id,
@@ -179,7 +172,7 @@ export abstract class AggregateRoot<TEvent extends DomainEvent = DomainEvent> {
       version: this.#version + 1,
       schemaVersion: definition.schemaVersion,
       timestamp: new Date(),
-      payload: parsed.data,
+      payload: parsed,
       metadata: { ...metadata },
     } as DomainEvent as TEvent;
     this.#apply(event);

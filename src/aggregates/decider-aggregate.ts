@@ -1,6 +1,6 @@
-import type { z } from 'zod';
 import { InvalidArgumentError, MissingEventHandlerError } from '../errors.js';
 import type { AnyEventDefinition, EventOf } from '../events/define-event.js';
+import type { StandardSchemaV1 } from '../events/standard-schema.js';
 import { SnapshotAggregateRoot } from '../snapshots/snapshot-aggregate-root.js';
 import type { AggregateEventHandlers, EventDefinitionFor } from './aggregate-root.js';
 import type { DecidedEvent } from './decided-event.js';
@@ -38,7 +38,7 @@ export class DeciderAggregate<
   /** The decider this aggregate runs. */
   readonly decider: Decider<TState, TCommand, TDefinition>;
   protected readonly handlers: AggregateEventHandlers<EventOf<TDefinition>>;
-  protected override readonly snapshotSchema?: z.ZodType<unknown>;
+  protected override readonly snapshotSchema?: StandardSchemaV1<unknown, unknown>;
   readonly #definitions: ReadonlyMap<string, TDefinition>;
   readonly #format: DeciderSnapshotFormat<TState, unknown>;
   #state: TState;

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type { StandardSchemaV1 } from '../events/standard-schema.js';
 import type { RepositorySnapshotOptions } from './aggregate-repository.js';
 
 /**
@@ -18,10 +18,11 @@ export interface DeciderSnapshotFormat<TState, TSnapshot = TState> {
   readonly schemaVersion?: number;
   /**
    * Checks the snapshot state when it is taken and when it is restored; a stored state that fails
-   * it is ignored (warning `snapshot_corrupt`) and the aggregate is replayed.
+   * it is ignored (warning `snapshot_corrupt`) and the aggregate is replayed. Any synchronous
+   * Standard Schema (zod 3.24+ or 4, valibot, ArkType).
    * @defaultValue none: states are not checked
    */
-  readonly schema?: z.ZodType<TSnapshot>;
+  readonly schema?: StandardSchemaV1<unknown, TSnapshot>;
   /**
    * Turns the state into JSON values.
    * @defaultValue the state itself

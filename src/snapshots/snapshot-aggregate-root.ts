@@ -1,7 +1,7 @@
-import type { z } from 'zod';
-import { InvalidArgumentError } from '../errors.js';
-import type { DomainEvent } from '../events/event-envelope.js';
 import { AggregateRoot } from '../aggregates/aggregate-root.js';
+import { CorruptDataError, InvalidArgumentError } from '../errors.js';
+import type { DomainEvent } from '../events/event-envelope.js';
+import type { StandardSchemaV1 } from '../events/standard-schema.js';
 import type { Snapshot } from './snapshot-store.js';
 
 /**
@@ -37,10 +37,11 @@ export abstract class SnapshotAggregateRoot<
   abstract readonly snapshotSchemaVersion: number;
   /**
    * Checks a state before it is saved and before it is restored; a restore of a state that fails
-   * it falls back to a full replay.
+   * it falls back to a full replay. Any synchronous Standard Schema (zod 3.24+ or 4, valibot,
+   * ArkType).
    * @defaultValue none: states are not checked
    */
-  protected readonly snapshotSchema?: z.ZodType<TState>;
+  protected readonly snapshotSchema?: StandardSchemaV1<unknown, TState>;
 
   /** Returns the aggregate's state as JSON values. It must not return objects the aggregate keeps changing. */
   protected abstract toSnapshot(): TState;
@@ -68,16 +69,16 @@ export abstract class SnapshotAggregateRoot<
       aggregateType: this.aggregateType,
       version: this.persistedVersion,
       schemaVersion: this.#schemaVersion(),
-      state: this.#checked(this.toSnapshot(), this.persistedVersion),
+      state: this.#checked(this.toSnapshot(), this.persistedVersion, 'take'),
       createdAt,
     };
   }
 
   /**
    * Restores a fresh aggregate from a snapshot's version and state. Throws
-   * {@link InvalidArgumentError} when the aggregate is not fresh, the version is invalid, or the
-   * state fails {@link SnapshotAggregateRoot.snapshotSchema}; anything `fromSnapshot` throws
-   * passes through. After a failure, discard the aggregate.
+   * {@link InvalidArgumentError} when the aggregate is not fresh or the version is invalid, and
+   * {@link CorruptDataError} when the state fails {@link SnapshotAggregateRoot.snapshotSchema};
+   * anything `fromSnapshot` throws passes through. After a failure, discard the aggregate.
    */
   restoreFromSnapshot(snapshot: Pick<Snapshot, 'version' | 'state'>): this {
     if (!Number.isSafeInteger(snapshot.version) || snapshot.version < 1) {
@@ -85,7 +86,7 @@ export abstract class SnapshotAggregateRoot<
         `${this.aggregateType} "${this.id}": snapshot version must be an integer >= 1, got ${String(snapshot.version)}`,
       );
     }
-    const state = this.#checked(snapshot.state, snapshot.version);
+    const state = this.#checked(snapshot.state, snapshot.version, 'restore');
     this.restoreVersion(snapshot.version);
     this.fromSnapshot(state);
     return this;
@@ -99,17 +100,29 @@ export abstract class SnapshotAggregateRoot<
     return version;
   }
 
-  #checked(state: unknown, version: number): TState {
+  #checked(state: unknown, version: number, when: 'take' | 'restore'): TState {
     if (!this.snapshotSchema) return state as TState;
-    const parsed = this.snapshotSchema.safeParse(state);
-    if (parsed.success) return parsed.data;
-    const summary = parsed.error.issues
+    const result = this.snapshotSchema['~standard'].validate(state);
+    if (typeof (result as Partial<PromiseLike<unknown>>).then === 'function') {
+      (result as PromiseLike<unknown>).then(undefined, () => {});
+      throw new InvalidArgumentError(
+        `${this.aggregateType}: its snapshotSchema validated asynchronously; snapshot schemas must be synchronous`,
+      );
+    }
+    const { issues } = result as StandardSchemaV1.Result<TState>;
+    if (issues === undefined) return (result as StandardSchemaV1.SuccessResult<TState>).value;
+    const summary = issues
       .slice(0, 5)
-      .map((issue) => `${issue.path.length ? issue.path.map(String).join('.') : '(root)'}: ${issue.message}`)
+      .map((issue) => {
+        const path = (issue.path ?? []).map((segment) =>
+          String(typeof segment === 'object' && segment !== null ? segment.key : segment),
+        );
+        return `${path.length ? path.join('.') : '(root)'}: ${issue.message}`;
+      })
       .join('; ');
-    throw new InvalidArgumentError(
-      `${this.aggregateType} "${this.id}": snapshot state at version ${version} fails its schema: ${summary}`,
-    );
+    const message = `${this.aggregateType} "${this.id}": snapshot state at version ${version} fails its schema: ${summary}`;
+    // A stored state that fails is corrupt data; a live state that fails is the code's mistake.
+    throw when === 'restore' ? new CorruptDataError(message) : new InvalidArgumentError(message);
   }
 }
 

@@ -1,6 +1,6 @@
-import { InvalidArgumentError } from '../errors.js';
-import type { IEventStore } from '../store/event-store.js';
 import type { AggregateRoot } from '../aggregates/aggregate-root.js';
+import { CorruptDataError } from '../errors.js';
+import type { IEventStore } from '../store/event-store.js';
 import { isSnapshotAggregate } from './snapshot-aggregate-root.js';
 import type { SnapshotPolicy } from './snapshot-policy.js';
 import type { Snapshot, SnapshotStore } from './snapshot-store.js';
@@ -71,9 +71,7 @@ export class SnapshotKeeper<TAggregate extends AggregateRoot<any>> {
       return this.#replay(aggregate);
     try {
       if (snapshot.aggregateId !== id) {
-        throw new InvalidArgumentError(
-          `the snapshot store returned the snapshot of "${snapshot.aggregateId}"`,
-        );
+        throw new CorruptDataError(`the snapshot store returned the snapshot of "${snapshot.aggregateId}"`);
       }
       aggregate.restoreFromSnapshot(snapshot);
     } catch (error) {
@@ -88,7 +86,7 @@ export class SnapshotKeeper<TAggregate extends AggregateRoot<any>> {
         return this.#fallBack(
           id,
           snapshot,
-          new InvalidArgumentError(
+          new CorruptDataError(
             `the snapshot is at version ${snapshot.version}, the stream at ${streamVersion}`,
           ),
         );

@@ -154,6 +154,7 @@ describe('AggregateRepository with snapshots', () => {
     expect(warnings).toHaveLength(1);
     expect(warnings[0]).toMatchObject({ code: 'snapshot_corrupt', aggregateId: 'w-6' });
     expect(warnings[0]?.message).toContain('owner');
+    expect(warnings[0]?.error).toMatchObject({ code: 'ANNALS_CORRUPT_DATA' });
   });
 
   it('a snapshot whose restore throws falls back to a full replay with a warning', async () => {

@@ -65,5 +65,8 @@ describe('SnapshotAggregateRoot', () => {
     expect(() => new SnapshotWallet('w-3').restoreFromSnapshot({ version: 1, state: { owner: '' } })).toThrow(
       /fails its schema/,
     );
+    expect(() => new SnapshotWallet('w-3').restoreFromSnapshot({ version: 1, state: { owner: '' } })).toThrow(
+      expect.objectContaining({ code: 'ANNALS_CORRUPT_DATA' }),
+    );
   });
 });
