@@ -8,17 +8,16 @@ import type { EventMetadata } from '../events/event-envelope.js';
  *
  * @typeParam TDefinition - the event definitions (a union) the decider may decide on.
  */
-export type DecidedEvent<TDefinition extends AnyEventDefinition = AnyEventDefinition> =
-  TDefinition extends AnyEventDefinition
-    ? {
-        /** The event type, one of the decider's definitions. */
-        readonly type: TDefinition['type'];
-        /** The payload as the definition's schema accepts it (its input type). */
-        readonly payload: PayloadInputOf<TDefinition>;
-        /** Metadata of this event, merged with the command's metadata. */
-        readonly metadata?: EventMetadata;
-      }
-    : never;
+export type DecidedEvent<TDefinition extends AnyEventDefinition = AnyEventDefinition> = {
+  readonly [K in TDefinition['type']]: {
+    /** The event type, one of the decider's definitions. */
+    readonly type: K;
+    /** The payload as the definition's schema accepts it (its input type). */
+    readonly payload: PayloadInputOf<Extract<TDefinition, { readonly type: K }>>;
+    /** Metadata of this event, merged with the command's metadata. */
+    readonly metadata?: EventMetadata;
+  };
+}[TDefinition['type']];
 
 /** What {@link Decider.decide} returns: one new event, several (in order), or none (`[]`). */
 export type Decision<TDefinition extends AnyEventDefinition = AnyEventDefinition> =

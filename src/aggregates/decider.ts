@@ -33,7 +33,7 @@ export interface Decider<TState, TCommand, TDefinition extends AnyEventDefinitio
 }
 
 /** Any {@link Decider}. */
-export type AnyDecider = Decider<any, any, AnyEventDefinition>;
+export type AnyDecider = Decider<any, any, any>;
 
 /** The state type of a {@link Decider}. */
 export type DeciderState<TDecider extends AnyDecider> =

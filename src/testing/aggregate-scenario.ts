@@ -1,5 +1,8 @@
-import type { AggregateRoot, DomainEvent, ErrorCodeValue, EventRegistry } from 'annals';
 import { expect } from 'vitest';
+import type { Decider } from '../aggregates/decider.js';
+import { DeciderAggregate } from '../aggregates/decider-aggregate.js';
+import type { AggregateRoot, DomainEvent, ErrorCodeValue, EventRegistry } from '../core.js';
+import type { AnyEventDefinition, PayloadOf } from '../events/define-event.js';
 
 /** A past event given to a scenario: type and payload; the rest of the envelope is filled in. */
 export interface GivenEvent {
@@ -138,5 +141,96 @@ export function aggregateScenario<TAggregate extends AggregateRoot<any>>(
   return {
     given: (events) => ({ when: build(events) }),
     when: build([]),
+  };
+}
+
+/**
+ * A past event given to a decider scenario, typed by the decider's event definitions: a type and
+ * its payload at the current schema version (for an older version with a scenario `registry`,
+ * give `schemaVersion` and the old payload).
+ */
+export type GivenEventOf<TDefinition extends AnyEventDefinition> = TDefinition extends AnyEventDefinition
+  ?
+      | {
+          readonly type: TDefinition['type'];
+          readonly payload: PayloadOf<TDefinition>;
+          readonly metadata?: Record<string, unknown>;
+        }
+      | {
+          readonly type: TDefinition['type'];
+          readonly payload: unknown;
+          readonly metadata?: Record<string, unknown>;
+          readonly schemaVersion: number;
+        }
+  : never;
+
+/** An event a decider scenario expects, typed by the decider's event definitions. */
+export type ExpectedEventOf<TDefinition extends AnyEventDefinition> = TDefinition extends AnyEventDefinition
+  ? { readonly type: TDefinition['type']; readonly payload: PayloadOf<TDefinition> }
+  : never;
+
+/** Options of {@link deciderScenario}. */
+export interface DeciderScenarioOptions extends AggregateScenarioOptions {
+  /**
+   * The aggregate id the events belong to.
+   * @defaultValue `'scenario-1'`
+   */
+  readonly id?: string;
+}
+
+/** The `when` step of a decider scenario: decide a command, then check the outcome. */
+export interface DeciderScenarioWhen<TState, TDefinition extends AnyEventDefinition> {
+  /** Asserts that `decide` returned exactly these events, in order. Returns the state after them. */
+  thenEvents(expected: readonly ExpectedEventOf<TDefinition>[]): Promise<TState>;
+  /** Asserts that `decide` (or applying its events) threw an error matching `matcher`. */
+  thenError(matcher: ErrorMatcher): Promise<unknown>;
+}
+
+/** The `given` step of a decider scenario. */
+export interface DeciderScenarioGiven<TState, TCommand, TDefinition extends AnyEventDefinition> {
+  /** Decides a command on the state built from the given events. */
+  when(command: TCommand): DeciderScenarioWhen<TState, TDefinition>;
+}
+
+/** A scenario for one decider; start it with {@link deciderScenario}. */
+export interface DeciderScenario<TState, TCommand, TDefinition extends AnyEventDefinition>
+  extends DeciderScenarioGiven<TState, TCommand, TDefinition> {
+  /** The aggregate's history before the command. */
+  given(events: readonly GivenEventOf<TDefinition>[]): DeciderScenarioGiven<TState, TCommand, TDefinition>;
+}
+
+/**
+ * Given/when/then for deciders: given past events, when a command is decided, then these events
+ * are decided (or this error is thrown). It runs on {@link aggregateScenario}, so given events,
+ * the optional `registry` and error matchers work the same way; events and commands are typed by
+ * the decider.
+ *
+ * @example
+ * ```ts
+ * const state = await deciderScenario(wallet)
+ *   .given([{ type: 'WalletOpened', payload: { owner: 'ada' } }])
+ *   .when({ type: 'deposit', amount: 5 })
+ *   .thenEvents([{ type: 'MoneyDeposited', payload: { amount: 5 } }]);
+ * expect(state.balance).toBe(5);
+ * ```
+ */
+export function deciderScenario<TState, TCommand, TDefinition extends AnyEventDefinition>(
+  decider: Decider<TState, TCommand, TDefinition>,
+  options: DeciderScenarioOptions = {},
+): DeciderScenario<TState, TCommand, TDefinition> {
+  const id = options.id ?? 'scenario-1';
+  const scenario = aggregateScenario(() => new DeciderAggregate(decider, id), options);
+  const when =
+    (given: ScenarioGiven<DeciderAggregate<TState, TCommand, TDefinition>>) =>
+    (command: TCommand): DeciderScenarioWhen<TState, TDefinition> => {
+      const then = given.when((aggregate) => aggregate.decide(command));
+      return {
+        thenEvents: async (expected) => (await then.thenEvents(expected)).state,
+        thenError: (matcher) => then.thenError(matcher),
+      };
+    };
+  return {
+    given: (events) => ({ when: when(scenario.given(events)) }),
+    when: when(scenario),
   };
 }
