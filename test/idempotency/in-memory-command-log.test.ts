@@ -1,10 +1,12 @@
 import { InMemoryCommandLog, InMemoryEventStore } from 'annals';
+import { describeCommandLogContract } from 'annals/testing';
 import { describe, expect, it } from 'vitest';
-import { describeCommandLogContract } from './command-log-contract.js';
 
-describeCommandLogContract('InMemoryCommandLog', async ({ registry, ...options }) => {
-  const store = new InMemoryEventStore({ registry });
-  return { log: new InMemoryCommandLog({ store, ...options }), store };
+describeCommandLogContract('InMemoryCommandLog', {
+  createLog: ({ registry, ...options }) => {
+    const store = new InMemoryEventStore({ registry });
+    return { log: new InMemoryCommandLog({ store, ...options }), store };
+  },
 });
 
 describe('InMemoryCommandLog', () => {

@@ -1,7 +1,6 @@
 import { InMemoryProcessedEventStore } from 'annals';
-import { describeProcessedEventStoreContract } from './processed-event-store-contract.js';
+import { describeProcessedEventStoreContract } from 'annals/testing';
 
-describeProcessedEventStoreContract(
-  'InMemoryProcessedEventStore',
-  async () => new InMemoryProcessedEventStore(),
-);
+describeProcessedEventStoreContract('InMemoryProcessedEventStore', {
+  createStore: () => new InMemoryProcessedEventStore(),
+});

@@ -1,8 +1,9 @@
 import { isCommandInProgressError, isInvalidArgumentError, NO_STREAM } from 'annals';
 import { PostgresCommandLog, PostgresEventStore } from 'annals/postgres';
+import { describeCommandLogContract } from 'annals/testing';
 import { describe, expect, it } from 'vitest';
-import { describeCommandLogContract, manualClock } from '../../idempotency/command-log-contract.js';
 import { walletRegistry } from '../../snapshots/wallet.js';
+import { manualClock } from '../../support/manual-clock.js';
 import { describeWithServer, hasServer, usePostgres } from '../../support/postgres.js';
 
 const db = usePostgres();
@@ -11,23 +12,21 @@ const where = hasServer ? 'server' : 'PGlite';
 const storeFor = (registry = walletRegistry()) =>
   new PostgresEventStore({ pool: db.pool, registry, schema: db.schema });
 
-describeCommandLogContract(
-  `PostgresCommandLog (${where})`,
-  async ({ registry, ...options }) => {
+describeCommandLogContract(`PostgresCommandLog (${where})`, {
+  createLog: ({ registry, ...options }) => {
     const store = storeFor(registry);
     return { log: new PostgresCommandLog({ store, pool: db.pool, ...options }), store };
   },
-  { transactional: true },
-);
+  transactional: true,
+});
 
-describeCommandLogContract(
-  `PostgresCommandLog without a pool (${where})`,
-  async ({ registry, ...options }) => {
+describeCommandLogContract(`PostgresCommandLog without a pool (${where})`, {
+  createLog: ({ registry, ...options }) => {
     const store = storeFor(registry);
     return { log: new PostgresCommandLog({ store, ...options }), store };
   },
-  { transactional: true },
-);
+  transactional: true,
+});
 
 const opened = (owner: string) => ({ type: 'WalletOpened', aggregateType: 'Wallet', payload: { owner } });
 let sequence = 0;

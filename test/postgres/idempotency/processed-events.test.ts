@@ -1,17 +1,16 @@
 import { isInvalidArgumentError, NO_STREAM } from 'annals';
 import { type PgQueryable, PostgresEventStore, PostgresProcessedEventStore } from 'annals/postgres';
+import { describeProcessedEventStoreContract } from 'annals/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { describeProcessedEventStoreContract } from '../../idempotency/processed-event-store-contract.js';
 import { walletRegistry } from '../../snapshots/wallet.js';
 import { describeWithServer, hasServer, usePostgres } from '../../support/postgres.js';
 
 const db = usePostgres();
 const where = hasServer ? 'server' : 'PGlite';
 
-describeProcessedEventStoreContract(
-  `PostgresProcessedEventStore (${where})`,
-  async () => new PostgresProcessedEventStore({ pool: db.pool, schema: db.schema }),
-);
+describeProcessedEventStoreContract(`PostgresProcessedEventStore (${where})`, {
+  createStore: () => new PostgresProcessedEventStore({ pool: db.pool, schema: db.schema }),
+});
 
 let sequence = 0;
 const unique = (label: string) => `${label}-${++sequence}-${Date.now()}`;

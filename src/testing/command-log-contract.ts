@@ -1,3 +1,4 @@
+import { afterAll, describe, expect, it } from 'vitest';
 import {
   type CommandLog,
   type CommandLogOptions,
@@ -7,27 +8,45 @@ import {
   type IEventStore,
   isInvalidArgumentError,
   NO_STREAM,
-} from 'annals';
-import { afterAll, describe, expect, it } from 'vitest';
-import { walletRegistry } from '../snapshots/wallet.js';
+} from '../core.js';
+import { contractRegistry, note } from './contract/fixtures.js';
 
-/** What a {@link describeCommandLogContract} run needs from an implementation. */
-export interface CommandLogFixture {
+/** A command log under test and the event store its units of work append to. */
+export interface CommandLogContractFixture {
   /** The log under test. */
   readonly log: CommandLog;
-  /** The event store the log's units of work append to (for checking what was appended). */
+  /** The event store the log's units of work append to (the suite reads what was appended). */
   readonly store: IEventStore;
 }
 
-/** Creates a log with the given options over a store with the given registry. */
-export type CreateCommandLog = (
-  options: CommandLogOptions & { readonly registry: EventRegistry },
-) => Promise<CommandLogFixture>;
+/** How the command-log contract suite gets a log to test. */
+export interface CommandLogContractOptions {
+  /**
+   * Creates a log with the given options (a `clock` and a `ttlHours` of the suite's choosing, or
+   * none) over an event store made with the given `registry`, which holds the suite's event
+   * types. Called by every test. The store may hold other data: command and stream ids are unique
+   * per run.
+   */
+  readonly createLog: (
+    options: CommandLogOptions & { readonly registry: EventRegistry },
+  ) => CommandLogContractFixture | Promise<CommandLogContractFixture>;
+  /**
+   * True when the log's unit of work is a transaction, so a failed run's appends roll back (as in
+   * PostgreSQL). Without it the suite expects them to stay, as in memory.
+   * @defaultValue false
+   */
+  readonly transactional?: boolean;
+  /**
+   * Cleans up after the suite (closes pools, for example).
+   * @defaultValue nothing
+   */
+  readonly dispose?: () => void | Promise<void>;
+}
 
 const HOUR_MS = 3_600_000;
 
-/** A clock the test moves by hand. */
-export function manualClock(start = Date.UTC(2026, 0, 1)) {
+/** A clock the suite moves by hand. */
+function manualClock(start = Date.UTC(2026, 0, 1)) {
   let now = start;
   return {
     now: () => new Date(now),
@@ -37,39 +56,50 @@ export function manualClock(start = Date.UTC(2026, 0, 1)) {
   };
 }
 
-const opened = (owner: string) => ({ type: 'WalletOpened', aggregateType: 'Wallet', payload: { owner } });
-
 let streams = 0;
 let purgeRuns = 0;
 const streamId = (label: string) => `${label}-${process.pid}-${++streams}-${Date.now()}`;
 
 /**
- * The {@link CommandLog} contract: every implementation (in memory, PostgreSQL) runs it. Command ids
- * are unique per run, so one database can serve several runs.
+ * Defines (with vitest) the tests every {@link CommandLog} must pass: `runOnce` runs a command
+ * once and answers a repeat with the recorded result (its JSON copy) as a duplicate; concurrent
+ * runs of one command id run the work once; a failing run records nothing and a waiting
+ * duplicate then runs itself; expired records count as absent and `purgeExpired()` deletes them;
+ * results that are not JSON, bad command ids, a missing work function and a bad `ttlHours` are
+ * rejected with `InvalidArgumentError`.
+ *
+ * The suite appends `ContractNote` events (of {@link contractRegistry}) through the unit of work:
+ * create the log's event store with the `registry` that `createLog` receives. Its expiry test
+ * runs on clocks in 2001, so records of earlier runs expire in its first `purgeExpired()`.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryCommandLog, InMemoryEventStore } from 'annals';
+ * import { describeCommandLogContract } from 'annals/testing';
+ *
+ * describeCommandLogContract('InMemoryCommandLog', {
+ *   createLog: ({ registry, ...options }) => {
+ *     const store = new InMemoryEventStore({ registry });
+ *     return { log: new InMemoryCommandLog({ store, ...options }), store };
+ *   },
+ * });
+ * ```
  */
-export function describeCommandLogContract(
-  name: string,
-  create: CreateCommandLog,
-  options: {
-    /** True when the log's unit of work is a transaction: a failed run's appends roll back. */
-    readonly transactional?: boolean;
-    /** Called after the suite (close pools). */
-    readonly close?: () => Promise<void>;
-  } = {},
-): void {
+export function describeCommandLogContract(name: string, options: CommandLogContractOptions): void {
   describe(`${name}: CommandLog contract`, () => {
-    if (options.close) afterAll(options.close);
-    const registry = walletRegistry();
+    if (options.dispose) afterAll(options.dispose);
+    const registry = contractRegistry();
+    const create = async (logOptions: CommandLogOptions) => options.createLog({ ...logOptions, registry });
 
     it('runs a command once; a repeat returns the recorded result (as JSON) without running', async () => {
       const clock = manualClock();
-      const { log, store } = await create({ registry, clock: clock.now });
+      const { log, store } = await create({ clock: clock.now });
       const id = streamId('w');
       const commandId = streamId('cmd');
       let runs = 0;
       const work = async (unit: EventAppender) => {
         runs++;
-        const result = await unit.append(id, NO_STREAM, [opened('ada')]);
+        const result = await unit.append(id, NO_STREAM, [note('ada')]);
         return { version: result.nextExpectedVersion, at: new Date(0) };
       };
       const first = await log.runOnce(commandId, work);
@@ -91,7 +121,7 @@ export function describeCommandLogContract(
     });
 
     it('20 concurrent runs of one command id: exactly one runs and appends, the others get its result', async () => {
-      const { log, store } = await create({ registry });
+      const { log, store } = await create({});
       const id = streamId('w');
       const commandId = streamId('cmd');
       let runs = 0;
@@ -100,7 +130,7 @@ export function describeCommandLogContract(
           log.runOnce(commandId, async (unit) => {
             runs++;
             await new Promise((resolve) => setImmediate(resolve));
-            return (await unit.append(id, 'any', [opened('bob')])).nextExpectedVersion;
+            return (await unit.append(id, 'any', [note('bob')])).nextExpectedVersion;
           }),
         ),
       );
@@ -111,7 +141,7 @@ export function describeCommandLogContract(
     });
 
     it('a failing run records nothing and appends nothing: a waiting duplicate then runs itself', async () => {
-      const { log, store } = await create({ registry });
+      const { log, store } = await create({});
       const id = streamId('w');
       const commandId = streamId('cmd');
       let started!: () => void;
@@ -123,14 +153,14 @@ export function describeCommandLogContract(
         release = resolve;
       });
       const failing = log.runOnce(commandId, async (unit) => {
-        await unit.append(id, NO_STREAM, [opened('first')]);
+        await unit.append(id, NO_STREAM, [note('first')]);
         started();
         await gate;
         throw new Error('domain says no');
       });
       await firstStarted;
       const waiting = log.runOnce(commandId, async (unit) => {
-        await unit.append(id, 'any', [opened('second')]);
+        await unit.append(id, 'any', [note('second')]);
         return 'second';
       });
       release();
@@ -140,9 +170,9 @@ export function describeCommandLogContract(
         duplicate: true,
         result: 'second',
       });
-      const owners = (await store.load(id)).map((event) => (event.payload as { owner: string }).owner);
+      const texts = (await store.load(id)).map((event) => (event.payload as { text: string }).text);
       // In a transactional log the failed run's append rolled back; in memory it stays (documented).
-      expect(owners).toEqual(options.transactional ? ['second'] : ['first', 'second']);
+      expect(texts).toEqual(options.transactional ? ['second'] : ['first', 'second']);
     });
 
     it('expired records count as absent and are purged by purgeExpired()', async () => {
@@ -150,7 +180,7 @@ export function describeCommandLogContract(
       // hold records of earlier runs. This test's clock runs in 2001, a month later per run, so
       // no record of another test expires within its window, and a first purge clears earlier runs.
       const clock = manualClock(Date.UTC(2001, 0, 1) + ++purgeRuns * 30 * 24 * HOUR_MS);
-      const { log } = await create({ registry, ttlHours: 2, clock: clock.now });
+      const { log } = await create({ ttlHours: 2, clock: clock.now });
       await log.purgeExpired();
       const old = streamId('cmd-old');
       const young = streamId('cmd-new');
@@ -173,7 +203,7 @@ export function describeCommandLogContract(
 
     it('an expired record that was not purged yet does not block the command', async () => {
       const clock = manualClock();
-      const { log } = await create({ registry, ttlHours: 0.5, clock: clock.now });
+      const { log } = await create({ ttlHours: 0.5, clock: clock.now });
       const commandId = streamId('cmd');
       await log.runOnce(commandId, async () => 'first');
       clock.advanceHours(0.5);
@@ -185,7 +215,7 @@ export function describeCommandLogContract(
     });
 
     it('rejects a result that is not JSON, recording nothing', async () => {
-      const { log } = await create({ registry });
+      const { log } = await create({});
       const commandId = streamId('cmd-big');
       const error = await log.runOnce(commandId, async () => ({ n: 1n })).catch((caught: unknown) => caught);
       expect(isInvalidArgumentError(error)).toBe(true);
@@ -194,14 +224,14 @@ export function describeCommandLogContract(
     });
 
     it('rejects bad command ids, a missing work function and a bad ttlHours', async () => {
-      const { log } = await create({ registry });
+      const { log } = await create({});
       await expect(log.runOnce('', async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
       await expect(log.runOnce(42 as never, async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
       await expect(log.runOnce('x'.repeat(513), async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
       await expect(log.runOnce(streamId('cmd'), 'nope' as never)).rejects.toSatisfy(isInvalidArgumentError);
       await expect(log.find('')).rejects.toSatisfy(isInvalidArgumentError);
       for (const ttlHours of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-        await expect(create({ registry, ttlHours })).rejects.toSatisfy(isInvalidArgumentError);
+        await expect(create({ ttlHours })).rejects.toSatisfy(isInvalidArgumentError);
       }
     });
   });

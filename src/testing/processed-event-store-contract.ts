@@ -1,23 +1,62 @@
-import { isInvalidArgumentError, type ProcessedEventStore } from 'annals';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { isInvalidArgumentError, type ProcessedEventStore } from '../core.js';
+
+/** How the processed-event-store contract suite gets a store to test. */
+export interface ProcessedEventStoreContractOptions<TUnit> {
+  /**
+   * Creates the store under test, once for the suite. It may hold other data: consumer names and
+   * event ids are unique per run.
+   */
+  readonly createStore: () => ProcessedEventStore<TUnit> | Promise<ProcessedEventStore<TUnit>>;
+  /**
+   * Cleans up after the suite (closes pools, for example).
+   * @defaultValue nothing
+   */
+  readonly disposeStore?: (store: ProcessedEventStore<TUnit>) => void | Promise<void>;
+}
 
 let sequence = 0;
 const unique = (label: string) => `${label}-${process.pid}-${++sequence}-${Date.now()}`;
 
 /**
- * The {@link ProcessedEventStore} contract: every implementation (in memory, PostgreSQL) runs it.
- * Consumer names and event ids are unique per run, so one database can serve several runs.
+ * Defines (with vitest) the tests every {@link ProcessedEventStore} must pass: `runOnce` runs a
+ * handler once per consumer and event and answers a repeat as a duplicate with the first run's
+ * record (consumers are independent); a failing handler records nothing, so a redelivery runs
+ * again; concurrent deliveries run the handler once; `record()` records once and says whether
+ * it did; `find()` returns the record or `undefined`; consumer names and event ids with
+ * separators do not collide; empty or non-string ids and a missing handler are rejected with
+ * `InvalidArgumentError`.
+ *
+ * @example
+ * ```ts
+ * import { InMemoryProcessedEventStore } from 'annals';
+ * import { describeProcessedEventStoreContract } from 'annals/testing';
+ *
+ * describeProcessedEventStoreContract('InMemoryProcessedEventStore', {
+ *   createStore: () => new InMemoryProcessedEventStore(),
+ * });
+ * ```
  */
-export function describeProcessedEventStoreContract(
+export function describeProcessedEventStoreContract<TUnit>(
   name: string,
-  create: () => Promise<ProcessedEventStore<any>>,
-  options: { readonly close?: () => Promise<void> } = {},
+  options: ProcessedEventStoreContractOptions<TUnit>,
 ): void {
   describe(`${name}: ProcessedEventStore contract`, () => {
-    if (options.close) afterAll(options.close);
+    let created: ProcessedEventStore<TUnit> | undefined;
+    const store = () => {
+      if (!created) throw new Error('the processed-event store under test was not created');
+      return created;
+    };
+
+    beforeAll(async () => {
+      created = await options.createStore();
+    });
+    afterAll(async () => {
+      if (created) await options.disposeStore?.(created);
+    });
 
     it('runs a handler once per consumer and event; other consumers are independent', async () => {
-      const processed = await create();
+      const processed = store();
       const [emails, billing, eventId] = [unique('emails'), unique('billing'), unique('evt')];
       const effects: string[] = [];
       const handle = (consumer: string) => async () => {
@@ -41,7 +80,7 @@ export function describeProcessedEventStoreContract(
     });
 
     it('a failing handler records nothing, so the redelivered event runs again', async () => {
-      const processed = await create();
+      const processed = store();
       const [consumer, eventId] = [unique('emails'), unique('evt')];
       let attempts = 0;
       const handler = async () => {
@@ -59,7 +98,7 @@ export function describeProcessedEventStoreContract(
     });
 
     it('concurrent deliveries of one event to one consumer run the handler once', async () => {
-      const processed = await create();
+      const processed = store();
       const [consumer, eventId] = [unique('projection'), unique('evt')];
       let runs = 0;
       const results = await Promise.all(
@@ -75,7 +114,7 @@ export function describeProcessedEventStoreContract(
     });
 
     it('record() records once and says whether it did', async () => {
-      const processed = await create();
+      const processed = store();
       const [consumer, eventId] = [unique('audit'), unique('evt')];
       expect(await processed.record(consumer, eventId)).toBe(true);
       expect(await processed.record(consumer, eventId)).toBe(false);
@@ -89,7 +128,7 @@ export function describeProcessedEventStoreContract(
     });
 
     it('consumer names and event ids that contain separators do not collide', async () => {
-      const processed = await create();
+      const processed = store();
       const prefix = unique('a');
       await processed.record(`${prefix}:b`, 'c');
       expect(await processed.find(prefix, 'b:c')).toBeUndefined();
@@ -97,7 +136,7 @@ export function describeProcessedEventStoreContract(
     });
 
     it('rejects empty or non-string consumers and event ids, and a missing handler', async () => {
-      const processed = await create();
+      const processed = store();
       await expect(processed.runOnce('', 'evt', async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
       await expect(processed.record('c', '')).rejects.toSatisfy(isInvalidArgumentError);
       await expect(processed.find(1 as never, 'evt')).rejects.toSatisfy(isInvalidArgumentError);
