@@ -9,12 +9,11 @@ import {
   resolveCommandTtlMs,
   StoreFailedError,
 } from '../../core.js';
+import { sqlStateOf, toStoreError } from '../driver/errors.js';
 import { quoteIdentifier } from '../driver/identifier.js';
 import type { PgQueryable, PgRow } from '../driver/pg-client.js';
-import { toStoreError } from '../driver/errors.js';
-import { sqlStateOf } from '../driver/errors.js';
-import { assertTextId, isUnstorableJsonError, runQuery, toDate } from '../driver/values.js';
 import type { PostgresTransaction } from '../driver/transaction.js';
+import { assertTextId, isUnstorableJsonError, runQuery, toDate } from '../driver/values.js';
 
 /**
  * What {@link PostgresCommandLog} and {@link PostgresProcessedEventStore} need of an event store:
