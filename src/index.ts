@@ -8,49 +8,84 @@
  * @packageDocumentation
  */
 
-export * from './aggregates/aggregate-repository.js';
+// The public API: what users import. The adapters, `annals/testing` and the CLI import the core
+// through ./core.ts, which also holds the internal helpers listed nowhere here. Every export is
+// listed in etc/public-api.txt, which CI compares with this file.
+
+export {
+  type AggregateCommand,
+  AggregateRepository,
+  type AggregateRepositoryOptions,
+  type CommandResult,
+  type ExecuteOptions,
+  type RepositorySnapshotOptions,
+} from './aggregates/aggregate-repository.js';
 export * from './aggregates/aggregate-root.js';
-export * from './aggregates/command-metadata.js';
+export type { CommandMetadata } from './aggregates/command-metadata.js';
 export * from './aggregates/decided-event.js';
 export * from './aggregates/decider.js';
 export * from './aggregates/decider-aggregate.js';
 export * from './aggregates/decider-repository.js';
 export * from './aggregates/decider-snapshots.js';
-export * from './snapshots/snapshot-aggregate-root.js';
-export * from './snapshots/in-memory-snapshot-store.js';
-export {
-  consoleWarning,
-  type RepositoryWarning,
-  type RepositoryWarningHandler,
-} from './snapshots/snapshot-keeper.js';
-export * from './snapshots/snapshot-policy.js';
-export * from './snapshots/snapshot-store.js';
 export * from './bus/event-bus.js';
 export * from './bus/in-memory-event-bus.js';
-export * from './config/annals-config.js';
+export {
+  type AnnalsConfig,
+  type AnnalsConfigExport,
+  type AnnalsRunnerOptions,
+  defineConfig,
+} from './config/annals-config.js';
 export * from './errors.js';
 export * from './events/define-event.js';
 export * from './events/event-envelope.js';
-export * from './events/event-registry.js';
+export {
+  type EncodedEvent,
+  EventRegistry,
+  type EventRegistryOptions,
+  type PayloadUpcaster,
+  type RawStoredEvent,
+} from './events/event-registry.js';
+export type { StandardSchemaV1 } from './events/standard-schema.js';
 export * from './evolution/upcaster-registry.js';
-export * from './idempotency/command-log.js';
+export {
+  type CommandLog,
+  type CommandLogOptions,
+  type EventAppender,
+  type ProcessedCommand,
+  type RunOnceResult,
+} from './idempotency/command-log.js';
 export * from './idempotency/in-memory-command-log.js';
 export * from './idempotency/in-memory-processed-event-store.js';
 export * from './idempotency/processed-event-store.js';
-export * from './projections/define-projection.js';
+export {
+  defineProjection,
+  type DefineProjectionOptions,
+  type Projection,
+  type ProjectionFailurePolicy,
+  type ProjectionHandler,
+  type ProjectionHandlerInfo,
+  type ProjectionHandlers,
+  type ProjectionHook,
+} from './projections/define-projection.js';
 export * from './projections/in-memory-projection-store.js';
-export * from './projections/projection-handler-error.js';
+export { ProjectionHandlerError } from './projections/projection-handler-error.js';
 export * from './projections/projection-runner.js';
 export * from './projections/projection-runner-options.js';
-export * from './projections/projection-status.js';
+export type { ProjectionLastError, ProjectionState, ProjectionStatus } from './projections/projection-status.js';
 export * from './projections/projection-store.js';
-export * from './projections/rebuild-progress.js';
-export * from './retry.js';
+export type { RebuildOptions, RebuildProgress, RebuildResult } from './projections/rebuild-progress.js';
+export type { RetryOptions } from './retry.js';
+export { InMemorySnapshotStore } from './snapshots/in-memory-snapshot-store.js';
+export { SnapshotAggregateRoot } from './snapshots/snapshot-aggregate-root.js';
+export type { RepositoryWarning, RepositoryWarningHandler } from './snapshots/snapshot-keeper.js';
+export * from './snapshots/snapshot-policy.js';
+export * from './snapshots/snapshot-store.js';
 export * from './store/event-store.js';
-export * from './store/expected-version.js';
 export {
-  assertDistinctIds,
-  InMemoryEventStore,
-  type InMemoryEventStoreOptions,
-} from './store/in-memory-event-store.js';
-export * from './store/read-options.js';
+  ANY,
+  ExpectedVersion,
+  type ExpectedVersionMode,
+  NO_STREAM,
+  STREAM_EXISTS,
+} from './store/expected-version.js';
+export { InMemoryEventStore, type InMemoryEventStoreOptions } from './store/in-memory-event-store.js';

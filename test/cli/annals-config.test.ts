@@ -5,8 +5,8 @@ import {
   InMemoryEventStore,
   InMemoryProjectionStore,
   isInvalidArgumentError,
-  resolveAnnalsConfig,
 } from 'annals';
+import { resolveAnnalsConfig } from '../../src/config/annals-config.js';
 import { describe, expect, it } from 'vitest';
 
 const eventStore = new InMemoryEventStore({ registry: new EventRegistry([]) });

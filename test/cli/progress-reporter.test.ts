@@ -1,4 +1,4 @@
-import { rebuildProgress } from 'annals';
+import { rebuildProgress } from '../../src/projections/rebuild-progress.js';
 import { describe, expect, it } from 'vitest';
 import { progressReporter } from '../../src/cli/progress-reporter.js';
 

@@ -1,4 +1,5 @@
-import { applyProjectionEvent, defineProjection, isInvalidArgumentError, type StoredEvent } from 'annals';
+import { defineProjection, isInvalidArgumentError, type StoredEvent } from 'annals';
+import { applyProjectionEvent } from '../../src/projections/define-projection.js';
 import { describe, expect, it } from 'vitest';
 import { CartItemAdded, CartOpened, cartEvents } from './fixtures.js';
 
