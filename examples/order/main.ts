@@ -22,7 +22,6 @@ import {
   ProjectionRunner,
   type StoredEvent,
 } from 'annals';
-import { PostgresCommandLog, PostgresSnapshotStore } from 'annals/postgres';
 import { OrderCommandHandler } from './order-commands.js';
 import { ORDER_READ_MODEL, type OrderReadRow, orderReadModel, queryOrders } from './order-read-model.js';
 import { type OrderStores, openOrderStores } from './store-setup.js';
@@ -46,17 +45,16 @@ export async function main(): Promise<void> {
 }
 
 async function walkQuickStart(stores: OrderStores): Promise<void> {
-  const { eventStore, projectionStore, pool, schema } = stores;
+  const { eventStore, projectionStore, commandLog, snapshotStore, pool, schema } = stores;
   const bus = new InMemoryEventBus();
   const published: string[] = [];
   bus.subscribe('*', (event) => {
     published.push(event.type);
   });
   // Commands with an id run at most once: the record commits in the append's transaction.
-  const commands = new PostgresCommandLog({ store: eventStore, pool });
   // Orders are loaded from a snapshot plus the events after it; one is taken every 3 events.
-  const snapshots = { store: new PostgresSnapshotStore({ pool, schema }), policy: everyNEvents(3) };
-  const handler = new OrderCommandHandler(eventStore, { bus, commands, snapshots });
+  const snapshots = { store: snapshotStore, policy: everyNEvents(3) };
+  const handler = new OrderCommandHandler(eventStore, { bus, commands: commandLog, snapshots });
   const orderId = 'order-1001';
   const correlationId = 'checkout-7f3a';
   let lastPosition: LogPosition | undefined;

@@ -4,12 +4,20 @@ import type { DomainEvent, NewEvent, StoredEvent } from '../events/event-envelop
 import { assertValidId } from '../events/event-registry.js';
 import type { CommandLog, EventAppender } from '../idempotency/command-log.js';
 import { backoffDelayMs, type RetryOptions, resolveRetryOptions, sleep } from '../retry.js';
+import {
+  consoleWarning,
+  type RepositoryWarningHandler,
+  SnapshotKeeper,
+} from '../snapshots/snapshot-keeper.js';
+import {
+  DEFAULT_SNAPSHOT_EVERY_N_EVENTS,
+  everyNEvents,
+  type SnapshotPolicy,
+} from '../snapshots/snapshot-policy.js';
+import type { SnapshotStore } from '../snapshots/snapshot-store.js';
 import type { AppendResult, IEventStore } from '../store/event-store.js';
 import type { AggregateRoot } from './aggregate-root.js';
 import { type CommandMetadata, eventMetadataFor } from './command-metadata.js';
-import { consoleWarning, type RepositoryWarningHandler, SnapshotKeeper } from '../snapshots/snapshot-keeper.js';
-import { DEFAULT_SNAPSHOT_EVERY_N_EVENTS, everyNEvents, type SnapshotPolicy } from '../snapshots/snapshot-policy.js';
-import type { SnapshotStore } from '../snapshots/snapshot-store.js';
 
 /** How an {@link AggregateRepository} uses snapshots. */
 export interface RepositorySnapshotOptions {

@@ -121,7 +121,9 @@ interface PgModule {
  */
 export async function createPostgres(options: CreatePostgresOptions): Promise<PostgresStores> {
   if (typeof options !== 'object' || options === null) {
-    throw new InvalidArgumentError('createPostgres needs options: { connectionString | pool | pglite, registry }');
+    throw new InvalidArgumentError(
+      'createPostgres needs options: { connectionString | pool | pglite, registry }',
+    );
   }
   const sources = [options.connectionString, options.pool, options.pglite].filter((s) => s !== undefined);
   if (sources.length !== 1) {
@@ -204,9 +206,12 @@ async function loadPg(): Promise<PgModule> {
   try {
     loaded = (await import(name)) as typeof loaded;
   } catch (error) {
-    throw new StoreFailedError('createPostgres with a connectionString needs the `pg` package: npm install pg', {
-      cause: error,
-    });
+    throw new StoreFailedError(
+      'createPostgres with a connectionString needs the `pg` package: npm install pg',
+      {
+        cause: error,
+      },
+    );
   }
   const pg = loaded.Pool ? (loaded as PgModule) : loaded.default;
   if (!pg?.Pool) throw new StoreFailedError('the `pg` package has no Pool export');

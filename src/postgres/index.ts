@@ -21,7 +21,12 @@ export type {
   PgQueryResult,
   PgRow,
 } from './driver/pg-client.js';
-export { type PGliteLike, type PGlitePool, type PGlitePoolOptions, pgliteAsPool } from './driver/pglite-pool.js';
+export {
+  type PGliteLike,
+  type PGlitePool,
+  type PGlitePoolOptions,
+  pgliteAsPool,
+} from './driver/pglite-pool.js';
 export type { PostgresTransaction } from './driver/transaction.js';
 export {
   type PostgresAppendOptions,
@@ -47,4 +52,7 @@ export {
 } from './projections/postgres-projection-store.js';
 export type { ProjectionLeaseHolder } from './projections/projection-lease.js';
 export { type MigrateOptions, type MigrateResult, migrate } from './schema/migrate.js';
-export { PostgresSnapshotStore, type PostgresSnapshotStoreOptions } from './snapshots/postgres-snapshot-store.js';
+export {
+  PostgresSnapshotStore,
+  type PostgresSnapshotStoreOptions,
+} from './snapshots/postgres-snapshot-store.js';

@@ -90,13 +90,19 @@ export function toStoreError(error: unknown, operation: string): Error {
   const sqlState = sqlStateOf(error);
   const tag = sqlState === undefined ? '' : ` [${sqlState}]`;
   if (isConnectionError(error)) {
-    return new StoreUnavailableError(`${operation}: the connection to PostgreSQL was lost${tag} (${reason})`, {
+    return new StoreUnavailableError(
+      `${operation}: the connection to PostgreSQL was lost${tag} (${reason})`,
+      {
+        cause: error,
+        ...(sqlState === undefined ? {} : { sqlState }),
+      },
+    );
+  }
+  if (isTransientDriverError(error)) {
+    return new StoreUnavailableError(`${operation} failed${tag}, retry: ${reason}`, {
       cause: error,
       ...(sqlState === undefined ? {} : { sqlState }),
     });
-  }
-  if (isTransientDriverError(error)) {
-    return new StoreUnavailableError(`${operation} failed${tag}, retry: ${reason}`, { cause: error, ...(sqlState === undefined ? {} : { sqlState }) });
   }
   return new StoreFailedError(`${operation} failed${tag}: ${reason}`, {
     cause: error,

@@ -1,7 +1,7 @@
 import type { AppendResult, ExpectedVersionMode, LoadOptions, NewEvent, StoredEvent } from '../../core.js';
 import { CommitOutcomeUnknownError, StoreFailedError } from '../../core.js';
-import type { PgPool, PgPoolClient, PgQueryable, PgQueryResult, PgRow } from './pg-client.js';
 import { isConnectionError, toStoreError } from './errors.js';
+import type { PgPool, PgPoolClient, PgQueryable, PgQueryResult, PgRow } from './pg-client.js';
 
 /**
  * A transaction opened by {@link PostgresEventStore.withTransaction}: the store's operations
@@ -43,7 +43,9 @@ export class TransactionClient implements PgQueryable {
   query<TRow extends PgRow = PgRow>(text: string, values?: unknown[]): Promise<PgQueryResult<TRow>> {
     if (!this.#open) {
       return Promise.reject(
-        new StoreFailedError('the transaction has ended; use its client only inside the transaction callback'),
+        new StoreFailedError(
+          'the transaction has ended; use its client only inside the transaction callback',
+        ),
       );
     }
     return this.#client.query<TRow>(text, values).then(

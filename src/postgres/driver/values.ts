@@ -1,6 +1,6 @@
 import { assertValidId, InvalidArgumentError } from '../../core.js';
-import type { PgQueryable, PgQueryResult, PgRow } from './pg-client.js';
 import { sqlStateOf, toStoreError } from './errors.js';
+import type { PgQueryable, PgQueryResult, PgRow } from './pg-client.js';
 
 /**
  * Small helpers shared by the command log, the processed-event store and the snapshot store.

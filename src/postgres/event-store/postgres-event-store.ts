@@ -18,7 +18,14 @@ import {
   StoreFailedError,
   type Unsubscribe,
 } from '../../core.js';
+import { appendedChannel, quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
+import { assertLogPosition } from '../driver/log-position-param.js';
+import type { PgPool, PgQueryable, PgRow } from '../driver/pg-client.js';
+import { type PostgresTransaction, runInTransaction } from '../driver/transaction.js';
+import { runQuery } from '../driver/values.js';
+import { type MigrateResult, migrate } from '../schema/migrate.js';
 import { AppendAnnouncer } from './append-announcer.js';
+import { isUniqueViolation, toAppendError } from './append-errors.js';
 import { freshAppendResult, type PreparedAppend, prepareAppend } from './append-input.js';
 import { AppendListeners } from './append-listeners.js';
 import {
@@ -28,13 +35,6 @@ import {
   eventStoreSql,
   toRawEvent,
 } from './event-store-sql.js';
-import { appendedChannel, quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
-import { assertLogPosition } from '../driver/log-position-param.js';
-import { type MigrateResult, migrate } from '../schema/migrate.js';
-import type { PgPool, PgQueryable, PgRow } from '../driver/pg-client.js';
-import { isUniqueViolation, toAppendError } from './append-errors.js';
-import { runQuery } from '../driver/values.js';
-import { type PostgresTransaction, runInTransaction } from '../driver/transaction.js';
 
 /** Options of {@link PostgresEventStore}. */
 export interface PostgresEventStoreOptions {

@@ -9,6 +9,7 @@ import { quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
 import type { PgPool, PgQueryable, PgRow } from '../driver/pg-client.js';
 import { runInTransaction } from '../driver/transaction.js';
 import { assertTextId, runQuery, toDate } from '../driver/values.js';
+import { type ProcessedEventSql, processedEventSql } from './processed-event-sql.js';
 
 /** Options of {@link PostgresProcessedEventStore}. */
 export interface PostgresProcessedEventStoreOptions {
@@ -67,8 +68,7 @@ export class PostgresProcessedEventStore implements ProcessedEventStore<PgQuerya
   /** The schema the store uses, unquoted. */
   readonly schema: string;
   readonly #pool: PgPool;
-  readonly #insert: string;
-  readonly #select: string;
+  readonly #sql: ProcessedEventSql;
 
   constructor(options: PostgresProcessedEventStoreOptions) {
     if (typeof options?.pool?.query !== 'function' || typeof options.pool.connect !== 'function') {
@@ -78,11 +78,7 @@ export class PostgresProcessedEventStore implements ProcessedEventStore<PgQuerya
     }
     this.schema = resolveSchemaName(options.schema);
     this.#pool = options.pool;
-    const table = `${quoteIdentifier('schema', this.schema)}.processed_events`;
-    this.#insert =
-      `INSERT INTO ${table} (consumer, event_id) VALUES ($1, $2) ` +
-      'ON CONFLICT (consumer, event_id) DO NOTHING RETURNING processed_at';
-    this.#select = `SELECT processed_at FROM ${table} WHERE consumer = $1 AND event_id = $2`;
+    this.#sql = processedEventSql(quoteIdentifier('schema', this.schema));
   }
 
   async runOnce<T>(
@@ -97,7 +93,7 @@ export class PostgresProcessedEventStore implements ProcessedEventStore<PgQuerya
       async (client): Promise<RunOnceResult<T, ProcessedEvent, undefined>> => {
         const inserted = await runQuery<ProcessedEventRow>(
           client,
-          this.#insert,
+          this.#sql.insert,
           [consumer, eventId],
           'runOnce',
         );
@@ -107,7 +103,12 @@ export class PostgresProcessedEventStore implements ProcessedEventStore<PgQuerya
           return { duplicate: false, result, record: toRecord(consumer, eventId, claimed) };
         }
         // The insert waited for a concurrent one to commit, or met a committed row: it is there to read.
-        const found = await runQuery<ProcessedEventRow>(client, this.#select, [consumer, eventId], 'runOnce');
+        const found = await runQuery<ProcessedEventRow>(
+          client,
+          this.#sql.select,
+          [consumer, eventId],
+          'runOnce',
+        );
         const row = found.rows[0];
         if (!row) throw new StoreFailedError(`runOnce: the record of "${consumer}" / "${eventId}" vanished`);
         return { duplicate: true, result: undefined, record: toRecord(consumer, eventId, row) };
@@ -126,7 +127,7 @@ export class PostgresProcessedEventStore implements ProcessedEventStore<PgQuerya
   ): Promise<ProcessedEvent | undefined> {
     assertKey(consumer, eventId);
     const client = options.client ?? this.#pool;
-    const found = await runQuery<ProcessedEventRow>(client, this.#select, [consumer, eventId], 'find');
+    const found = await runQuery<ProcessedEventRow>(client, this.#sql.select, [consumer, eventId], 'find');
     const row = found.rows[0];
     return row ? toRecord(consumer, eventId, row) : undefined;
   }
@@ -152,7 +153,7 @@ export class PostgresProcessedEventStore implements ProcessedEventStore<PgQuerya
   ): Promise<boolean> {
     assertKey(consumer, eventId);
     const client = options.client ?? this.#pool;
-    const inserted = await runQuery(client, this.#insert, [consumer, eventId], 'record');
+    const inserted = await runQuery(client, this.#sql.insert, [consumer, eventId], 'record');
     return inserted.rows.length > 0;
   }
 }

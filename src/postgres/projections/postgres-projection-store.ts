@@ -13,12 +13,13 @@ import {
   type ProjectionTransaction,
   StoreFailedError,
 } from '../../core.js';
+import { isTransientDriverError, sqlStateOf } from '../driver/errors.js';
 import { quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
 import { assertLogPosition } from '../driver/log-position-param.js';
-import { type MigrateResult, migrate } from '../schema/migrate.js';
 import type { PgPool, PgQueryable, PgRow } from '../driver/pg-client.js';
-import { isTransientDriverError, sqlStateOf } from '../driver/errors.js';
+import { runInTransaction } from '../driver/transaction.js';
 import { runQuery, toDate } from '../driver/values.js';
+import { type MigrateResult, migrate } from '../schema/migrate.js';
 import { type DeadLetterRow, deadLetterValues, toDeadLetter } from './dead-letter-codec.js';
 import {
   AdvisoryLockLeases,
@@ -27,7 +28,6 @@ import {
   type ProjectionLeaseHolder,
 } from './projection-lease.js';
 import { type ProjectionStoreSql, projectionStoreSql } from './projection-store-sql.js';
-import { runInTransaction } from '../driver/transaction.js';
 
 /**
  * What handlers and hooks of a PostgreSQL projection receive: a connection inside the batch's

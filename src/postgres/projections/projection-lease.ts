@@ -1,7 +1,7 @@
 import type { ProjectionLease } from '../../core.js';
+import { toStoreError } from '../driver/errors.js';
 import { Mutex } from '../driver/mutex.js';
 import type { PgPool, PgPoolClient } from '../driver/pg-client.js';
-import { toStoreError } from '../driver/errors.js';
 
 /**
  * The leases of the PostgreSQL projection store: a session advisory lock held on a connection of

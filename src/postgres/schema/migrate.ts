@@ -1,10 +1,10 @@
 import { InvalidArgumentError } from '../../core.js';
+import { isConnectionError, toStoreError } from '../driver/errors.js';
 import { appendedChannel, quoteIdentifier, quoteLiteral, resolveSchemaName } from '../driver/identifier.js';
+import type { PgPool, PgPoolClient, PgQueryable } from '../driver/pg-client.js';
+import { watchConnection } from '../driver/transaction.js';
 import type { Migration, MigrationContext } from './migrations/index.js';
 import { migrations as allMigrations } from './migrations/index.js';
-import type { PgPool, PgPoolClient, PgQueryable } from '../driver/pg-client.js';
-import { isConnectionError, toStoreError } from '../driver/errors.js';
-import { watchConnection } from '../driver/transaction.js';
 
 /** Options of {@link migrate}. */
 export interface MigrateOptions {

@@ -8,6 +8,7 @@ import {
 import { quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
 import type { PgQueryable, PgRow } from '../driver/pg-client.js';
 import { assertTextId, isUnstorableJsonError, runQuery, toDate } from '../driver/values.js';
+import { type SnapshotSql, snapshotSql } from './snapshot-sql.js';
 
 /** Options of {@link PostgresSnapshotStore}. */
 export interface PostgresSnapshotStoreOptions {
@@ -56,7 +57,7 @@ export class PostgresSnapshotStore implements SnapshotStore {
   /** The schema the store uses, unquoted. */
   readonly schema: string;
   readonly #pool: PgQueryable;
-  readonly #sql: { load: string; save: string; delete: string };
+  readonly #sql: SnapshotSql;
 
   constructor(options: PostgresSnapshotStoreOptions) {
     if (typeof options?.pool?.query !== 'function') {
@@ -64,19 +65,7 @@ export class PostgresSnapshotStore implements SnapshotStore {
     }
     this.schema = resolveSchemaName(options.schema);
     this.#pool = options.pool;
-    const table = `${quoteIdentifier('schema', this.schema)}.snapshots`;
-    this.#sql = {
-      load:
-        'SELECT aggregate_type, version, snapshot_schema_version, state, created_at ' +
-        `FROM ${table} WHERE aggregate_id = $1`,
-      save:
-        `INSERT INTO ${table} AS s (aggregate_id, aggregate_type, version, snapshot_schema_version, state, created_at) ` +
-        'VALUES ($1, $2, $3, $4, $5::text::jsonb, $6::timestamptz) ' +
-        'ON CONFLICT (aggregate_id) DO UPDATE SET aggregate_type = EXCLUDED.aggregate_type, ' +
-        'version = EXCLUDED.version, snapshot_schema_version = EXCLUDED.snapshot_schema_version, ' +
-        'state = EXCLUDED.state, created_at = EXCLUDED.created_at',
-      delete: `DELETE FROM ${table} WHERE aggregate_id = $1`,
-    };
+    this.#sql = snapshotSql(quoteIdentifier('schema', this.schema));
   }
 
   async load(aggregateId: string): Promise<Snapshot | undefined> {
