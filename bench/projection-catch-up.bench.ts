@@ -137,7 +137,7 @@ const benchmark: Benchmark = {
   async run(ctx) {
     const schema = `annals_bench_catchup_${runId()}`;
     const pool = ctx.newPool(8);
-    const pgPool = pool as unknown as PgPool;
+    const pgPool: PgPool = pool;
     try {
       await migrate(pgPool, { schema });
       const eventStore = new PostgresEventStore({ pool: pgPool, registry: orderRegistry(), schema });

@@ -24,7 +24,9 @@ function kindOf(symbol: ts.Symbol): string {
   if (f & ts.SymbolFlags.Variable) {
     const declaration = symbol.valueDeclaration;
     const constant =
-      declaration && ts.isVariableDeclaration(declaration) && ts.getCombinedNodeFlags(declaration) & ts.NodeFlags.Const;
+      declaration &&
+      ts.isVariableDeclaration(declaration) &&
+      ts.getCombinedNodeFlags(declaration) & ts.NodeFlags.Const;
     return constant ? 'const' : 'variable';
   }
   if (f & ts.SymbolFlags.Interface) return 'interface';
@@ -34,12 +36,16 @@ function kindOf(symbol: ts.Symbol): string {
 }
 
 const configPath = `${root}tsconfig.json`;
-const config = ts.getParsedCommandLineOfConfigFile(configPath, {}, {
-  ...ts.sys,
-  onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
-    throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+const config = ts.getParsedCommandLineOfConfigFile(
+  configPath,
+  {},
+  {
+    ...ts.sys,
+    onUnRecoverableConfigFileDiagnostic: (diagnostic) => {
+      throw new Error(ts.flattenDiagnosticMessageText(diagnostic.messageText, '\n'));
+    },
   },
-});
+);
 if (!config) throw new Error('cannot read tsconfig.json');
 const program = ts.createProgram(
   Object.values(entries).map((file) => `${root}${file}`),
@@ -79,7 +85,9 @@ if (process.argv.includes('--update')) {
     const after = new Set(text.split('\n'));
     for (const line of before) if (!after.has(line)) console.error(`- ${line}`);
     for (const line of after) if (!before.has(line)) console.error(`+ ${line}`);
-    console.error('\nThe public API differs from etc/public-api.txt. If the change is meant, run `npm run api -- --update`, commit the file, and add a changeset.');
+    console.error(
+      '\nThe public API differs from etc/public-api.txt. If the change is meant, run `npm run api -- --update`, commit the file, and add a changeset.',
+    );
     process.exit(1);
   }
   console.log('public API matches etc/public-api.txt');

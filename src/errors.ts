@@ -1,8 +1,9 @@
 /**
  * Every error that annals throws on purpose is an {@link AnnalsError} with a stable
- * {@link AnnalsError.code}. Check errors with the `isXxxError()` guards: they compare the code,
- * so they also work when two copies of annals (ESM and CommonJS) are loaded in one process,
- * where `instanceof` would fail.
+ * {@link AnnalsError.code}. Check errors with {@link isAnnalsError | isAnnalsError(error, code)}:
+ * it compares the code, so it also works when two copies of annals (ESM and CommonJS) are loaded
+ * in one process, where `instanceof` would fail. {@link isTransientError} tells the errors worth
+ * retrying later from the permanent ones.
  *
  * @module
  */
@@ -27,7 +28,7 @@ export const ErrorCode = {
   MissingEventHandler: 'ANNALS_MISSING_EVENT_HANDLER',
   /** An event id is already stored, but not as the same append. */
   DuplicateEvent: 'ANNALS_DUPLICATE_EVENT',
-  /** An argument or option is invalid (bad identifier, bad expected version, bad option). */
+  /** An argument or option is invalid (bad identifier, bad expected version, bad option). Permanent. */
   InvalidArgument: 'ANNALS_INVALID_ARGUMENT',
   /**
    * The store could not be reached: the connection was lost or refused, the pool timed out, the
@@ -71,7 +72,7 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
  * @example
  * ```ts
  * try { await store.append(id, 3, events); }
- * catch (error) { if (isConcurrencyError(error)) console.log(error.actualVersion); }
+ * catch (error) { if (isAnnalsError(error, ErrorCode.Concurrency)) console.log(error.actualVersion); }
  * ```
  */
 export class AnnalsError extends Error {
@@ -407,46 +408,3 @@ export function isTransientError(error: unknown): error is StoreUnavailableError
     isAnnalsError(error, ErrorCode.StoreUnavailable) || isAnnalsError(error, ErrorCode.CommitOutcomeUnknown)
   );
 }
-
-// TODO(issue 8): remove these once every caller uses isAnnalsError(error, code).
-/** True for a {@link ConcurrencyError}. */
-export const isConcurrencyError = (error: unknown): error is ConcurrencyError =>
-  isAnnalsError(error, ErrorCode.Concurrency);
-/** True for an {@link EventValidationError}. */
-export const isEventValidationError = (error: unknown): error is EventValidationError =>
-  isAnnalsError(error, ErrorCode.EventValidation);
-/** True for an {@link UnknownEventTypeError}. */
-export const isUnknownEventTypeError = (error: unknown): error is UnknownEventTypeError =>
-  isAnnalsError(error, ErrorCode.UnknownEventType);
-/** True for a {@link SerializationError}. */
-export const isSerializationError = (error: unknown): error is SerializationError =>
-  isAnnalsError(error, ErrorCode.Serialization);
-/** True for an {@link AggregateNotFoundError}. */
-export const isAggregateNotFoundError = (error: unknown): error is AggregateNotFoundError =>
-  isAnnalsError(error, ErrorCode.AggregateNotFound);
-/** True for an {@link AggregateAlreadyExistsError}. */
-export const isAggregateAlreadyExistsError = (error: unknown): error is AggregateAlreadyExistsError =>
-  isAnnalsError(error, ErrorCode.AggregateAlreadyExists);
-/** True for a {@link MissingEventHandlerError}. */
-export const isMissingEventHandlerError = (error: unknown): error is MissingEventHandlerError =>
-  isAnnalsError(error, ErrorCode.MissingEventHandler);
-/** True for a {@link DuplicateEventError}. */
-export const isDuplicateEventError = (error: unknown): error is DuplicateEventError =>
-  isAnnalsError(error, ErrorCode.DuplicateEvent);
-/** True for an {@link InvalidArgumentError}. */
-export const isInvalidArgumentError = (error: unknown): error is InvalidArgumentError =>
-  isAnnalsError(error, ErrorCode.InvalidArgument);
-/** True for a {@link StoreUnavailableError}. */
-export const isStoreUnavailableError = (error: unknown): error is StoreUnavailableError =>
-  isAnnalsError(error, ErrorCode.StoreUnavailable);
-/** True for a {@link DomainRuleError}. */
-export const isDomainRuleError = (error: unknown): error is DomainRuleError =>
-  isAnnalsError(error, ErrorCode.DomainRule);
-/** True for an {@link UpcastError}. */
-export const isUpcastError = (error: unknown): error is UpcastError => isAnnalsError(error, ErrorCode.Upcast);
-/** True for a {@link CommandInProgressError}. */
-export const isCommandInProgressError = (error: unknown): error is CommandInProgressError =>
-  isAnnalsError(error, ErrorCode.CommandInProgress);
-/** True for a {@link ProjectionError}. */
-export const isProjectionError = (error: unknown): error is ProjectionError =>
-  isAnnalsError(error, ErrorCode.Projection);

@@ -47,19 +47,19 @@ export {
 } from './events/event-registry.js';
 export type { StandardSchemaV1 } from './events/standard-schema.js';
 export * from './evolution/upcaster-registry.js';
-export {
-  type CommandLog,
-  type CommandLogOptions,
-  type EventAppender,
-  type ProcessedCommand,
-  type RunOnceResult,
+export type {
+  CommandLog,
+  CommandLogOptions,
+  EventAppender,
+  ProcessedCommand,
+  RunOnceResult,
 } from './idempotency/command-log.js';
 export * from './idempotency/in-memory-command-log.js';
 export * from './idempotency/in-memory-processed-event-store.js';
 export * from './idempotency/processed-event-store.js';
 export {
-  defineProjection,
   type DefineProjectionOptions,
+  defineProjection,
   type Projection,
   type ProjectionFailurePolicy,
   type ProjectionHandler,
@@ -71,7 +71,11 @@ export * from './projections/in-memory-projection-store.js';
 export { ProjectionHandlerError } from './projections/projection-handler-error.js';
 export * from './projections/projection-runner.js';
 export * from './projections/projection-runner-options.js';
-export type { ProjectionLastError, ProjectionState, ProjectionStatus } from './projections/projection-status.js';
+export type {
+  ProjectionLastError,
+  ProjectionState,
+  ProjectionStatus,
+} from './projections/projection-status.js';
 export * from './projections/projection-store.js';
 export type { RebuildOptions, RebuildProgress, RebuildResult } from './projections/rebuild-progress.js';
 export type { RetryOptions } from './retry.js';

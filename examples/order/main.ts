@@ -13,10 +13,11 @@
  */
 import {
   compareLogPositions,
+  ErrorCode,
   everyNEvents,
   formatLogPosition,
   InMemoryEventBus,
-  isDomainRuleError,
+  isAnnalsError,
   type LogPosition,
   logPositionOf,
   ProjectionRunner,
@@ -187,7 +188,7 @@ async function expectRejection(command: () => Promise<unknown>): Promise<void> {
   try {
     await command();
   } catch (error) {
-    if (!isDomainRuleError(error)) throw error;
+    if (!isAnnalsError(error, ErrorCode.DomainRule)) throw error;
     log(`    rejected: ${error.message}`);
     return;
   }

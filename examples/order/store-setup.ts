@@ -30,12 +30,22 @@ export async function openOrderStores(options: OpenOrderStoresOptions = {}): Pro
   const registry = orderRegistry();
   if (options.databaseUrl) {
     await dropSchema(options.databaseUrl, schema);
-    const stores = await createPostgres({ connectionString: options.databaseUrl, registry, schema, maxConnections: 5 });
+    const stores = await createPostgres({
+      connectionString: options.databaseUrl,
+      registry,
+      schema,
+      maxConnections: 5,
+    });
     const host = new URL(options.databaseUrl).host;
     return { ...stores, description: `PostgreSQL server at ${host}, schema ${schema}` };
   }
   const { PGlite } = await import('@electric-sql/pglite');
-  const stores = await createPostgres({ pglite: await PGlite.create(), registry, schema, closeDatabase: true });
+  const stores = await createPostgres({
+    pglite: await PGlite.create(),
+    registry,
+    schema,
+    closeDatabase: true,
+  });
   return { ...stores, description: 'PostgreSQL on PGlite, in process' };
 }
 

@@ -15,7 +15,10 @@ async function main() {
     await postgres.createPostgres({ registry: new core.EventRegistry([]) });
     check(false, 'createPostgres without a connection did not throw');
   } catch (error) {
-    check(error instanceof core.InvalidArgumentError, 'CJS: annals/postgres threw an error of another copy of the core');
+    check(
+      error instanceof core.InvalidArgumentError,
+      'CJS: annals/postgres threw an error of another copy of the core',
+    );
   }
 }
 // annals/testing is ESM only (vitest refuses CommonJS): require must say so plainly.

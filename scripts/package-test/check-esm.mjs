@@ -34,7 +34,10 @@ try {
   await createPostgres({ registry: new core.EventRegistry([]) });
   check(false, 'createPostgres without a connection did not throw');
 } catch (error) {
-  check(error instanceof core.InvalidArgumentError, 'annals/postgres threw an error of another copy of the core');
+  check(
+    error instanceof core.InvalidArgumentError,
+    'annals/postgres threw an error of another copy of the core',
+  );
   check(core.isAnnalsError(error, core.ErrorCode.InvalidArgument), 'isAnnalsError(error, code) failed');
 }
 const Added = core.defineEvent({ type: 'Added', schema: z.object({ n: z.number() }) });
@@ -54,4 +57,6 @@ if (failures.length > 0) {
   console.error(failures.map((failure) => `FAIL ${failure}`).join('\n'));
   process.exit(1);
 }
-console.log('ESM: every entry point loads; runtime exports match etc/public-api.txt; one core; PGlite round trip');
+console.log(
+  'ESM: every entry point loads; runtime exports match etc/public-api.txt; one core; PGlite round trip',
+);

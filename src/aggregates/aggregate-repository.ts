@@ -1,5 +1,5 @@
 import type { EventBus } from '../bus/event-bus.js';
-import { InvalidArgumentError, isConcurrencyError } from '../errors.js';
+import { CorruptDataError, ErrorCode, InvalidArgumentError, isAnnalsError } from '../errors.js';
 import type { DomainEvent, NewEvent, StoredEvent } from '../events/event-envelope.js';
 import { assertValidId } from '../events/event-registry.js';
 import type { CommandLog, EventAppender } from '../idempotency/command-log.js';
@@ -317,9 +317,7 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
     recorded: unknown,
   ): Promise<CommandResult<TAggregate, TValue>> {
     if (!isRecordedCommand(recorded)) {
-      throw new InvalidArgumentError(
-        `command "${commandId}" was recorded by something else than a repository`,
-      );
+      throw new CorruptDataError(`command "${commandId}" was recorded by something else than a repository`);
     }
     if (recorded.aggregateId !== id) {
       throw new InvalidArgumentError(
@@ -365,7 +363,8 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
 
   /** Rethrows `error` unless it is a concurrency conflict worth another attempt; then waits. */
   async #beforeRetry(error: unknown, attempt: number, signal: AbortSignal | undefined): Promise<void> {
-    if (!isConcurrencyError(error) || attempt >= this.#retry.maxAttempts || signal?.aborted) throw error;
+    if (!isAnnalsError(error, ErrorCode.Concurrency) || attempt >= this.#retry.maxAttempts || signal?.aborted)
+      throw error;
     await sleep(backoffDelayMs(this.#retry, attempt), signal);
   }
 }

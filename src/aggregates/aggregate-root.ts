@@ -1,6 +1,7 @@
 import {
   AggregateAlreadyExistsError,
   AggregateNotFoundError,
+  CorruptDataError,
   InvalidArgumentError,
   MissingEventHandlerError,
 } from '../errors.js';
@@ -81,7 +82,7 @@ export abstract class AggregateRoot<TEvent extends DomainEvent = DomainEvent> {
 
   /**
    * Applies stored events in order. Each event's version must follow the current version, so a
-   * gap or a foreign event is an {@link InvalidArgumentError}, not silent wrong state.
+   * gap or a foreign event is a {@link CorruptDataError}, not silent wrong state.
    */
   loadFromHistory(events: Iterable<DomainEvent>): this {
     if (this.#uncommitted.length > 0) {
@@ -91,12 +92,12 @@ export abstract class AggregateRoot<TEvent extends DomainEvent = DomainEvent> {
     }
     for (const event of events) {
       if (event.aggregateId !== this.id) {
-        throw new InvalidArgumentError(
+        throw new CorruptDataError(
           `${this.aggregateType} "${this.id}": event ${event.eventId} belongs to "${event.aggregateId}"`,
         );
       }
       if (event.version !== this.#version + 1) {
-        throw new InvalidArgumentError(
+        throw new CorruptDataError(
           `${this.aggregateType} "${this.id}": event ${event.eventId} has version ${event.version}, expected ${this.#version + 1}`,
         );
       }

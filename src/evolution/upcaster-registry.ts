@@ -1,4 +1,4 @@
-import { InvalidArgumentError, isUpcastError, UpcastError } from '../errors.js';
+import { ErrorCode, InvalidArgumentError, isAnnalsError, UpcastError } from '../errors.js';
 import type { EventRegistry, PayloadUpcaster, RawStoredEvent } from '../events/event-registry.js';
 
 /**
@@ -114,7 +114,7 @@ export class UpcasterRegistry implements PayloadUpcaster {
       try {
         payload = step.upcast(payload, event);
       } catch (error) {
-        if (isUpcastError(error)) throw error;
+        if (isAnnalsError(error, ErrorCode.Upcast)) throw error;
         const reason = error instanceof Error ? error.message : String(error);
         throw fail(`the upcaster from schema version ${version} to ${version + 1} threw: ${reason}`, error);
       }

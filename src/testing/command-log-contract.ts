@@ -3,10 +3,11 @@ import {
   type CommandLog,
   type CommandLogOptions,
   DEFAULT_COMMAND_TTL_HOURS,
+  ErrorCode,
   type EventAppender,
   type EventRegistry,
   type IEventStore,
-  isInvalidArgumentError,
+  isAnnalsError,
   NO_STREAM,
 } from '../core.js';
 import { contractRegistry, note } from './contract/fixtures.js';
@@ -218,20 +219,32 @@ export function describeCommandLogContract(name: string, options: CommandLogCont
       const { log } = await create({});
       const commandId = streamId('cmd-big');
       const error = await log.runOnce(commandId, async () => ({ n: 1n })).catch((caught: unknown) => caught);
-      expect(isInvalidArgumentError(error)).toBe(true);
+      expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
       expect((error as Error).message).toContain(commandId);
       expect(await log.find(commandId)).toBeUndefined();
     });
 
     it('rejects bad command ids, a missing work function and a bad ttlHours', async () => {
       const { log } = await create({});
-      await expect(log.runOnce('', async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
-      await expect(log.runOnce(42 as never, async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
-      await expect(log.runOnce('x'.repeat(513), async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
-      await expect(log.runOnce(streamId('cmd'), 'nope' as never)).rejects.toSatisfy(isInvalidArgumentError);
-      await expect(log.find('')).rejects.toSatisfy(isInvalidArgumentError);
+      await expect(log.runOnce('', async () => 1)).rejects.toSatisfy((error: unknown) =>
+        isAnnalsError(error, ErrorCode.InvalidArgument),
+      );
+      await expect(log.runOnce(42 as never, async () => 1)).rejects.toSatisfy((error: unknown) =>
+        isAnnalsError(error, ErrorCode.InvalidArgument),
+      );
+      await expect(log.runOnce('x'.repeat(513), async () => 1)).rejects.toSatisfy((error: unknown) =>
+        isAnnalsError(error, ErrorCode.InvalidArgument),
+      );
+      await expect(log.runOnce(streamId('cmd'), 'nope' as never)).rejects.toSatisfy((error: unknown) =>
+        isAnnalsError(error, ErrorCode.InvalidArgument),
+      );
+      await expect(log.find('')).rejects.toSatisfy((error: unknown) =>
+        isAnnalsError(error, ErrorCode.InvalidArgument),
+      );
       for (const ttlHours of [0, -1, Number.NaN, Number.POSITIVE_INFINITY]) {
-        await expect(create({ ttlHours })).rejects.toSatisfy(isInvalidArgumentError);
+        await expect(create({ ttlHours })).rejects.toSatisfy((error: unknown) =>
+          isAnnalsError(error, ErrorCode.InvalidArgument),
+        );
       }
     });
   });

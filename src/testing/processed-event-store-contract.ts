@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { isInvalidArgumentError, type ProcessedEventStore } from '../core.js';
+import { ErrorCode, isAnnalsError, type ProcessedEventStore } from '../core.js';
 
 /** How the processed-event-store contract suite gets a store to test. */
 export interface ProcessedEventStoreContractOptions<TUnit> {
@@ -137,11 +137,17 @@ export function describeProcessedEventStoreContract<TUnit>(
 
     it('rejects empty or non-string consumers and event ids, and a missing handler', async () => {
       const processed = store();
-      await expect(processed.runOnce('', 'evt', async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
-      await expect(processed.record('c', '')).rejects.toSatisfy(isInvalidArgumentError);
-      await expect(processed.find(1 as never, 'evt')).rejects.toSatisfy(isInvalidArgumentError);
-      await expect(processed.runOnce('c', 'evt', undefined as never)).rejects.toSatisfy(
-        isInvalidArgumentError,
+      await expect(processed.runOnce('', 'evt', async () => 1)).rejects.toSatisfy((error: unknown) =>
+        isAnnalsError(error, ErrorCode.InvalidArgument),
+      );
+      await expect(processed.record('c', '')).rejects.toSatisfy((error: unknown) =>
+        isAnnalsError(error, ErrorCode.InvalidArgument),
+      );
+      await expect(processed.find(1 as never, 'evt')).rejects.toSatisfy((error: unknown) =>
+        isAnnalsError(error, ErrorCode.InvalidArgument),
+      );
+      await expect(processed.runOnce('c', 'evt', undefined as never)).rejects.toSatisfy((error: unknown) =>
+        isAnnalsError(error, ErrorCode.InvalidArgument),
       );
     });
   });

@@ -1,12 +1,13 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  isInvalidArgumentError,
+  ErrorCode,
+  isAnnalsError,
   LOG_START,
   type LogPosition,
   type NewDeadLetter,
   type ProjectionStore,
   type StoredEvent,
 } from '../core.js';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 
 /** How the projection-store contract suite gets a store, and reads and writes its read model. */
 export interface ProjectionStoreContractOptions<TContext> {
@@ -74,7 +75,7 @@ export function describeProjectionStoreContract<TContext>(
       const error = await store()
         .loadCheckpoint('not a valid name!')
         .catch((caught: unknown) => caught);
-      expect(isInvalidArgumentError(error)).toBe(true);
+      expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
     });
 
     it("commits the context's writes, the checkpoint and a dead letter together", async () => {

@@ -1,13 +1,14 @@
 import {
   defineConfig,
   defineProjection,
+  ErrorCode,
   EventRegistry,
   InMemoryEventStore,
   InMemoryProjectionStore,
-  isInvalidArgumentError,
+  isAnnalsError,
 } from 'annals';
-import { resolveAnnalsConfig } from '../../src/config/annals-config.js';
 import { describe, expect, it } from 'vitest';
+import { resolveAnnalsConfig } from '../../src/config/annals-config.js';
 
 const eventStore = new InMemoryEventStore({ registry: new EventRegistry([]) });
 const projectionStore = new InMemoryProjectionStore({ initialState: {} });
@@ -15,7 +16,7 @@ const projection = defineProjection<object>()({ name: 'p', events: [], handlers:
 
 async function problem(exported: unknown): Promise<string> {
   const error = await resolveAnnalsConfig(exported).catch((caught: unknown) => caught);
-  expect(isInvalidArgumentError(error)).toBe(true);
+  expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
   return (error as Error).message;
 }
 

@@ -1,6 +1,6 @@
-import { rebuildProgress } from '../../src/projections/rebuild-progress.js';
 import { describe, expect, it } from 'vitest';
 import { progressReporter } from '../../src/cli/progress-reporter.js';
+import { rebuildProgress } from '../../src/projections/rebuild-progress.js';
 
 function stream(isTTY: boolean) {
   const written: string[] = [];

@@ -1,4 +1,4 @@
-import { isEventValidationError, isUpcastError, type RawStoredEvent } from 'annals';
+import { ErrorCode, isAnnalsError, type RawStoredEvent } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { OrderCreated } from '../../examples/order/events.js';
 import { orderRegistry, orderUpcasters } from '../../examples/order/upcasters.js';
@@ -76,7 +76,7 @@ describe('the Order example schema evolution', () => {
         return error;
       }
     })();
-    expect(isEventValidationError(invalid)).toBe(true);
+    expect(isAnnalsError(invalid, ErrorCode.EventValidation)).toBe(true);
     expect(invalid).toMatchObject({ eventId: 'evt-created-v1', eventType: 'OrderCreated' });
     expect((invalid as Error).message).toContain(
       'event evt-created-v1, after upcasting from schema version 1 to 2',
@@ -86,7 +86,7 @@ describe('the Order example schema evolution', () => {
       expect.not.objectContaining({ message: expect.stringContaining('upcasting') }),
     );
     expect(() => registry.decode(rawCreated(3, { customerId: 'c', items: [] }))).toThrow(
-      expect.toSatisfy(isUpcastError),
+      expect.toSatisfy((error: unknown) => isAnnalsError(error, ErrorCode.Upcast)),
     );
   });
 });

@@ -1,11 +1,10 @@
 import {
   AggregateRepository,
   defineEvent,
+  ErrorCode,
   EventRegistry,
   InMemoryEventStore,
-  isEventValidationError,
-  isInvalidArgumentError,
-  isUpcastError,
+  isAnnalsError,
   type RawStoredEvent,
   UpcastError,
   UpcasterRegistry,
@@ -108,7 +107,7 @@ describe('UpcasterRegistry', () => {
   it('a missing link is an UpcastError naming the event, the type, the versions and the missing step', () => {
     const registry = new EventRegistry([CustomerRenamed], { upcasters: new UpcasterRegistry([v1ToV2]) });
     const error = catchError(() => registry.decode(raw(1, { name: 'A B' }, { eventId: 'evt-missing' })));
-    expect(isUpcastError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.Upcast)).toBe(true);
     expect(error).toBeInstanceOf(UpcastError);
     expect(error).toMatchObject({
       eventId: 'evt-missing',
@@ -177,7 +176,7 @@ describe('UpcasterRegistry', () => {
     ]);
     const registry = new EventRegistry([CustomerRenamed], { upcasters: wrong });
     const error = catchError(() => registry.decode(raw(1, { name: 'A B' }, { eventId: 'evt-invalid' })));
-    expect(isEventValidationError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.EventValidation)).toBe(true);
     expect(error).toMatchObject({ eventId: 'evt-invalid', eventType: 'CustomerRenamed' });
     expect((error as { issues: Array<{ path: unknown[] }> }).issues[0]?.path).toEqual(['title']);
   });
@@ -185,15 +184,26 @@ describe('UpcasterRegistry', () => {
   it('rejects a second step for the same type and version, and malformed steps', () => {
     const upcasters = new UpcasterRegistry([v1ToV2]);
     const duplicate = catchError(() => upcasters.register({ ...v1ToV2 }));
-    expect(isInvalidArgumentError(duplicate)).toBe(true);
+    expect(isAnnalsError(duplicate, ErrorCode.InvalidArgument)).toBe(true);
     expect((duplicate as Error).message).toContain('CustomerRenamed');
     expect((duplicate as Error).message).toContain('from schema version 1 to 2');
     expect(
-      isInvalidArgumentError(catchError(() => upcasters.register({ ...v2ToV3, fromSchemaVersion: 0 }))),
+      isAnnalsError(
+        catchError(() => upcasters.register({ ...v2ToV3, fromSchemaVersion: 0 })),
+        ErrorCode.InvalidArgument,
+      ),
     ).toBe(true);
-    expect(isInvalidArgumentError(catchError(() => upcasters.register({ ...v2ToV3, type: '' })))).toBe(true);
     expect(
-      isInvalidArgumentError(catchError(() => upcasters.register({ ...v2ToV3, upcast: 'no' as never }))),
+      isAnnalsError(
+        catchError(() => upcasters.register({ ...v2ToV3, type: '' })),
+        ErrorCode.InvalidArgument,
+      ),
+    ).toBe(true);
+    expect(
+      isAnnalsError(
+        catchError(() => upcasters.register({ ...v2ToV3, upcast: 'no' as never })),
+        ErrorCode.InvalidArgument,
+      ),
     ).toBe(true);
     expect(upcasters.has('CustomerRenamed', 1)).toBe(true);
     expect(upcasters.has('CustomerRenamed', 2)).toBe(false);
@@ -209,7 +219,7 @@ describe('UpcasterRegistry', () => {
     );
     expect((stale as Error).message).toContain('from schema version 3 never runs');
     const unknown = catchError(() => new UpcasterRegistry([{ ...v1ToV2, type: 'Nope' }]).verify(registry));
-    expect(isInvalidArgumentError(unknown)).toBe(true);
+    expect(isAnnalsError(unknown, ErrorCode.InvalidArgument)).toBe(true);
     expect((unknown as Error).message).toContain('"Nope"');
   });
 });
@@ -288,7 +298,7 @@ describe('upcasting on the read paths of a store', () => {
         { type: 'MoneyDeposited', aggregateType: 'Wallet', payload: { cents: 1 }, schemaVersion: 1 },
       ])
       .catch((caught: unknown) => caught);
-    expect(isInvalidArgumentError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
     expect(await store.streamVersion('w-1')).toBe(3);
   });
 
@@ -296,7 +306,7 @@ describe('upcasting on the read paths of a store', () => {
     const store = await deployedOverV1Rows({});
     const repository = new AggregateRepository(store, { create: (id) => new WalletV2(id) });
     const error = await repository.load('w-1').catch((caught: unknown) => caught);
-    expect(isUpcastError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.Upcast)).toBe(true);
     expect(error).toMatchObject({ eventType: 'MoneyDeposited', fromSchemaVersion: 1, toSchemaVersion: 2 });
     expect((error as UpcastError).eventId).toMatch(/^[0-9a-f-]{36}$/);
     expect((error as Error).message).toContain('no upcasters are registered');

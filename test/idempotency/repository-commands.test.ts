@@ -2,10 +2,10 @@ import {
   AggregateRepository,
   type CommandLog,
   DomainRuleError,
+  ErrorCode,
   InMemoryCommandLog,
   InMemoryEventBus,
-  isDomainRuleError,
-  isInvalidArgumentError,
+  isAnnalsError,
   type StoredEvent,
 } from 'annals';
 import { describe, expect, it } from 'vitest';
@@ -106,7 +106,7 @@ describe('AggregateRepository with a command log', () => {
     const error = await wallets
       .execute('w-4', withdraw, withId('withdraw-1'))
       .catch((caught: unknown) => caught);
-    expect(isDomainRuleError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.DomainRule)).toBe(true);
     expect(await commands.find('withdraw-1')).toBeUndefined();
     await wallets.execute('w-4', (wallet) => wallet.deposit(10), withId('deposit-1'));
     const retried = await wallets.execute('w-4', withdraw, withId('withdraw-1'));
@@ -135,7 +135,7 @@ describe('AggregateRepository with a command log', () => {
     const error = await wallets
       .execute('w-7', (wallet) => wallet.open('gus'), withId('open-shared'))
       .catch((caught: unknown) => caught);
-    expect(isInvalidArgumentError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
     expect((error as Error).message).toContain('w-6');
     expect((await wallets.load('w-7')).exists).toBe(false);
   });
@@ -152,7 +152,7 @@ describe('AggregateRepository with a command log', () => {
         withId('open-8'),
       )
       .catch((caught: unknown) => caught);
-    expect(isInvalidArgumentError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
     expect(spy.appends).toBe(0);
     expect(await commands.find('open-8')).toBeUndefined();
   });
@@ -195,7 +195,7 @@ describe('AggregateRepository with a command log', () => {
         },
         withId('fail-11'),
       ),
-    ).rejects.toSatisfy(isDomainRuleError);
+    ).rejects.toSatisfy((error: unknown) => isAnnalsError(error, ErrorCode.DomainRule));
     expect(runs).toBe(1);
   });
 

@@ -1,8 +1,8 @@
 import { ErrorCode, isAnnalsError, NO_STREAM } from 'annals';
 import { createPostgres, type PGlitePool } from 'annals/postgres';
 import { describe, expect, it } from 'vitest';
-import { added, registry, rejection, streamId } from './event-store/fixtures.js';
 import { databaseUrl, hasServer, NO_SERVER_REASON, usePostgres } from '../support/postgres.js';
+import { added, registry, rejection, streamId } from './event-store/fixtures.js';
 
 const db = usePostgres({ migrate: false });
 
@@ -29,7 +29,9 @@ describe('createPostgres', () => {
       expect(first.duplicate).toBe(false);
       expect(again.duplicate).toBe(true);
       expect(again.result).toBe('a');
-      expect((await pg.eventStore.load(id)).map((event) => event.payload)).toEqual([{ sku: 'a', quantity: 1 }]);
+      expect((await pg.eventStore.load(id)).map((event) => event.payload)).toEqual([
+        { sku: 'a', quantity: 1 },
+      ]);
       await pg.snapshotStore.save({
         aggregateId: id,
         aggregateType: 'Cart',
@@ -73,7 +75,9 @@ describe('createPostgres', () => {
     }
     const bad = await rejection(createPostgres({ registry: registry(), pool: {} as never }));
     expect(isAnnalsError(bad, ErrorCode.InvalidArgument)).toBe(true);
-    const badSchema = await rejection(createPostgres({ registry: registry(), pool: db.pool, schema: 'x; DROP' }));
+    const badSchema = await rejection(
+      createPostgres({ registry: registry(), pool: db.pool, schema: 'x; DROP' }),
+    );
     expect(isAnnalsError(badSchema, ErrorCode.InvalidArgument)).toBe(true);
   });
 
@@ -89,7 +93,9 @@ describe('createPostgres', () => {
   });
 
   it.skipIf(!hasServer)(
-    hasServer ? 'connectionString: opens its own pool and ends it on close' : `connectionString (${NO_SERVER_REASON})`,
+    hasServer
+      ? 'connectionString: opens its own pool and ends it on close'
+      : `connectionString (${NO_SERVER_REASON})`,
     async () => {
       const schema = `${db.schema}_conn`;
       const pg = await createPostgres({ connectionString: databaseUrl!, registry: registry(), schema });

@@ -1,6 +1,6 @@
 import {
-  isInvalidArgumentError,
-  isProjectionError,
+  ErrorCode,
+  isAnnalsError,
   LOG_START,
   ProjectionHandlerError,
   ProjectionRunner,
@@ -69,7 +69,10 @@ describe('dead letters', () => {
     ]);
     expect(results.map((result) => result.status).sort()).toEqual(['fulfilled', 'rejected']);
     const rejected = results.find((result) => result.status === 'rejected') as PromiseRejectedResult;
-    expect(isProjectionError(rejected.reason) || isInvalidArgumentError(rejected.reason)).toBe(true);
+    expect(
+      isAnnalsError(rejected.reason, ErrorCode.Projection) ||
+        isAnnalsError(rejected.reason, ErrorCode.InvalidArgument),
+    ).toBe(true);
     expect(projectionStore.state.applied.filter((id) => id === ids[4])).toHaveLength(1);
   });
 
@@ -79,9 +82,9 @@ describe('dead letters', () => {
     expect(await runner.listDeadLetters('carts')).toEqual([]);
     expect(projectionStore.state.applied).not.toContain(ids[4]);
     const again = await runner.discardDeadLetter(letter.id).catch((caught: unknown) => caught);
-    expect(isInvalidArgumentError(again)).toBe(true);
+    expect(isAnnalsError(again, ErrorCode.InvalidArgument)).toBe(true);
     const unknown = await runner.retryDeadLetter('no-such-id').catch((caught: unknown) => caught);
-    expect(isInvalidArgumentError(unknown)).toBe(true);
+    expect(isAnnalsError(unknown, ErrorCode.InvalidArgument)).toBe(true);
   });
 
   it('reads the event again from the event store, and says so when it is gone', async () => {
@@ -110,7 +113,7 @@ describe('dead letters', () => {
       }),
     );
     const error = await runner.retryDeadLetter(id).catch((caught: unknown) => caught);
-    expect(isProjectionError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.Projection)).toBe(true);
     expect((error as Error).message).toContain('no longer in the event store');
     expect(projectionStore.state.applied).toEqual([]);
   });

@@ -1,6 +1,6 @@
-import { defineProjection, isInvalidArgumentError, type StoredEvent } from 'annals';
-import { applyProjectionEvent } from '../../src/projections/define-projection.js';
+import { defineProjection, ErrorCode, isAnnalsError, type StoredEvent } from 'annals';
 import { describe, expect, it } from 'vitest';
+import { applyProjectionEvent } from '../../src/projections/define-projection.js';
 import { CartItemAdded, CartOpened, cartEvents } from './fixtures.js';
 
 const event = (type: string, payload: unknown): StoredEvent => ({
@@ -38,7 +38,7 @@ describe('defineProjection', () => {
       const error = thrown(() =>
         defineProjection<unknown>()({ name: name as string, events: [], handlers: {} }),
       );
-      expect(isInvalidArgumentError(error), String(name)).toBe(true);
+      expect(isAnnalsError(error, ErrorCode.InvalidArgument), String(name)).toBe(true);
     }
   });
 
@@ -61,7 +61,7 @@ describe('defineProjection', () => {
       () => defineProjection<unknown>()({ name: 'p', events: 'all' as never, handlers: {} }),
       () => defineProjection<unknown>()({ name: 'p', events: [], handlers: null as never }),
     ];
-    for (const define of cases) expect(isInvalidArgumentError(thrown(define))).toBe(true);
+    for (const define of cases) expect(isAnnalsError(thrown(define), ErrorCode.InvalidArgument)).toBe(true);
   });
 
   it('applies one event through its handler, and skips types without one', async () => {

@@ -1,4 +1,4 @@
-import { InMemoryProjectionStore, isInvalidArgumentError, LOG_START } from 'annals';
+import { ErrorCode, InMemoryProjectionStore, isAnnalsError, LOG_START } from 'annals';
 import { describeProjectionStoreContract } from 'annals/testing';
 import { describe, expect, it } from 'vitest';
 
@@ -61,7 +61,7 @@ describe('InMemoryProjectionStore', () => {
     const store = new InMemoryProjectionStore({ initialState: {} });
     const leaked = await store.transaction(async (transaction) => transaction);
     const error = await leaked.resetCheckpoint('p').catch((caught: unknown) => caught);
-    expect(isInvalidArgumentError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
     expect((await store.loadCheckpoint('p')).position).toEqual(LOG_START);
   });
 

@@ -1,4 +1,4 @@
-import { isProjectionError, type ProjectionLease, ProjectionRunner } from 'annals';
+import { ErrorCode, isAnnalsError, type ProjectionLease, ProjectionRunner } from 'annals';
 import { describe, expect, it } from 'vitest';
 import {
   cartProjection,
@@ -163,7 +163,7 @@ describe('one active runner per projection', () => {
     const held = await projectionStore.tryAcquireLease('carts', 'other');
     const runner = new ProjectionRunner({ eventStore, projectionStore, projections: [cartProjection()] });
     const error = await runner.catchUp().catch((caught: unknown) => caught);
-    expect(isProjectionError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.Projection)).toBe(true);
     expect((error as Error).message).toContain('another runner holds its lease');
     expect(projectionStore.state.applied).toEqual([]);
     await held!.release();

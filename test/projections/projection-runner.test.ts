@@ -1,6 +1,6 @@
 import {
-  isInvalidArgumentError,
-  isProjectionError,
+  ErrorCode,
+  isAnnalsError,
   LOG_START,
   logPositionOf,
   ProjectionHandlerError,
@@ -185,7 +185,7 @@ describe('ProjectionRunner: batches and checkpoints', () => {
     ).toThrow(/listed twice/);
     const runner = new ProjectionRunner({ eventStore, projectionStore, projections });
     const error = await runner.status('nope').catch((caught: unknown) => caught);
-    expect(isInvalidArgumentError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
   });
 });
 
@@ -281,7 +281,7 @@ describe('ProjectionRunner: failing handlers', () => {
     });
     const error = await runner.catchUp().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ProjectionHandlerError);
-    expect(isProjectionError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.Projection)).toBe(true);
     const handlerError = error as ProjectionHandlerError;
     expect(handlerError.eventId).toBe(poison);
     expect(handlerError.attempts).toBe(3);

@@ -1,7 +1,8 @@
 import {
   defineProjection,
+  ErrorCode,
   type InMemoryEventStore,
-  isProjectionError,
+  isAnnalsError,
   type NewEvent,
   ProjectionRunner,
   type RebuildProgress,
@@ -207,7 +208,7 @@ describe('rebuilds', () => {
         }
       })(),
     ];
-    expect(errors.every(isProjectionError)).toBe(true);
+    expect(errors.every((error: unknown) => isAnnalsError(error, ErrorCode.Projection))).toBe(true);
     expect(errors.map((error) => (error as Error).message)).toEqual([
       expect.stringContaining('no `reset` hook'),
       expect.stringContaining('stop the runner'),

@@ -1,4 +1,4 @@
-import { isInvalidArgumentError, type Snapshot, type SnapshotStore } from 'annals';
+import { ErrorCode, isAnnalsError, type Snapshot, type SnapshotStore } from 'annals';
 import { afterAll, describe, expect, it } from 'vitest';
 
 let sequence = 0;
@@ -73,10 +73,14 @@ export function describeSnapshotStoreContract(
         snapshotOf(id, { state: { big: 1n } }),
         snapshotOf(id, { state: undefined }),
       ]) {
-        await expect(store.save(bad)).rejects.toSatisfy(isInvalidArgumentError);
+        await expect(store.save(bad)).rejects.toSatisfy((error: unknown) =>
+          isAnnalsError(error, ErrorCode.InvalidArgument),
+        );
       }
       expect(await store.load(id)).toEqual(snapshotOf(id));
-      await expect(store.load('')).rejects.toSatisfy(isInvalidArgumentError);
+      await expect(store.load('')).rejects.toSatisfy((error: unknown) =>
+        isAnnalsError(error, ErrorCode.InvalidArgument),
+      );
     });
   });
 }

@@ -1,9 +1,9 @@
 import {
   AggregateRepository,
+  ErrorCode,
   InMemoryEventBus,
   InMemoryEventStore,
-  isConcurrencyError,
-  isDomainRuleError,
+  isAnnalsError,
   type StoredEvent,
 } from 'annals';
 import { describe, expect, it } from 'vitest';
@@ -89,7 +89,7 @@ describe('AggregateRepository', () => {
         account.deposit(1);
       })
       .catch((e: unknown) => e);
-    expect(isConcurrencyError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.Concurrency)).toBe(true);
     expect(runs).toBe(3);
   });
 
@@ -103,7 +103,7 @@ describe('AggregateRepository', () => {
         account.withdraw(100);
       })
       .catch((e: unknown) => e);
-    expect(isDomainRuleError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.DomainRule)).toBe(true);
     expect(runs).toBe(1);
     expect(await store.streamVersion('acc-5')).toBe(1);
   });

@@ -1,11 +1,4 @@
-import {
-  type DomainEvent,
-  isAggregateAlreadyExistsError,
-  isAggregateNotFoundError,
-  isEventValidationError,
-  isInvalidArgumentError,
-  isMissingEventHandlerError,
-} from 'annals';
+import { type DomainEvent, ErrorCode, isAnnalsError } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { Account } from './fixtures.js';
 
@@ -65,17 +58,27 @@ describe('AggregateRoot', () => {
   });
 
   it('refuses commands on an aggregate that does not exist, and creating one twice', () => {
-    expect(isAggregateNotFoundError(thrown(() => new Account('acc-3').deposit(1)))).toBe(true);
+    expect(
+      isAnnalsError(
+        thrown(() => new Account('acc-3').deposit(1)),
+        ErrorCode.AggregateNotFound,
+      ),
+    ).toBe(true);
     const account = new Account('acc-3');
     account.open('c');
-    expect(isAggregateAlreadyExistsError(thrown(() => account.open('c')))).toBe(true);
+    expect(
+      isAnnalsError(
+        thrown(() => account.open('c')),
+        ErrorCode.AggregateAlreadyExists,
+      ),
+    ).toBe(true);
   });
 
   it('validates payloads when raising', () => {
     const account = new Account('acc-4');
     account.open('d');
     const error = thrown(() => account.deposit(-3));
-    expect(isEventValidationError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.EventValidation)).toBe(true);
     expect(account.uncommittedEvents).toHaveLength(1);
   });
 
@@ -83,7 +86,7 @@ describe('AggregateRoot', () => {
     const error = thrown(() =>
       new Account('acc-5').loadFromHistory(history('acc-5', { type: 'Closed', payload: {} })),
     );
-    expect(isMissingEventHandlerError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.MissingEventHandler)).toBe(true);
     expect(error).toMatchObject({ aggregateType: 'Account', eventType: 'Closed' });
   });
 
@@ -91,7 +94,7 @@ describe('AggregateRoot', () => {
     const error = thrown(() =>
       new Account('acc-6').loadFromHistory(history('acc-6', { type: 'toString', payload: {} })),
     );
-    expect(isMissingEventHandlerError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.MissingEventHandler)).toBe(true);
   });
 
   it('rejects gaps and foreign events in history instead of building wrong state', () => {
@@ -100,8 +103,23 @@ describe('AggregateRoot', () => {
       { type: 'Opened', payload: { owner: 'e' } },
       { type: 'Deposited', payload: { amount: 1 } },
     );
-    expect(isInvalidArgumentError(thrown(() => new Account('acc-7').loadFromHistory([gap[1]!])))).toBe(true);
-    expect(isInvalidArgumentError(thrown(() => new Account('other').loadFromHistory(gap)))).toBe(true);
-    expect(isInvalidArgumentError(thrown(() => new Account('')))).toBe(true);
+    expect(
+      isAnnalsError(
+        thrown(() => new Account('acc-7').loadFromHistory([gap[1]!])),
+        ErrorCode.CorruptData,
+      ),
+    ).toBe(true);
+    expect(
+      isAnnalsError(
+        thrown(() => new Account('other').loadFromHistory(gap)),
+        ErrorCode.CorruptData,
+      ),
+    ).toBe(true);
+    expect(
+      isAnnalsError(
+        thrown(() => new Account('')),
+        ErrorCode.InvalidArgument,
+      ),
+    ).toBe(true);
   });
 });

@@ -1,11 +1,11 @@
 import {
   DeciderRepository,
+  ErrorCode,
   type IEventStore,
   InMemoryCommandLog,
   InMemoryEventBus,
   InMemoryEventStore,
-  isConcurrencyError,
-  isDomainRuleError,
+  isAnnalsError,
   type StoredEvent,
 } from 'annals';
 import { describe, expect, it } from 'vitest';
@@ -122,7 +122,7 @@ describe('DeciderRepository', () => {
       retry: { ...retry, maxAttempts: 3 },
     });
     const error = await accounts.execute('acc-4', { type: 'deposit', amount: 1 }).catch((e: unknown) => e);
-    expect(isConcurrencyError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.Concurrency)).toBe(true);
     expect(await inner.streamVersion('acc-4')).toBe(4); // three racing deposits, none of ours
   });
 
@@ -140,7 +140,7 @@ describe('DeciderRepository', () => {
     const { store, accounts } = setup();
     await accounts.execute('acc-6', { type: 'open', owner: 'f' });
     const error = await accounts.execute('acc-6', { type: 'withdraw', amount: 100 }).catch((e: unknown) => e);
-    expect(isDomainRuleError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.DomainRule)).toBe(true);
     const noop = await accounts.execute('acc-6', { type: 'noop' });
     expect(noop).toMatchObject({ events: [], version: 1, attempts: 1 });
     expect(await store.streamVersion('acc-6')).toBe(1);

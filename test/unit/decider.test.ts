@@ -1,4 +1,4 @@
-import { createEvent, DeciderAggregate, defineDecider, isEventValidationError } from 'annals';
+import { createEvent, DeciderAggregate, defineDecider, ErrorCode, isAnnalsError } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { accountDecider } from './account-decider.js';
 import { Deposited, Opened } from './fixtures.js';
@@ -92,7 +92,7 @@ describe('DeciderAggregate', () => {
     } catch (caught) {
       error = caught;
     }
-    expect(isEventValidationError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.EventValidation)).toBe(true);
     expect(account.uncommittedEvents).toEqual([]);
   });
 

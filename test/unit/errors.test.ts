@@ -1,13 +1,16 @@
 import {
   AnnalsError,
+  CommitOutcomeUnknownError,
   ConcurrencyError,
+  CorruptDataError,
   DomainRuleError,
   ErrorCode,
   EventValidationError,
+  InvalidArgumentError,
   isAnnalsError,
-  isConcurrencyError,
-  isDomainRuleError,
-  isEventValidationError,
+  isTransientError,
+  StoreFailedError,
+  StoreUnavailableError,
 } from 'annals';
 import { describe, expect, it } from 'vitest';
 
@@ -24,12 +27,28 @@ describe('errors', () => {
 
   it('guards check the code, so errors from another copy of the library are recognised', () => {
     const foreign = Object.assign(new Error('from the CJS build'), { code: ErrorCode.Concurrency });
-    expect(isConcurrencyError(foreign)).toBe(true);
+    expect(isAnnalsError(foreign, ErrorCode.Concurrency)).toBe(true);
     expect(isAnnalsError(foreign)).toBe(true);
-    expect(isDomainRuleError(foreign)).toBe(false);
-    expect(isConcurrencyError(new Error('plain'))).toBe(false);
-    expect(isConcurrencyError(null)).toBe(false);
+    expect(isAnnalsError(foreign, ErrorCode.DomainRule)).toBe(false);
+    expect(isAnnalsError(new Error('plain'), ErrorCode.Concurrency)).toBe(false);
+    expect(isAnnalsError(null, ErrorCode.Concurrency)).toBe(false);
     expect(isAnnalsError({ code: ErrorCode.Concurrency })).toBe(false);
+  });
+
+  it('isAnnalsError(error, code) narrows to the class of the code', () => {
+    const error: unknown = new ConcurrencyError('order-1', 3, 5);
+    if (!isAnnalsError(error, ErrorCode.Concurrency)) throw new Error('not recognised');
+    expect(error.actualVersion).toBe(5);
+  });
+
+  it('isTransientError: only an unreachable store and an unknown COMMIT outcome are worth retrying', () => {
+    expect(isTransientError(new StoreUnavailableError('lost', { sqlState: '57P01' }))).toBe(true);
+    expect(isTransientError(new CommitOutcomeUnknownError('lost during COMMIT'))).toBe(true);
+    expect(isTransientError(new StoreFailedError('division by zero', { sqlState: '22012' }))).toBe(false);
+    expect(isTransientError(new CorruptDataError('gap'))).toBe(false);
+    expect(isTransientError(new InvalidArgumentError('bad'))).toBe(false);
+    expect(isTransientError(new Error('plain'))).toBe(false);
+    expect(new StoreFailedError('x', { sqlState: '25P02' }).sqlState).toBe('25P02');
   });
 
   it('every code is distinct', () => {
@@ -42,7 +61,7 @@ describe('errors', () => {
     const error = new EventValidationError('OrderCreated', [
       { path: ['items', 0, 'quantity'], message: 'Too small', code: 'too_small' },
     ]);
-    expect(isEventValidationError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.EventValidation)).toBe(true);
     expect(error.message).toBe('Invalid payload for event type "OrderCreated": items.0.quantity: Too small');
     expect(new DomainRuleError('no', 'rule-x').rule).toBe('rule-x');
   });

@@ -1,13 +1,4 @@
-import {
-  defineEvent,
-  EventRegistry,
-  isEventValidationError,
-  isInvalidArgumentError,
-  isSerializationError,
-  isUnknownEventTypeError,
-  isUpcastError,
-  type RawStoredEvent,
-} from 'annals';
+import { defineEvent, ErrorCode, EventRegistry, isAnnalsError, type RawStoredEvent } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { Deposited, Opened } from './fixtures.js';
@@ -62,25 +53,53 @@ describe('EventRegistry', () => {
   it('rejects bad events with typed errors', () => {
     const base = { type: 'Deposited', aggregateType: 'Account', payload: { amount: 3 } };
     expect(
-      isEventValidationError(catchError(() => registry.encode({ ...base, payload: { amount: -1 } }))),
-    ).toBe(true);
-    expect(isUnknownEventTypeError(catchError(() => registry.encode({ ...base, type: 'Nope' })))).toBe(true);
-    expect(isInvalidArgumentError(catchError(() => registry.encode({ ...base, schemaVersion: 2 })))).toBe(
-      true,
-    );
-    expect(isInvalidArgumentError(catchError(() => registry.encode({ ...base, aggregateType: '' })))).toBe(
-      true,
-    );
-    expect(isInvalidArgumentError(catchError(() => registry.encode({ ...base, eventId: '' })))).toBe(true);
-    expect(
-      isInvalidArgumentError(catchError(() => registry.encode({ ...base, timestamp: new Date('x') }))),
+      isAnnalsError(
+        catchError(() => registry.encode({ ...base, payload: { amount: -1 } })),
+        ErrorCode.EventValidation,
+      ),
     ).toBe(true);
     expect(
-      isInvalidArgumentError(catchError(() => registry.encode({ ...base, metadata: [] as never }))),
+      isAnnalsError(
+        catchError(() => registry.encode({ ...base, type: 'Nope' })),
+        ErrorCode.UnknownEventType,
+      ),
     ).toBe(true);
-    expect(isSerializationError(catchError(() => registry.encode({ ...base, metadata: { n: 1n } })))).toBe(
-      true,
-    );
+    expect(
+      isAnnalsError(
+        catchError(() => registry.encode({ ...base, schemaVersion: 2 })),
+        ErrorCode.InvalidArgument,
+      ),
+    ).toBe(true);
+    expect(
+      isAnnalsError(
+        catchError(() => registry.encode({ ...base, aggregateType: '' })),
+        ErrorCode.InvalidArgument,
+      ),
+    ).toBe(true);
+    expect(
+      isAnnalsError(
+        catchError(() => registry.encode({ ...base, eventId: '' })),
+        ErrorCode.InvalidArgument,
+      ),
+    ).toBe(true);
+    expect(
+      isAnnalsError(
+        catchError(() => registry.encode({ ...base, timestamp: new Date('x') })),
+        ErrorCode.InvalidArgument,
+      ),
+    ).toBe(true);
+    expect(
+      isAnnalsError(
+        catchError(() => registry.encode({ ...base, metadata: [] as never })),
+        ErrorCode.InvalidArgument,
+      ),
+    ).toBe(true);
+    expect(
+      isAnnalsError(
+        catchError(() => registry.encode({ ...base, metadata: { n: 1n } })),
+        ErrorCode.Serialization,
+      ),
+    ).toBe(true);
   });
 
   it('decodes rows, keeping positions exact beyond 2^53', () => {
@@ -91,21 +110,31 @@ describe('EventRegistry', () => {
 
   it('validates on read and names the event', () => {
     const error = catchError(() => registry.decode(raw({ payload: { amount: 'five' } })));
-    expect(isEventValidationError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.EventValidation)).toBe(true);
     expect(error).toMatchObject({ eventType: 'Deposited', eventId: 'e-1' });
-    expect(isUnknownEventTypeError(catchError(() => registry.decode(raw({ type: 'Gone' }))))).toBe(true);
+    expect(
+      isAnnalsError(
+        catchError(() => registry.decode(raw({ type: 'Gone' }))),
+        ErrorCode.UnknownEventType,
+      ),
+    ).toBe(true);
   });
 
   it('refuses events at another schema version without upcasters', () => {
     const newer = catchError(() => registry.decode(raw({ schemaVersion: 3 })));
-    expect(isUpcastError(newer)).toBe(true);
+    expect(isAnnalsError(newer, ErrorCode.Upcast)).toBe(true);
     expect((newer as Error).message).toMatch(/newer than this code knows/);
     const older = defineEvent({
       type: 'Deposited',
       schema: z.object({ amount: z.number() }),
       schemaVersion: 2,
     });
-    expect(isUpcastError(catchError(() => new EventRegistry([older]).decode(raw())))).toBe(true);
+    expect(
+      isAnnalsError(
+        catchError(() => new EventRegistry([older]).decode(raw())),
+        ErrorCode.Upcast,
+      ),
+    ).toBe(true);
   });
 });
 

@@ -1,10 +1,10 @@
 import {
   defineEvent,
+  ErrorCode,
   EventRegistry,
   type EventValidationError,
   InMemoryEventStore,
-  isEventValidationError,
-  isInvalidArgumentError,
+  isAnnalsError,
   type RawStoredEvent,
   type StandardSchemaV1,
 } from 'annals';
@@ -100,7 +100,7 @@ describe.each([
         { type: definition.type, aggregateType: 'Account', payload: { amount: 0 }, eventId: 'bad-1' },
       ]),
     );
-    expect(isEventValidationError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.EventValidation)).toBe(true);
     const { eventType, eventId, issues, message } = error as EventValidationError;
     expect(eventType).toBe(definition.type);
     expect(eventId).toBe('bad-1');
@@ -113,13 +113,13 @@ describe.each([
 
   it('reports the root of a payload of the wrong kind with an empty path', () => {
     const error = caught(() => registry.encode({ type: definition.type, aggregateType: 'A', payload: 'x' }));
-    expect(isEventValidationError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.EventValidation)).toBe(true);
     expect((error as EventValidationError).issues[0]!.path).toEqual([]);
   });
 
   it('refuses a stored payload that fails the schema on read', () => {
     const error = caught(() => registry.decode(raw(definition.type, { amount: 'lots' })));
-    expect(isEventValidationError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.EventValidation)).toBe(true);
     expect((error as EventValidationError).eventId).toBe('e-1');
     expect((error as EventValidationError).issues[0]!.path).toEqual(['amount']);
   });
@@ -132,7 +132,7 @@ describe('any Standard Schema', () => {
     const error = caught(() =>
       registry.encode({ type: 'HandWritten', aggregateType: 'A', payload: { lines: [{ qty: 1 }, {}] } }),
     );
-    expect(isEventValidationError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.EventValidation)).toBe(true);
     const [issue] = (error as EventValidationError).issues;
     expect(issue).toEqual({ path: ['lines', 1, 'qty'], message: 'qty must be a number' });
     expect((error as Error).message).toContain('lines.1.qty: qty must be a number');
@@ -143,7 +143,12 @@ describe('any Standard Schema', () => {
       /must be a Standard Schema/,
     );
     const v2 = { '~standard': { version: 2, vendor: 'future', validate: () => ({ value: 1 }) } };
-    expect(isInvalidArgumentError(caught(() => defineEvent({ type: 'X', schema: v2 as never })))).toBe(true);
+    expect(
+      isAnnalsError(
+        caught(() => defineEvent({ type: 'X', schema: v2 as never })),
+        ErrorCode.InvalidArgument,
+      ),
+    ).toBe(true);
   });
 });
 
@@ -168,13 +173,13 @@ describe('async validation is not supported', () => {
     const error = await rejected(
       store.append('s-1', 'any', [{ type, aggregateType: 'A', payload: { name: 'n' } }]),
     );
-    expect(isInvalidArgumentError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
     expect((error as Error).message).toMatch(/validated asynchronously.*synchronously/);
     expect(await store.streamVersion('s-1')).toBe(0);
   });
 
   it('read rejects with InvalidArgumentError', () => {
     const error = caught(() => asyncRegistry.decode(raw('AsyncValibot', { name: 'n' })));
-    expect(isInvalidArgumentError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
   });
 });

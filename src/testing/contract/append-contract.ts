@@ -1,17 +1,5 @@
-import {
-  ANY,
-  ConcurrencyError,
-  ErrorCode,
-  isConcurrencyError,
-  isDuplicateEventError,
-  isEventValidationError,
-  isInvalidArgumentError,
-  isSerializationError,
-  isUnknownEventTypeError,
-  NO_STREAM,
-  STREAM_EXISTS,
-} from '../../core.js';
 import { describe, expect, it } from 'vitest';
+import { ANY, ConcurrencyError, ErrorCode, isAnnalsError, NO_STREAM, STREAM_EXISTS } from '../../core.js';
 import { type ContractContext, item, note } from './fixtures.js';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
@@ -84,7 +72,7 @@ export function appendContract(ctx: ContractContext): void {
       await ctx.store().append(id, 0, [item('a')]);
       await ctx.store().append(id, 1, [item('b'), item('c')]);
       const error = await rejection(ctx.store().append(id, 1, [item('late')]));
-      expect(isConcurrencyError(error)).toBe(true);
+      expect(isAnnalsError(error, ErrorCode.Concurrency)).toBe(true);
       expect(error).toBeInstanceOf(ConcurrencyError);
       expect(error).toMatchObject({
         code: ErrorCode.Concurrency,
@@ -134,9 +122,11 @@ export function appendContract(ctx: ContractContext): void {
       const id = ctx.streamId('badexpected');
       for (const bad of [-1, 1.5, Number.NaN, 'latest', null]) {
         const error = await rejection(ctx.store().append(id, bad as never, [item('a')]));
-        expect(isInvalidArgumentError(error), `expected version ${String(bad)}`).toBe(true);
+        expect(isAnnalsError(error, ErrorCode.InvalidArgument), `expected version ${String(bad)}`).toBe(true);
       }
-      expect(isInvalidArgumentError(await rejection(ctx.store().append('', ANY, [item('a')])))).toBe(true);
+      expect(
+        isAnnalsError(await rejection(ctx.store().append('', ANY, [item('a')])), ErrorCode.InvalidArgument),
+      ).toBe(true);
       expect(await ctx.store().streamVersion(id)).toBe(0);
     });
 
@@ -144,7 +134,7 @@ export function appendContract(ctx: ContractContext): void {
       const id = ctx.streamId('empty');
       await ctx.store().append(id, NO_STREAM, [item('a')]);
       expect((await ctx.store().append(id, 1, [])).nextExpectedVersion).toBe(1);
-      expect(isConcurrencyError(await rejection(ctx.store().append(id, 5, [])))).toBe(true);
+      expect(isAnnalsError(await rejection(ctx.store().append(id, 5, [])), ErrorCode.Concurrency)).toBe(true);
       expect(await ctx.store().streamVersion(id)).toBe(1);
     });
   });
@@ -172,12 +162,12 @@ export function appendContract(ctx: ContractContext): void {
           .store()
           .append(id, 1, [item('b', 1, { eventId: `${id}-new` }), item('a', 1, { eventId: `${id}-1` })]),
       );
-      expect(isDuplicateEventError(partial)).toBe(true);
+      expect(isAnnalsError(partial, ErrorCode.DuplicateEvent)).toBe(true);
       const other = ctx.streamId('dup-other');
       const foreign = await rejection(
         ctx.store().append(other, NO_STREAM, [item('a', 1, { eventId: `${id}-1` })]),
       );
-      expect(isDuplicateEventError(foreign)).toBe(true);
+      expect(isAnnalsError(foreign, ErrorCode.DuplicateEvent)).toBe(true);
       expect(await ctx.store().streamVersion(id)).toBe(1);
       expect(await ctx.store().streamVersion(other)).toBe(0);
       const twice = await rejection(
@@ -185,7 +175,7 @@ export function appendContract(ctx: ContractContext): void {
           .store()
           .append(other, NO_STREAM, [item('x', 1, { eventId: 'same' }), item('y', 1, { eventId: 'same' })]),
       );
-      expect(isInvalidArgumentError(twice)).toBe(true);
+      expect(isAnnalsError(twice, ErrorCode.InvalidArgument)).toBe(true);
     });
   });
 
@@ -198,7 +188,7 @@ export function appendContract(ctx: ContractContext): void {
           .store()
           .append(id, NO_STREAM, [item('ok'), { ...item('bad'), payload: { sku: '', quantity: -1 } }]),
       );
-      expect(isEventValidationError(error)).toBe(true);
+      expect(isAnnalsError(error, ErrorCode.EventValidation)).toBe(true);
       expect(error).toMatchObject({ eventType: 'ContractItemAdded' });
       expect((error as { issues: unknown[] }).issues.length).toBeGreaterThan(0);
       expect(await ctx.store().streamVersion(id)).toBe(0);
@@ -212,7 +202,7 @@ export function appendContract(ctx: ContractContext): void {
           .store()
           .append(id, NO_STREAM, [item('a'), { type: 'NoSuchEvent', aggregateType: 'X', payload: {} }]),
       );
-      expect(isUnknownEventTypeError(error)).toBe(true);
+      expect(isAnnalsError(error, ErrorCode.UnknownEventType)).toBe(true);
       expect(await ctx.store().streamVersion(id)).toBe(0);
     });
 
@@ -222,7 +212,7 @@ export function appendContract(ctx: ContractContext): void {
       cyclic.self = cyclic;
       for (const data of [{ big: 10n }, cyclic]) {
         const error = await rejection(ctx.store().append(id, ANY, [item('a'), note('bad', data)]));
-        expect(isSerializationError(error)).toBe(true);
+        expect(isAnnalsError(error, ErrorCode.Serialization)).toBe(true);
       }
       expect(await ctx.store().streamVersion(id)).toBe(0);
     });
@@ -233,7 +223,7 @@ export function appendContract(ctx: ContractContext): void {
         await ctx.store().append(id, NO_STREAM, [item('a'), note('nul \u0000 inside')]);
         expect((await ctx.store().load(id))[1]!.payload).toEqual({ text: 'nul \u0000 inside' });
       } catch (error) {
-        expect(isSerializationError(error), String(error)).toBe(true);
+        expect(isAnnalsError(error, ErrorCode.Serialization), String(error)).toBe(true);
         expect(await ctx.store().streamVersion(id)).toBe(0);
       }
     });

@@ -1,5 +1,5 @@
-import type { EventRegistry, IEventStore } from '../../core.js';
 import { afterAll, beforeAll, describe } from 'vitest';
+import type { EventRegistry, IEventStore } from '../../core.js';
 import { appendContract } from './append-contract.js';
 import { type ContractContext, contractRegistry } from './fixtures.js';
 import { logContract } from './log-contract.js';

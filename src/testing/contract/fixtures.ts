@@ -1,5 +1,5 @@
-import { defineEvent, EventRegistry, type IEventStore, type NewEvent } from '../../core.js';
 import { z } from 'zod';
+import { defineEvent, EventRegistry, type IEventStore, type NewEvent } from '../../core.js';
 
 /** An event type of the contract suite: an item added to a cart-like stream. */
 export const ContractItemAdded = defineEvent({

@@ -1,5 +1,5 @@
-import { compareLogPositions, isConcurrencyError, NO_STREAM, type StoredEvent } from '../../core.js';
 import { describe, expect, it } from 'vitest';
+import { compareLogPositions, ErrorCode, isAnnalsError, NO_STREAM, type StoredEvent } from '../../core.js';
 import { type ContractContext, item } from './fixtures.js';
 
 /** The global log: order, paging, head, counts and append notifications. */
@@ -97,7 +97,7 @@ export function logContract(ctx: ContractContext): void {
       const lost = outcomes.filter((outcome) => outcome.status === 'rejected');
       expect(won).toHaveLength(1);
       for (const outcome of lost) {
-        expect(isConcurrencyError(outcome.reason), String(outcome.reason)).toBe(true);
+        expect(isAnnalsError(outcome.reason, ErrorCode.Concurrency), String(outcome.reason)).toBe(true);
         expect(outcome.reason).toMatchObject({ expectedVersion: 1, actualVersion: 3 });
       }
       const loaded = await ctx.store().load(id);
@@ -117,7 +117,7 @@ export function logContract(ctx: ContractContext): void {
                 await ctx.store().append(id, version, [item(`w${writer}-${n}`)]);
                 break;
               } catch (error) {
-                if (!isConcurrencyError(error)) throw error;
+                if (!isAnnalsError(error, ErrorCode.Concurrency)) throw error;
               }
             }
           }

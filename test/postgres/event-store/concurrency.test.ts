@@ -5,8 +5,8 @@
 import {
   ANY,
   compareLogPositions,
-  isConcurrencyError,
-  isStoreUnavailableError,
+  ErrorCode,
+  isAnnalsError,
   type LogPosition,
   logPositionOf,
   NO_STREAM,
@@ -43,7 +43,7 @@ describeWithServer('racing writers on a real server', () => {
       expect(winners, `round ${round}`).toHaveLength(1);
       for (const outcome of outcomes) {
         if (outcome.status === 'fulfilled') continue;
-        expect(isConcurrencyError(outcome.reason), String(outcome.reason)).toBe(true);
+        expect(isAnnalsError(outcome.reason, ErrorCode.Concurrency), String(outcome.reason)).toBe(true);
         expect(outcome.reason).toMatchObject({ expectedVersion: expected, actualVersion: expected + 1 });
       }
     }
@@ -67,7 +67,7 @@ describeWithServer('racing writers on a real server', () => {
               won.set(result.nextExpectedVersion, `w${writer}-${n}`);
               break;
             } catch (error) {
-              if (!isConcurrencyError(error)) throw error;
+              if (!isAnnalsError(error, ErrorCode.Concurrency)) throw error;
               expect(error.actualVersion).toBeGreaterThan(version);
               conflicts++;
             }
@@ -125,7 +125,8 @@ describeWithServer('racing writers on a real server', () => {
     );
     const winners = outcomes.filter((outcome) => outcome.status === 'fulfilled');
     const losers = outcomes.filter((outcome) => outcome.status === 'rejected');
-    for (const loser of losers) expect(isConcurrencyError(loser.reason), String(loser.reason)).toBe(true);
+    for (const loser of losers)
+      expect(isAnnalsError(loser.reason, ErrorCode.Concurrency), String(loser.reason)).toBe(true);
     expect(winners.length).toBeGreaterThanOrEqual(1);
     expect(await store.streamVersion(id)).toBe(winners.length * 2);
     const versions = (await store.load(id)).map((event) => event.version);
@@ -225,7 +226,7 @@ describeWithServer('a global reader beside writers that hold transactions open',
               await store.append(id, await store.streamVersion(id), events);
               break;
             } catch (error) {
-              if (!isConcurrencyError(error)) throw error;
+              if (!isAnnalsError(error, ErrorCode.Concurrency)) throw error;
             }
           }
           for (const event of events) committed.add(event.eventId!);
@@ -325,7 +326,7 @@ describeWithServer('a backend killed mid-append', () => {
     await holder.query('ROLLBACK');
     holder.release();
 
-    expect(isStoreUnavailableError(error), String(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.StoreUnavailable), String(error)).toBe(true);
     expect(String((error as Error).message)).toMatch(/connection/i);
     expect(await store.streamVersion(id)).toBe(1);
     expect(await eventCount()).toBe(before);
@@ -352,7 +353,7 @@ describeWithServer('a backend killed mid-append', () => {
         await tx.append(id, 1, [added('b')]);
       }),
     );
-    expect(isStoreUnavailableError(error), String(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.StoreUnavailable), String(error)).toBe(true);
     expect(await store.streamVersion(id)).toBe(0);
     expect((await store.append(id, NO_STREAM, [added('again')])).nextExpectedVersion).toBe(1);
   });

@@ -1,4 +1,4 @@
-import { AggregateRepository, isEventValidationError, isUpcastError, type StoredEvent } from 'annals';
+import { AggregateRepository, ErrorCode, isAnnalsError, type StoredEvent } from 'annals';
 import { PostgresEventStore } from 'annals/postgres';
 import { describe, expect, it } from 'vitest';
 import { OrderAggregate } from '../../../examples/order/order-aggregate.js';
@@ -164,7 +164,7 @@ describe(`Order schema evolution on PostgreSQL (${where})`, () => {
     ]);
     try {
       const tooNew = await orders.load(newer).catch((error: unknown) => error);
-      expect(isUpcastError(tooNew)).toBe(true);
+      expect(isAnnalsError(tooNew, ErrorCode.Upcast)).toBe(true);
       expect(tooNew).toMatchObject({
         eventId: newerId,
         eventType: 'OrderCreated',
@@ -172,7 +172,7 @@ describe(`Order schema evolution on PostgreSQL (${where})`, () => {
         toSchemaVersion: 2,
       });
       const invalid = await orders.load(broken).catch((error: unknown) => error);
-      expect(isEventValidationError(invalid)).toBe(true);
+      expect(isAnnalsError(invalid, ErrorCode.EventValidation)).toBe(true);
       expect(invalid).toMatchObject({ eventId: brokenId, eventType: 'OrderCreated' });
       expect((invalid as Error).message).toContain('after upcasting from schema version 1 to 2');
     } finally {

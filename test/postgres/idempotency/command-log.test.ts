@@ -1,4 +1,4 @@
-import { isCommandInProgressError, isInvalidArgumentError, NO_STREAM } from 'annals';
+import { ErrorCode, isAnnalsError, NO_STREAM } from 'annals';
 import { PostgresCommandLog, PostgresEventStore } from 'annals/postgres';
 import { describeCommandLogContract } from 'annals/testing';
 import { describe, expect, it } from 'vitest';
@@ -93,7 +93,7 @@ describe(`PostgresCommandLog (${where})`, () => {
         return { note: 'nul \u0000 inside' };
       })
       .catch((caught: unknown) => caught);
-    expect(isInvalidArgumentError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
     expect(await store.streamVersion(walletId)).toBe(0);
     expect(await rowsOf(commandId)).toEqual([]);
   });
@@ -115,8 +115,12 @@ describe(`PostgresCommandLog (${where})`, () => {
       () => new PostgresCommandLog({ store: { schema: 'bad-name', withTransaction: store.withTransaction } }),
     ).toThrow(expect.objectContaining({ code: 'ANNALS_INVALID_ARGUMENT' }));
     const log = new PostgresCommandLog({ store });
-    await expect(log.runOnce('nul\u0000id', async () => 1)).rejects.toSatisfy(isInvalidArgumentError);
-    await expect(log.find('nul\u0000id')).rejects.toSatisfy(isInvalidArgumentError);
+    await expect(log.runOnce('nul\u0000id', async () => 1)).rejects.toSatisfy((error: unknown) =>
+      isAnnalsError(error, ErrorCode.InvalidArgument),
+    );
+    await expect(log.find('nul\u0000id')).rejects.toSatisfy((error: unknown) =>
+      isAnnalsError(error, ErrorCode.InvalidArgument),
+    );
   });
 });
 
@@ -147,7 +151,7 @@ describeWithServer('PostgresCommandLog with lockTimeoutMs (server)', () => {
         return 'second';
       })
       .catch((caught: unknown) => caught);
-    expect(isCommandInProgressError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.CommandInProgress)).toBe(true);
     expect((error as { commandId: string }).commandId).toBe(commandId);
     expect(ran).toBe(false);
     release();

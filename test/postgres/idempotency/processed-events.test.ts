@@ -1,4 +1,4 @@
-import { isInvalidArgumentError, NO_STREAM } from 'annals';
+import { ErrorCode, isAnnalsError, NO_STREAM } from 'annals';
 import { type PgQueryable, PostgresEventStore, PostgresProcessedEventStore } from 'annals/postgres';
 import { describeProcessedEventStoreContract } from 'annals/testing';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -86,7 +86,9 @@ describe(`PostgresProcessedEventStore (${where})`, () => {
 
   it('rejects ids PostgreSQL text cannot hold and a pool that is not one', async () => {
     const processed = new PostgresProcessedEventStore({ pool: db.pool, schema: db.schema });
-    await expect(processed.record('c', 'nul\u0000')).rejects.toSatisfy(isInvalidArgumentError);
+    await expect(processed.record('c', 'nul\u0000')).rejects.toSatisfy((error: unknown) =>
+      isAnnalsError(error, ErrorCode.InvalidArgument),
+    );
     expect(() => new PostgresProcessedEventStore({ pool: {} as never })).toThrow(
       expect.objectContaining({ code: 'ANNALS_INVALID_ARGUMENT' }),
     );

@@ -1,4 +1,4 @@
-import { AggregateRepository, isStoreUnavailableError } from 'annals';
+import { AggregateRepository, ErrorCode, isAnnalsError } from 'annals';
 import {
   type PgQueryable,
   type PgRow,
@@ -102,7 +102,9 @@ describe(`AggregateRepository with PostgresCommandLog (${where})`, () => {
           .catch((caught: unknown) => caught);
         expect(error).toBeInstanceOf(Error);
         if (fault === 'terminate-backend')
-          expect(isStoreUnavailableError(error) || /terminat/i.test(String(error))).toBe(true);
+          expect(isAnnalsError(error, ErrorCode.StoreUnavailable) || /terminat/i.test(String(error))).toBe(
+            true,
+          );
         expect(await store.streamVersion(walletId)).toBe(1);
         expect(await recordCount(commandId)).toBe(0);
         expect(await commands.find(commandId)).toBeUndefined();

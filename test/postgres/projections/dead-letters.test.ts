@@ -1,5 +1,6 @@
 import {
-  isProjectionError,
+  ErrorCode,
+  isAnnalsError,
   logPositionOf,
   type ProjectionError,
   ProjectionHandlerError,
@@ -212,7 +213,7 @@ describe('failing handlers on PostgreSQL', () => {
     });
     const error = await runner.catchUp().catch((caught: unknown) => caught);
     expect(error).toBeInstanceOf(ProjectionHandlerError);
-    expect(isProjectionError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.Projection)).toBe(true);
     const applied = (await ledgerRows(db.pool, db.schema, ledger.name)).map((row) => row.eventId);
     expect(applied).toEqual(ids.slice(0, ids.indexOf(failing)));
     const stored = (await eventStore.readAll({ limit: 1000 })).events;

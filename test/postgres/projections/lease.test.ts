@@ -1,9 +1,9 @@
 import { compareLogPositions, type LogPosition, logPositionOf, ProjectionRunner } from 'annals';
-import { type PgPool, PostgresEventStore, PostgresProjectionStore } from 'annals/postgres';
+import { PostgresEventStore, PostgresProjectionStore } from 'annals/postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { orderRegistry } from '../../../examples/order/upcasters.js';
-import { describeWithServer, usePostgres } from '../../support/postgres.js';
 import { projectionLeaseKey } from '../../../src/postgres/projections/projection-lease.js';
+import { describeWithServer, usePostgres } from '../../support/postgres.js';
 import {
   appendOrders,
   eventually,

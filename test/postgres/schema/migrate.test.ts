@@ -1,8 +1,8 @@
-import { ErrorCode, InvalidArgumentError, isAnnalsError, isInvalidArgumentError, type StoreFailedError } from 'annals';
+import { ErrorCode, InvalidArgumentError, isAnnalsError, type StoreFailedError } from 'annals';
 import { migrate, PostgresEventStore, quoteIdentifier } from 'annals/postgres';
+import { afterAll, describe, expect, it } from 'vitest';
 import { appendedChannel, assertIdentifier } from '../../../src/postgres/driver/identifier.js';
 import { type Migration, migrations } from '../../../src/postgres/schema/migrations/index.js';
-import { afterAll, describe, expect, it } from 'vitest';
 import { describeWithServer, usePostgres } from '../../support/postgres.js';
 import { registry, rejection } from '../event-store/fixtures.js';
 
@@ -49,7 +49,10 @@ describe('schema names', () => {
     for (const name of INVALID_NAMES) {
       const label = JSON.stringify(name);
       expect(
-        isInvalidArgumentError(await rejection(migrate(db.pool, { schema: name as string }))),
+        isAnnalsError(
+          await rejection(migrate(db.pool, { schema: name as string })),
+          ErrorCode.InvalidArgument,
+        ),
         label,
       ).toBe(true);
       expect(
@@ -127,7 +130,7 @@ describe('migrate()', () => {
     const error = await rejection(
       migrate(db.pool, { schema: freshSchema('m4'), migrations: [migrations[0]!, gap] }),
     );
-    expect(isInvalidArgumentError(error)).toBe(true);
+    expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
   });
 
   it('the released migrations are numbered 1..n', () => {

@@ -1,4 +1,4 @@
-import { AggregateRepository, everyNEvents, isInvalidArgumentError, type RepositoryWarning } from 'annals';
+import { AggregateRepository, ErrorCode, everyNEvents, isAnnalsError, type RepositoryWarning } from 'annals';
 import { PostgresEventStore, PostgresSnapshotStore } from 'annals/postgres';
 import { beforeEach, describe, expect, it } from 'vitest';
 import { describeSnapshotStoreContract } from '../../snapshots/snapshot-store-contract.js';
@@ -148,7 +148,7 @@ describe(`AggregateRepository with PostgresEventStore and PostgresSnapshotStore 
     };
     await snapshots.save({ ...base, state: { owner: 'ada' } });
     await expect(snapshots.save({ ...base, version: 2, state: { owner: 'nul \u0000' } })).rejects.toSatisfy(
-      isInvalidArgumentError,
+      (error: unknown) => isAnnalsError(error, ErrorCode.InvalidArgument),
     );
     expect(await snapshots.load(id)).toMatchObject({ version: 1, state: { owner: 'ada' } });
     expect(() => new PostgresSnapshotStore({ pool: {} as never })).toThrow(

@@ -3,7 +3,7 @@
  * per event, until it is killed. Arguments: schema, projection name. Needs DATABASE_URL.
  */
 import { ProjectionRunner } from 'annals';
-import { type PgPool, PostgresEventStore, PostgresProjectionStore } from 'annals/postgres';
+import { PostgresEventStore, PostgresProjectionStore } from 'annals/postgres';
 import pg from 'pg';
 import { orderRegistry } from '../../../../examples/order/upcasters.js';
 import { ledgerProjection } from '../fixtures.js';
@@ -11,9 +11,8 @@ import { ledgerProjection } from '../fixtures.js';
 const [schema, name] = process.argv.slice(2);
 if (!schema || !name || !process.env.DATABASE_URL)
   throw new Error('usage: slow-runner-child <schema> <name>');
-const raw = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
-raw.on('error', () => undefined);
-const pool = raw as unknown as PgPool;
+const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, max: 4 });
+pool.on('error', () => undefined);
 const runner = new ProjectionRunner({
   eventStore: new PostgresEventStore({ pool, registry: orderRegistry(), schema }),
   projectionStore: new PostgresProjectionStore({ pool, schema }),
