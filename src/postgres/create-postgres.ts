@@ -145,7 +145,7 @@ export async function createPostgres(options: CreatePostgresOptions): Promise<Po
       schema,
       eventStore,
       projectionStore: new PostgresProjectionStore({ ...options.projections, pool, schema }),
-      commandLog: new PostgresCommandLog({ ...options.commands, store: eventStore }),
+      commandLog: new PostgresCommandLog({ ...options.commands, store: eventStore, pool }),
       processedEvents: new PostgresProcessedEventStore({ pool, schema }),
       snapshotStore: new PostgresSnapshotStore({ pool, schema }),
       migrate: () => migrate(pool, { schema }),

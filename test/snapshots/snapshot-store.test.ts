@@ -1,9 +1,9 @@
 import { InMemorySnapshotStore } from 'annals';
+import { describeSnapshotStoreContract } from 'annals/testing';
 import { describe, expect, it } from 'vitest';
-import { describeSnapshotStoreContract } from './snapshot-store-contract.js';
 import { SnapshotWallet } from './snapshot-wallet.js';
 
-describeSnapshotStoreContract('InMemorySnapshotStore', async () => new InMemorySnapshotStore());
+describeSnapshotStoreContract('InMemorySnapshotStore', { createStore: () => new InMemorySnapshotStore() });
 
 describe('InMemorySnapshotStore', () => {
   it('counts what it holds', async () => {

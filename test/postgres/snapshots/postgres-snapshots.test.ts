@@ -1,7 +1,7 @@
 import { AggregateRepository, ErrorCode, everyNEvents, isAnnalsError, type RepositoryWarning } from 'annals';
 import { PostgresEventStore, PostgresSnapshotStore } from 'annals/postgres';
+import { describeSnapshotStoreContract } from 'annals/testing';
 import { beforeEach, describe, expect, it } from 'vitest';
-import { describeSnapshotStoreContract } from '../../snapshots/snapshot-store-contract.js';
 import { SnapshotWallet } from '../../snapshots/snapshot-wallet.js';
 import { spyingStore, walletRegistry } from '../../snapshots/wallet.js';
 import { hasServer, usePostgres } from '../../support/postgres.js';
@@ -9,10 +9,9 @@ import { hasServer, usePostgres } from '../../support/postgres.js';
 const db = usePostgres();
 const where = hasServer ? 'server' : 'PGlite';
 
-describeSnapshotStoreContract(
-  `PostgresSnapshotStore (${where})`,
-  async () => new PostgresSnapshotStore({ pool: db.pool, schema: db.schema }),
-);
+describeSnapshotStoreContract(`PostgresSnapshotStore (${where})`, {
+  createStore: () => new PostgresSnapshotStore({ pool: db.pool, schema: db.schema }),
+});
 
 let sequence = 0;
 const unique = (label: string) => `${label}-${++sequence}-${Date.now()}`;

@@ -1,5 +1,19 @@
-import { ErrorCode, isAnnalsError, type Snapshot, type SnapshotStore } from 'annals';
 import { afterAll, describe, expect, it } from 'vitest';
+import { ErrorCode, isAnnalsError, type Snapshot, type SnapshotStore } from '../core.js';
+
+/** How the snapshot-store contract suite gets a store to test. */
+export interface SnapshotStoreContractOptions {
+  /**
+   * Creates the store under test; called by each test. It may hold other data: aggregate ids are
+   * unique per run.
+   */
+  readonly createStore: () => SnapshotStore | Promise<SnapshotStore>;
+  /**
+   * Cleans up after the suite (closes pools, for example).
+   * @defaultValue nothing
+   */
+  readonly dispose?: () => void | Promise<void>;
+}
 
 let sequence = 0;
 const unique = (label: string) => `${label}-${process.pid}-${++sequence}-${Date.now()}`;
@@ -15,16 +29,25 @@ const snapshotOf = (aggregateId: string, overrides: Partial<Snapshot> = {}): Sna
 });
 
 /**
- * The {@link SnapshotStore} contract: every implementation (in memory, PostgreSQL) runs it.
- * Aggregate ids are unique per run, so one database can serve several runs.
+ * Defines (with vitest) the tests every {@link SnapshotStore} must pass: one snapshot per
+ * aggregate, replaced by each save; states kept as JSON; a delete; bad snapshots and ids rejected
+ * with `InvalidArgumentError`. Aggregate ids are unique per run, so one database can serve
+ * several runs.
+ *
+ * @example
+ * ```ts
+ * import { InMemorySnapshotStore } from 'annals';
+ * import { describeSnapshotStoreContract } from 'annals/testing';
+ *
+ * describeSnapshotStoreContract('InMemorySnapshotStore', {
+ *   createStore: () => new InMemorySnapshotStore(),
+ * });
+ * ```
  */
-export function describeSnapshotStoreContract(
-  name: string,
-  create: () => Promise<SnapshotStore>,
-  options: { readonly close?: () => Promise<void> } = {},
-): void {
+export function describeSnapshotStoreContract(name: string, options: SnapshotStoreContractOptions): void {
+  const create = async () => options.createStore();
   describe(`${name}: SnapshotStore contract`, () => {
-    if (options.close) afterAll(options.close);
+    if (options.dispose) afterAll(options.dispose);
 
     it('keeps one snapshot per aggregate, replaced by each save, whatever its version', async () => {
       const store = await create();
