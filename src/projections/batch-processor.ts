@@ -167,11 +167,13 @@ export class BatchProcessor<TContext> {
 
   /**
    * True for a permanent failure of a unit of work that no handler reported: the store refused
-   * a statement or the commit. A transient failure, or annals' own projection errors (another
-   * runner moved the checkpoint), are nobody's event's fault.
+   * a statement or the commit ({@link StoreFailedError}, such as `25P02` after a handler swallowed
+   * an SQL error). A transient failure, annals' own projection errors (another runner moved the
+   * checkpoint) and errors of unknown kind are nobody's event's fault: they propagate, and the
+   * runner retries from the stored checkpoint.
    */
   #isAttributable(error: unknown): boolean {
-    return !this.#isTransient(error) && !isAnnalsError(error, ErrorCode.Projection);
+    return !this.#isTransient(error) && isAnnalsError(error, ErrorCode.StoreFailed);
   }
 
   /** Retries an event that failed once; returns `false` when interrupted before it was settled. */

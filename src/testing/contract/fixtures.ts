@@ -1,16 +1,57 @@
-import { z } from 'zod';
-import { defineEvent, EventRegistry, type IEventStore, type NewEvent } from '../../core.js';
+import {
+  defineEvent,
+  EventRegistry,
+  type IEventStore,
+  type NewEvent,
+  type StandardSchemaV1,
+} from '../../core.js';
+
+type Issue = StandardSchemaV1.Issue;
+
+/**
+ * A Standard Schema written by hand, so that `annals/testing` needs no validator package: the
+ * suites run for users of zod, valibot or ArkType alike.
+ */
+function objectSchema<T>(check: (value: Record<string, unknown>, issues: Issue[]) => T): StandardSchemaV1<T> {
+  return {
+    '~standard': {
+      version: 1,
+      vendor: 'annals-testing',
+      validate(value) {
+        if (typeof value !== 'object' || value === null || Array.isArray(value)) {
+          return { issues: [{ message: 'Expected an object' }] };
+        }
+        const issues: Issue[] = [];
+        const output = check(value as Record<string, unknown>, issues);
+        return issues.length > 0 ? { issues } : { value: output };
+      },
+    },
+  };
+}
 
 /** An event type of the contract suite: an item added to a cart-like stream. */
 export const ContractItemAdded = defineEvent({
   type: 'ContractItemAdded',
-  schema: z.object({ sku: z.string().min(1), quantity: z.number().int().positive() }),
+  schema: objectSchema<{ sku: string; quantity: number }>(({ sku, quantity }, issues) => {
+    if (typeof sku !== 'string' || sku.length === 0) {
+      issues.push({ message: 'Expected a non-empty string', path: ['sku'] });
+    }
+    if (typeof quantity !== 'number' || !Number.isInteger(quantity) || quantity <= 0) {
+      issues.push({ message: 'Expected a positive integer', path: ['quantity'] });
+    }
+    return { sku: sku as string, quantity: quantity as number };
+  }),
 });
 
 /** An event type of the contract suite with a free-form payload, for serialisation edge cases. */
 export const ContractNote = defineEvent({
   type: 'ContractNote',
-  schema: z.object({ text: z.string(), data: z.unknown().optional() }),
+  schema: objectSchema<{ text: string; data?: unknown }>((value, issues) => {
+    if (typeof value.text !== 'string') issues.push({ message: 'Expected a string', path: ['text'] });
+    return value.data === undefined
+      ? { text: value.text as string }
+      : { text: value.text as string, data: value.data };
+  }),
 });
 
 /** The registry every store under contract test must be created with. */
