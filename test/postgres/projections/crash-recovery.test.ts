@@ -18,13 +18,17 @@ import {
 } from './fixtures.js';
 
 const db = usePostgres();
-const root = fileURLToPath(new URL('../..', import.meta.url));
+const root = fileURLToPath(new URL('../../..', import.meta.url));
 
 /** Where a unit of work is broken. */
 type CrashPoint =
   /** The handlers ran; the unit throws before the checkpoint is written (rolled back). */
   | 'before-checkpoint'
-  /** Handlers and checkpoint written; COMMIT itself fails (a deferred constraint trigger). */
+  /**
+   * Handlers and checkpoint written; COMMIT itself fails (a deferred constraint trigger raising a
+   * serialization failure, 40001: a fault worth retrying, as a random one is; a permanent failure
+   * at COMMIT is dead-lettered instead, see dead-letters.test.ts).
+   */
   | 'commit-fails'
   /** The transaction's connection is killed (pg_terminate_backend) after a handler wrote. */
   | 'connection-killed-mid-batch'
@@ -85,7 +89,7 @@ beforeAll(async () => {
   await db.pool.query(`
     CREATE TABLE ${s}.commit_trap (id integer);
     CREATE FUNCTION ${s}.commit_trap_fail() RETURNS trigger LANGUAGE plpgsql
-      AS $$ BEGIN RAISE EXCEPTION 'simulated failure at COMMIT'; END $$;
+      AS $$ BEGIN RAISE EXCEPTION 'simulated failure at COMMIT' USING ERRCODE = '40001'; END $$;
     CREATE CONSTRAINT TRIGGER commit_trap_fail AFTER INSERT ON ${s}.commit_trap
       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION ${s}.commit_trap_fail();
   `);
