@@ -106,7 +106,7 @@ const MAX_INT4 = 2_147_483_647;
  *   transaction, and every transaction before it, has finished; see docs/postgres.md.
  * - {@link PostgresEventStore.withTransaction} runs appends and your own SQL in one transaction.
  *
- * Create the schema first with {@link migrate} (or use {@link createPostgresEventStore}).
+ * Create the schema first with {@link migrate} (or use {@link createPostgres}, which does).
  *
  * @example
  * ```ts

@@ -85,9 +85,12 @@ const SQLSTATE_LOCK_NOT_AVAILABLE = '55P03';
  *
  * @example
  * ```ts
- * const store = await createPostgresEventStore({ connectionString, registry });
- * const commands = new PostgresCommandLog({ store, ttlHours: 24 });
- * const orders = new AggregateRepository(store, { create: (id) => new OrderAggregate(id), commands });
+ * const pg = await createPostgres({ connectionString, registry, commands: { ttlHours: 24 } });
+ * // or by hand: new PostgresCommandLog({ store: pg.eventStore, pool: pg.pool, ttlHours: 24 })
+ * const orders = new AggregateRepository(pg.eventStore, {
+ *   create: (id) => new OrderAggregate(id),
+ *   commands: pg.commandLog,
+ * });
  * await orders.execute('order-1', (order) => order.ship('DHL', 'T-1'), { metadata: { commandId: 'req-7f3a' } });
  * ```
  */

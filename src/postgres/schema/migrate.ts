@@ -16,6 +16,7 @@ export interface MigrateOptions {
   /**
    * The migrations to run. Only for tests of the migration runner itself.
    * @defaultValue every migration of this release
+   * @internal
    */
   readonly migrations?: readonly Migration[];
 }
