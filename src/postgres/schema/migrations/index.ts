@@ -1,6 +1,7 @@
 import { eventStoreMigration } from './001-event-store.js';
 import { projectionsMigration } from './002-projections.js';
 import { idempotencySnapshotsMigration } from './003-idempotency-snapshots.js';
+import { projectionFencesMigration } from './004-projection-fences.js';
 import type { Migration } from './migration.js';
 
 export type { Migration, MigrationContext } from './migration.js';
@@ -13,4 +14,5 @@ export const migrations: readonly Migration[] = Object.freeze([
   eventStoreMigration,
   projectionsMigration,
   idempotencySnapshotsMigration,
+  projectionFencesMigration,
 ]);
