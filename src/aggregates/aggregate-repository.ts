@@ -209,9 +209,12 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
    * {@link DomainRuleError}) are never retried.
    *
    * With a `commands` log and a `metadata.commandId`, the command runs at most once per id: a
-   * repeat returns the first result with `duplicate: true` and appends nothing. The command's
-   * return value must then be JSON-serialisable ({@link InvalidArgumentError} otherwise, before
-   * anything is appended). A command that throws records nothing and may be retried.
+   * repeat returns the first result with `duplicate: true` and appends nothing. A repeat that
+   * arrives while the first run is in flight waits for it without running `command` (it runs only
+   * when the first run failed), so `command` then runs inside the log's unit of work: it must not
+   * wait for another connection of the store's pool. The command's return value must be
+   * JSON-serialisable ({@link InvalidArgumentError} otherwise, before anything is appended). A
+   * command that throws records nothing and may be retried.
    */
   async execute<TValue>(
     id: string,
@@ -252,10 +255,16 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
   }
 
   /**
-   * The de-duplicated path of {@link AggregateRepository.execute}. The command runs outside the
-   * command log's unit of work, which holds only the append and the record: a database
-   * transaction then stays short and never waits on user code or a second connection. A duplicate
-   * that races past the first check is caught by `runOnce`, which returns the winner's result.
+   * The de-duplicated path of {@link AggregateRepository.execute}. The command runs inside the
+   * command log's unit of work, after the log has claimed the command id: a concurrent duplicate
+   * waits for that claim (in PostgreSQL, on the record's unique key) and then returns the
+   * recorded result without running anything, or runs itself when the first run failed. So a
+   * command function with side effects runs once per command id (again only after a failure or
+   * a concurrency conflict, which records nothing).
+   *
+   * The aggregate is loaded before the unit of work opens: a load may need a connection of the
+   * store's pool (snapshots, PGlite's single connection), which a unit holding one must not wait
+   * for. A stream that moved on meanwhile is a concurrency conflict, retried as usual.
    */
   async #executeOnce<TValue>(
     commands: CommandLog,
@@ -270,19 +279,11 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
         const processed = await commands.find(commandId);
         if (processed) return await this.#duplicateResult<TValue>(commandId, id, processed.result);
         const aggregate = await this.load(id);
-        let value: TValue;
-        try {
-          value = await command(aggregate);
-        } catch (error) {
-          // A duplicate whose twin committed after our check sees the new state and may be
-          // rejected by it (an order "already shipped"): it gets the twin's result instead.
-          const meanwhile = await commands.find(commandId).catch(() => undefined);
-          if (meanwhile) return await this.#duplicateResult<TValue>(commandId, id, meanwhile.result);
-          throw error;
-        }
-        assertJsonValue(commandId, value);
+        let value: TValue | undefined;
         let appended: AppendResult | undefined;
         const outcome = await commands.runOnce(commandId, async (unit): Promise<RecordedCommand> => {
+          value = await command(aggregate);
+          assertJsonValue(commandId, value);
           appended =
             aggregate.uncommittedEvents.length > 0
               ? await this.#append(unit, aggregate, options.metadata)
@@ -299,7 +300,7 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
         if (committed) await this.#afterCommit(aggregate, committed);
         return {
           aggregate,
-          value,
+          value: value as TValue,
           events: committed?.events ?? [],
           version: outcome.result.version,
           attempts: attempt,

@@ -118,7 +118,8 @@ export class DeciderRepository<TState, TCommand, TDefinition extends AnyEventDef
    * {@link AggregateRepository.execute} does: on a concurrency conflict it reloads and decides
    * again (up to `retry.maxAttempts`); errors `decide` throws are never retried. With a `commands`
    * log and a `metadata.commandId`, the command runs at most once per id: a repeat returns the
-   * first result with `duplicate: true` and appends nothing.
+   * first result with `duplicate: true` and appends nothing, and one that arrives while the first
+   * run is in flight waits for it rather than calling `decide`.
    */
   async execute(
     id: string,

@@ -63,9 +63,10 @@ export type RunOnceResult<T, TRecord = ProcessedCommand, TDuplicateResult = T> =
  * - A record past its `expiresAt` counts as absent: the id runs again.
  * - The result must be JSON-serialisable; duplicates receive its JSON copy.
  *
- * Keep `work` to the writes (the append): in PostgreSQL it runs inside an open transaction, and a
- * concurrent duplicate waits for it. {@link AggregateRepository} loads the aggregate and runs the
- * command before `runOnce`, after a {@link CommandLog.find} check, and appends inside it.
+ * Keep `work` short: in PostgreSQL it runs inside an open transaction, and a concurrent duplicate
+ * waits for it. {@link AggregateRepository} loads the aggregate before `runOnce` (after a
+ * {@link CommandLog.find} check), and runs the command and appends inside it, so a duplicate never
+ * runs the command while the first run is in flight.
  *
  * @typeParam TUnit - what `work` receives: at least an {@link EventAppender} bound to the unit of
  *   work (the PostgreSQL log passes its transaction, which also exposes the client).

@@ -1,15 +1,19 @@
 import {
   AggregateRepository,
   type CommandLog,
+  DeciderRepository,
   DomainRuleError,
   ErrorCode,
   InMemoryCommandLog,
   InMemoryEventBus,
+  InMemoryEventStore,
   isAnnalsError,
   type StoredEvent,
 } from 'annals';
 import { describe, expect, it } from 'vitest';
 import { spyingStore, Wallet } from '../snapshots/wallet.js';
+import { type AccountCommand, accountDecider } from '../unit/account-decider.js';
+import { accountRegistry } from '../unit/fixtures.js';
 
 function setup(options: { ttlHours?: number; clock?: () => Date } = {}) {
   const spy = spyingStore();
@@ -199,7 +203,7 @@ describe('AggregateRepository with a command log', () => {
     expect(runs).toBe(1);
   });
 
-  it('a duplicate whose twin commits between its check and its load gets the twin result, not a domain error', async () => {
+  it('a duplicate whose twin commits between its check and its load gets the twin result without running', async () => {
     const spy = spyingStore();
     const shared = new InMemoryCommandLog({ store: spy.store });
     const twin = new AggregateRepository(spy.store, { create: (id) => new Wallet(id), commands: shared });
@@ -216,29 +220,131 @@ describe('AggregateRepository with a command log', () => {
       purgeExpired: () => shared.purgeExpired(),
     };
     const late = new AggregateRepository(spy.store, { create: (id) => new Wallet(id), commands: racing });
-    const result = await late.execute('w-12', (wallet) => wallet.open('lou'), withId('open-12'));
+    let lateRuns = 0;
+    const result = await late.execute(
+      'w-12',
+      (wallet) => {
+        lateRuns++;
+        wallet.open('lou');
+      },
+      withId('open-12'),
+    );
     expect(result).toMatchObject({ duplicate: true, version: 1 });
-    expect(checks).toBe(2);
+    expect(lateRuns).toBe(0);
     expect(spy.appends).toBe(1);
   });
 
-  it('concurrent duplicates that all ran the command still append once (the log decides)', async () => {
+  it('20 concurrent executions of one command id run its function once: one append, 19 duplicates', async () => {
     const { spy, wallets } = setup();
-    let runs = 0;
+    await wallets.execute('w-13', (wallet) => wallet.open('max'));
+    let sideEffects = 0;
     const results = await Promise.all(
-      Array.from({ length: 5 }, () =>
+      Array.from({ length: 20 }, () =>
         wallets.execute(
           'w-13',
-          (wallet) => {
-            runs++;
-            wallet.open('max');
+          async (wallet) => {
+            sideEffects++; // an e-mail, a payment: must happen once per command id
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            wallet.deposit(5);
+            return { charged: 5 };
           },
-          withId('open-13'),
+          withId('charge-13'),
         ),
       ),
     );
-    expect(runs).toBeGreaterThan(1); // all passed the first check before any committed
-    expect(spy.appends).toBe(1);
-    expect(results.filter((result) => result.duplicate)).toHaveLength(4);
+    expect(sideEffects).toBe(1);
+    expect(spy.appends).toBe(2);
+    expect(results.filter((result) => result.duplicate)).toHaveLength(19);
+    expect(results.every((result) => result.version === 2 && result.value.charged === 5)).toBe(true);
+    expect((await wallets.load('w-13')).balance).toBe(5);
+  });
+
+  it('a duplicate waits while the first run is in flight; when that run fails, the duplicate runs', async () => {
+    const { spy, wallets } = setup();
+    await wallets.execute('w-14', (wallet) => wallet.open('ned'));
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const calls: string[] = [];
+    const first = wallets
+      .execute(
+        'w-14',
+        async () => {
+          calls.push('first');
+          await gate;
+          throw new DomainRuleError('the card was declined');
+        },
+        withId('charge-14'),
+      )
+      .catch((caught: unknown) => caught);
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = wallets.execute(
+      'w-14',
+      (wallet) => {
+        calls.push('second');
+        wallet.deposit(3);
+      },
+      withId('charge-14'),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(calls).toEqual(['first']); // the second waits for the first to settle
+    release();
+    expect(isAnnalsError(await first, ErrorCode.DomainRule)).toBe(true);
+    expect(await second).toMatchObject({ duplicate: false, version: 2, attempts: 1 });
+    expect(calls).toEqual(['first', 'second']);
+    expect(spy.appends).toBe(2);
+  });
+
+  it('a command that conflicts is retried under its id and still records once', async () => {
+    const { spy, wallets } = setup();
+    await wallets.execute('w-15', (wallet) => wallet.open('oz'));
+    let runs = 0;
+    const result = await wallets.execute(
+      'w-15',
+      async (wallet) => {
+        runs++;
+        // Another writer moves the stream on while the first attempt decides.
+        if (runs === 1)
+          await spy.store.append('w-15', 1, [
+            { type: 'MoneyDeposited', aggregateType: 'Wallet', payload: { amount: 1 } },
+          ]);
+        wallet.deposit(2);
+      },
+      withId('deposit-15'),
+    );
+    expect(runs).toBe(2);
+    expect(result).toMatchObject({ duplicate: false, attempts: 2, version: 3 });
+    expect(
+      (await wallets.execute('w-15', (wallet) => wallet.deposit(2), withId('deposit-15'))).duplicate,
+    ).toBe(true);
+    expect((await wallets.load('w-15')).balance).toBe(3);
+  });
+});
+
+describe('DeciderRepository with a command log', () => {
+  it('20 concurrent executions of one command id decide once: one append, 19 duplicates', async () => {
+    const store = new InMemoryEventStore({ registry: accountRegistry() });
+    let decisions = 0;
+    const accounts = new DeciderRepository(store, {
+      decider: {
+        ...accountDecider,
+        decide: (command: AccountCommand, state) => {
+          decisions++;
+          return accountDecider.decide(command, state);
+        },
+      },
+      commands: new InMemoryCommandLog({ store }),
+    });
+    await accounts.execute('acc-1', { type: 'open', owner: 'pia' });
+    decisions = 0;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        accounts.execute('acc-1', { type: 'deposit', amount: 4 }, withId('dep-1')),
+      ),
+    );
+    expect(decisions).toBe(1);
+    expect(results.filter((result) => result.duplicate)).toHaveLength(19);
+    expect(await store.streamVersion('acc-1')).toBe(2);
   });
 });

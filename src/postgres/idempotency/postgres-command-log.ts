@@ -4,6 +4,7 @@ import {
   type CommandLogOptions,
   commandResultJson,
   InvalidArgumentError,
+  KeyedMutex,
   type ProcessedCommand,
   type RunOnceResult,
   resolveCommandTtlMs,
@@ -80,8 +81,9 @@ const SQLSTATE_LOCK_NOT_AVAILABLE = '55P03';
  *
  * Times come from the `clock` option (the application's clock), not from the database's.
  *
- * Keep `work` to the writes: it runs inside the open transaction, and duplicates wait for it.
- * {@link AggregateRepository} loads and runs the command before, and appends inside.
+ * Keep `work` short: it runs inside the open transaction, and duplicates wait for it (those of
+ * this process in memory, holding no connection). {@link AggregateRepository} loads the aggregate
+ * before, and runs the command and appends inside.
  *
  * @example
  * ```ts
@@ -100,7 +102,10 @@ export class PostgresCommandLog implements CommandLog<PostgresTransaction> {
   readonly #ttlMs: number;
   readonly #clock: () => Date;
   readonly #lockTimeout: string | undefined;
+  readonly #lockTimeoutMs: number | undefined;
   readonly #sql: CommandLogSql;
+  /** Duplicates within this process wait here, holding no connection (see `runOnce`). */
+  readonly #inProcess = new KeyedMutex();
 
   constructor(options: PostgresCommandLogOptions) {
     if (typeof options?.store?.withTransaction !== 'function') {
@@ -122,6 +127,7 @@ export class PostgresCommandLog implements CommandLog<PostgresTransaction> {
     this.#ttlMs = resolveCommandTtlMs(options.ttlHours);
     this.#clock = options.clock ?? (() => new Date());
     this.#lockTimeout = lockTimeoutMs === undefined ? undefined : `${lockTimeoutMs}ms`;
+    this.#lockTimeoutMs = lockTimeoutMs;
     this.#sql = commandLogSql(quoteIdentifier('schema', options.store.schema));
   }
 
@@ -131,6 +137,19 @@ export class PostgresCommandLog implements CommandLog<PostgresTransaction> {
   ): Promise<RunOnceResult<T>> {
     assertTextId('commandId', commandId);
     if (typeof work !== 'function') throw new InvalidArgumentError('runOnce needs a `work` function');
+    // Calls of this process with one id queue here rather than each holding a connection while
+    // blocked on the claim: `work` (a repository's command) may need a connection of the pool.
+    const wait =
+      this.#lockTimeoutMs === undefined
+        ? undefined
+        : { timeoutMs: this.#lockTimeoutMs, onTimeout: () => new CommandInProgressError(commandId) };
+    return this.#inProcess.run(commandId, () => this.#runOnceInTransaction(commandId, work), wait);
+  }
+
+  async #runOnceInTransaction<T>(
+    commandId: string,
+    work: (unit: PostgresTransaction) => Promise<T>,
+  ): Promise<RunOnceResult<T>> {
     return this.#store.withTransaction(async (tx): Promise<RunOnceResult<T>> => {
       const processedAt = this.#clock();
       const expiresAt = new Date(processedAt.getTime() + this.#ttlMs);

@@ -1,4 +1,4 @@
-import { AggregateRepository, ErrorCode, isAnnalsError } from 'annals';
+import { AggregateRepository, type CommandLog, DeciderRepository, ErrorCode, isAnnalsError } from 'annals';
 import {
   type PgQueryable,
   type PgRow,
@@ -10,6 +10,8 @@ import {
 import { describe, expect, it } from 'vitest';
 import { Wallet, walletRegistry } from '../../snapshots/wallet.js';
 import { describeWithServer, hasServer, usePostgres } from '../../support/postgres.js';
+import { type AccountCommand, accountDecider } from '../../unit/account-decider.js';
+import { accountRegistry } from '../../unit/fixtures.js';
 
 const db = usePostgres();
 const where = hasServer ? 'server' : 'PGlite';
@@ -143,6 +145,99 @@ describe(`AggregateRepository with PostgresCommandLog (${where})`, () => {
     expect(rows).toEqual([{ aggregate_id: walletId }]);
   });
 
+  it('20 concurrent executions of one command id run its function once: one append, 19 duplicates', async () => {
+    const { store, wallets } = setup();
+    const walletId = unique('w');
+    await wallets.execute(walletId, (wallet) => wallet.open('fin'));
+    const commandId = unique('charge');
+    let sideEffects = 0;
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        wallets.execute(
+          walletId,
+          async (wallet) => {
+            sideEffects++; // an e-mail, a payment: must happen once per command id
+            await new Promise((resolve) => setTimeout(resolve, 5));
+            wallet.deposit(5);
+            return { charged: 5 };
+          },
+          withId(commandId),
+        ),
+      ),
+    );
+    expect(sideEffects).toBe(1);
+    expect(results.filter((result) => result.duplicate)).toHaveLength(19);
+    expect(results.every((result) => result.version === 2 && result.value.charged === 5)).toBe(true);
+    expect((await store.load(walletId)).map((event) => event.type)).toEqual([
+      'WalletOpened',
+      'MoneyDeposited',
+    ]);
+    expect(await recordCount(commandId)).toBe(1);
+  });
+
+  it('20 concurrent executions of one command id through a DeciderRepository decide once', async () => {
+    const store = new PostgresEventStore({ pool: db.pool, registry: accountRegistry(), schema: db.schema });
+    let decisions = 0;
+    const accounts = new DeciderRepository(store, {
+      decider: {
+        ...accountDecider,
+        decide: (command: AccountCommand, state) => {
+          decisions++;
+          return accountDecider.decide(command, state);
+        },
+      },
+      commands: new PostgresCommandLog({ store, pool: db.pool }),
+    });
+    const accountId = unique('acc');
+    await accounts.execute(accountId, { type: 'open', owner: 'gil' });
+    decisions = 0;
+    const commandId = unique('dep');
+    const results = await Promise.all(
+      Array.from({ length: 20 }, () =>
+        accounts.execute(accountId, { type: 'deposit', amount: 4 }, withId(commandId)),
+      ),
+    );
+    expect(decisions).toBe(1);
+    expect(results.filter((result) => result.duplicate)).toHaveLength(19);
+    expect(await store.streamVersion(accountId)).toBe(2);
+  });
+
+  it('a command that conflicts is retried under its id and records once', async () => {
+    const { store, commands } = setup();
+    const walletId = unique('w');
+    let claims = 0;
+    // Another writer moves the stream on after the first attempt loaded it (outside the unit of
+    // work: on PGlite a write inside it would wait for the unit's own connection).
+    const racing: CommandLog<PostgresTransaction> = {
+      find: (commandId) => commands.find(commandId),
+      runOnce: async (commandId, work) => {
+        if (++claims === 1) {
+          await store.append(walletId, 1, [
+            { type: 'MoneyDeposited', aggregateType: 'Wallet', payload: { amount: 1 } },
+          ]);
+        }
+        return commands.runOnce(commandId, work);
+      },
+      purgeExpired: () => commands.purgeExpired(),
+    };
+    const wallets = new AggregateRepository(store, { create: (id) => new Wallet(id), commands: racing });
+    await wallets.execute(walletId, (wallet) => wallet.open('hal'));
+    const commandId = unique('deposit');
+    let runs = 0;
+    const result = await wallets.execute(
+      walletId,
+      (wallet) => {
+        runs++;
+        wallet.deposit(2);
+      },
+      withId(commandId),
+    );
+    expect(runs).toBe(2);
+    expect(result).toMatchObject({ duplicate: false, attempts: 2, version: 3 });
+    expect(await recordCount(commandId)).toBe(1);
+    expect((await wallets.load(walletId)).balance).toBe(3);
+  });
+
   it('the record expires after ttlHours: the command id then runs again, and the purge removes it', async () => {
     let now = Date.UTC(2026, 5, 1);
     const store = new PostgresEventStore({ pool: db.pool, registry: walletRegistry(), schema: db.schema });
@@ -205,7 +300,7 @@ describeWithServer('AggregateRepository with PostgresCommandLog: concurrent dupl
     );
     const winners = results.filter((result) => !result.duplicate);
     expect(winners).toHaveLength(1);
-    expect(runs).toBeGreaterThanOrEqual(1);
+    expect(runs).toBe(1);
     const winner = winners[0]!;
     for (const result of results) {
       expect(result.value).toEqual(winner.value);
