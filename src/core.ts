@@ -52,4 +52,5 @@ export * from './snapshots/snapshot-store.js';
 export * from './store/event-store.js';
 export * from './store/expected-version.js';
 export * from './store/in-memory-event-store.js';
+export * from './store/log-horizon.js';
 export * from './store/read-options.js';

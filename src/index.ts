@@ -93,3 +93,4 @@ export {
   STREAM_EXISTS,
 } from './store/expected-version.js';
 export { InMemoryEventStore, type InMemoryEventStoreOptions } from './store/in-memory-event-store.js';
+export type { HorizonHolder, LogHorizon } from './store/log-horizon.js';

@@ -28,6 +28,7 @@ export {
   pgliteAsPool,
 } from './driver/pglite-pool.js';
 export type { PostgresTransaction } from './driver/transaction.js';
+export type { HorizonScope } from './event-store/horizon-sql.js';
 export {
   type PostgresAppendOptions,
   PostgresEventStore,

@@ -1,5 +1,6 @@
 import type { LogPosition } from '../events/event-envelope.js';
 import type { IEventStore } from '../store/event-store.js';
+import type { LogHorizon } from '../store/log-horizon.js';
 import type { ProjectionStore } from './projection-store.js';
 
 /**
@@ -48,6 +49,12 @@ export interface ProjectionStatus {
   readonly deadLetters: number;
   /** The last failure this runner met with the projection since it last started it, if any. */
   readonly lastError: ProjectionLastError | undefined;
+  /**
+   * The readable end of the log, from an event store that tells it ({@link IEventStore.readHorizon}):
+   * its scope and, when committed events wait behind an unfinished transaction
+   * (`heldBackEvents > 0`), that transaction. `undefined` for a store that does not tell.
+   */
+  readonly horizon: LogHorizon | undefined;
 }
 
 /** Reads the stored part of a projection's status and adds what the runner knows. */
@@ -63,6 +70,7 @@ export async function readProjectionStatus(
     projectionStore.countDeadLetters(projection),
   ]);
   const lagEvents = await eventStore.countAfter(checkpoint.position);
+  const horizon = await eventStore.readHorizon?.();
   let lagMs = 0;
   if (lagEvents > 0n && head.timestamp) {
     const since =
@@ -81,5 +89,6 @@ export async function readProjectionStatus(
     checkpointUpdatedAt: checkpoint.updatedAt,
     deadLetters,
     lastError: live.lastError,
+    horizon,
   };
 }

@@ -1,5 +1,6 @@
 import type { LogPosition, NewEvent, StoredEvent } from '../events/event-envelope.js';
 import type { ExpectedVersionMode } from './expected-version.js';
+import type { LogHorizon } from './log-horizon.js';
 
 /** What an append wrote, or, for a retried append, what the original append wrote. */
 export interface AppendResult {
@@ -105,6 +106,13 @@ export interface IEventStore {
 
   /** How many readable events come after `position`. */
   countAfter(position: LogPosition): Promise<bigint>;
+
+  /**
+   * Optional: where the readable end of the log stands and which unfinished transaction, if
+   * any, holds it back (stores whose log never waits for anyone leave it out). Projection
+   * status reports it.
+   */
+  readHorizon?(): Promise<LogHorizon>;
 
   /**
    * Calls `listener` soon after events were appended (by this process or, where the backend

@@ -1,11 +1,13 @@
 /**
  * A PostgreSQL for a test file, with a fresh schema of its own.
  *
- * - `DATABASE_URL` set: a `pg.Pool` on that server, a random schema, dropped (CASCADE) after
- *   the file. While the file runs it holds a session advisory lock, so test files that use this
- *   helper run one at a time on the server: the global log's visibility rule is cluster-wide
- *   (one file's open transactions hold back another file's readers), so sharing the server
- *   between files at once would make log assertions depend on timing.
+ * - `DATABASE_URL` set: a database of the file's own on that server (`annals_test_<time>_<random>`,
+ *   created before the file and dropped `WITH (FORCE)` after it), a `pg.Pool` on it and a random
+ *   schema in it. Files need no lock and run side by side, also beside other runs on the same
+ *   server: the event store's readers are held back only by transactions of their own database
+ *   (see docs/postgres.md, "The global log and its guarantee"), so one file's open transactions
+ *   never stall another file's readers. While the file runs, {@link databaseUrl} names its
+ *   database (child processes and CLI runs of the file connect there).
  * - `DATABASE_URL` unset: an in-process PGlite (one per file, created once; it takes a few
  *   seconds), wrapped with `pgliteAsPool`. Tests that need several connections check
  *   `hasServer` and use `describeWithServer` / `it.skipIf(!hasServer)` so they report plainly
@@ -22,24 +24,33 @@
  */
 import { migrate, type PgPool, pgliteAsPool } from 'annals/postgres';
 import pg from 'pg';
-import { afterAll, beforeAll, describe, expect } from 'vitest';
+import { afterAll, beforeAll, describe } from 'vitest';
 
-/** The server's connection string, when one is configured. */
-export const databaseUrl: string | undefined = process.env.DATABASE_URL || undefined;
+/** The server's connection string (`DATABASE_URL`), when one is configured. */
+export const serverUrl: string | undefined = process.env.DATABASE_URL || undefined;
+
+/**
+ * The connection string of this test file's database: once `usePostgres()`'s `beforeAll` has
+ * run, the file's own database; before that (and in files without `usePostgres()`), `DATABASE_URL`.
+ * A live binding: read it inside tests or hooks.
+ */
+export let databaseUrl: string | undefined = serverUrl;
 
 /** True when `DATABASE_URL` is set: tests run on a real server. */
-export const hasServer: boolean = databaseUrl !== undefined;
+export const hasServer: boolean = serverUrl !== undefined;
 
 /** Why server-only tests are skipped, for their titles. */
 export const NO_SERVER_REASON = 'SKIPPED: needs a real PostgreSQL server and DATABASE_URL is unset';
 
 /** What a test file gets. Read the fields inside tests or hooks, not at collection time. */
 export interface PostgresTestDatabase {
-  /** A `pg.Pool` on the server, or the PGlite adapter. */
+  /** A `pg.Pool` on the file's database, or the PGlite adapter. */
   readonly pool: PgPool;
   /** The file's own schema (already migrated unless `migrate: false`). */
   readonly schema: string;
-  /** Opens another `pg.Pool` on the server (server only); it is ended after the file. */
+  /** The connection string of the file's own database (server only). */
+  readonly connectionString: string;
+  /** Opens another `pg.Pool` on the file's database (server only); it is ended after the file. */
   newPool(maxConnections?: number): pg.Pool;
 }
 
@@ -62,42 +73,45 @@ export interface UsePostgresOptions {
   readonly serverOnly?: boolean;
 }
 
-const EXCLUSIVE_LOCK_KEY = 0x616e6e74; // "annt": annals test files on one server
-/** How long a file waits for the server; override with ANNALS_TEST_LOCK_WAIT_MS. */
-const LOCK_WAIT_MS = Number(process.env.ANNALS_TEST_LOCK_WAIT_MS ?? 300_000);
-const SETUP_TIMEOUT_MS = LOCK_WAIT_MS + 60_000;
+const SETUP_TIMEOUT_MS = 60_000;
 const TEARDOWN_STEP_MS = 10_000;
+/** Test databases older than this are left over from runs that died; the next file drops them. */
+const STALE_DATABASE_MS = 6 * 3600_000;
+const DATABASE_PREFIX = 'annals_test_';
 
-/** Takes the exclusive test lock on `client`, waiting for other files (of any run on this server). */
-async function lockServer(client: pg.Client, file: string): Promise<void> {
-  const deadline = Date.now() + LOCK_WAIT_MS;
-  let nextNote = Date.now() + 30_000;
-  for (;;) {
-    const { rows } = await client.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
-      EXCLUSIVE_LOCK_KEY,
-    ]);
-    if (rows[0]?.locked) return;
-    if (Date.now() > deadline || Date.now() > nextNote) {
-      const holder = await client.query<{ name: string; pid: number }>(
-        `SELECT a.application_name AS name, a.pid FROM pg_locks l JOIN pg_stat_activity a USING (pid)
-          WHERE l.locktype = 'advisory' AND l.objid = $1 AND l.granted`,
-        [EXCLUSIVE_LOCK_KEY],
-      );
-      const who =
-        holder.rows.map((row) => `${row.name || '(unnamed)'} [pid ${row.pid}]`).join(', ') || 'nobody';
-      if (Date.now() > deadline) {
-        throw new Error(
-          `${file}: waited ${LOCK_WAIT_MS} ms for the test server; it is held by ${who}. Test files that use usePostgres() run one at a time on a server.`,
-        );
-      }
-      console.warn(`${file}: waiting for the test server, held by ${who}`);
-      nextNote = Date.now() + 30_000;
-    }
-    await new Promise((resolve) => setTimeout(resolve, 100));
+/** The connection string of `database` on the server of `url`. */
+export function urlOfDatabase(url: string, database: string): string {
+  const parsed = new URL(url);
+  parsed.pathname = `/${database}`;
+  return parsed.toString();
+}
+
+/** Runs `work` on a connection to the server's `DATABASE_URL` database. */
+async function onServer<T>(work: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: serverUrl, application_name: 'annals-test-admin' });
+  client.on('error', () => undefined);
+  await client.connect();
+  try {
+    return await work(client);
+  } finally {
+    await client.end();
   }
 }
 
-/** Runs a teardown step; a failing or hanging step must not keep the server locked. */
+/** Drops test databases that runs which died left behind (best effort: another file may race us). */
+async function dropStaleDatabases(client: pg.Client): Promise<void> {
+  const { rows } = await client.query<{ datname: string }>(
+    'SELECT datname FROM pg_database WHERE starts_with(datname, $1)',
+    [DATABASE_PREFIX],
+  );
+  for (const { datname } of rows) {
+    const created = Number.parseInt(datname.slice(DATABASE_PREFIX.length).split('_')[0] ?? '', 36);
+    if (!Number.isFinite(created) || Date.now() - created < STALE_DATABASE_MS) continue;
+    await client.query(`DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`).catch(() => undefined);
+  }
+}
+
+/** Runs a teardown step; a failing or hanging step must not keep the next ones from running. */
 async function step(name: string, run: () => Promise<unknown>): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined;
   try {
@@ -123,24 +137,25 @@ async function step(name: string, run: () => Promise<unknown>): Promise<void> {
  * Registers `beforeAll`/`afterAll` that provide a database with a fresh schema for this file.
  */
 export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatabase {
-  const schema = `annals_test_${Math.random().toString(36).slice(2, 10)}`;
+  const random = Math.random().toString(36).slice(2, 10);
+  const schema = `annals_test_${random}`;
+  const database = `${DATABASE_PREFIX}${Date.now().toString(36)}_${random}`;
+  const fileUrl = serverUrl ? urlOfDatabase(serverUrl, database) : undefined;
   let pool: PgPool | undefined;
-  let lockClient: pg.Client | undefined;
+  let created = false;
   let closePglite: (() => Promise<void>) | undefined;
   const extraPools: pg.Pool[] = [];
 
   beforeAll(async () => {
-    if (options.serverOnly && !databaseUrl) return;
-    if (databaseUrl) {
-      const file = (expect.getState().testPath ?? 'a test file').replace(`${process.cwd()}/`, '');
-      lockClient = new pg.Client({
-        connectionString: databaseUrl,
-        application_name: `annals-test-lock ${file}`.slice(0, 63),
+    if (options.serverOnly && !serverUrl) return;
+    if (fileUrl) {
+      await onServer(async (client) => {
+        await dropStaleDatabases(client);
+        await client.query(`CREATE DATABASE "${database}"`);
       });
-      lockClient.on('error', () => undefined);
-      await lockClient.connect();
-      await lockServer(lockClient, file);
-      const serverPool = new pg.Pool({ connectionString: databaseUrl, max: options.maxConnections ?? 20 });
+      created = true;
+      databaseUrl = fileUrl;
+      const serverPool = new pg.Pool({ connectionString: fileUrl, max: options.maxConnections ?? 20 });
       serverPool.on('error', () => undefined); // backends killed on purpose by fault tests
       pool = serverPool;
     } else {
@@ -154,26 +169,21 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
 
   afterAll(
     async () => {
-      try {
-        await step('ending extra pools', () => Promise.all(extraPools.map((extra) => extra.end())));
-        if (pool && databaseUrl) {
-          const serverPool = pool;
-          await step('dropping the schema', () =>
-            serverPool.query(`DROP SCHEMA IF EXISTS "${schema}" CASCADE`),
-          );
-          await step('ending the pool', async () => serverPool.end?.());
-        }
-        if (closePglite) await step('closing PGlite', closePglite);
-      } finally {
-        // Whatever failed above, the next file must get the server.
-        const client = lockClient;
-        if (client) {
-          await step('unlocking', () => client.query('SELECT pg_advisory_unlock($1)', [EXCLUSIVE_LOCK_KEY]));
-          await step('closing the lock connection', () => client.end());
-        }
+      await step('ending extra pools', () => Promise.all(extraPools.map((extra) => extra.end())));
+      if (pool && fileUrl) {
+        const serverPool = pool;
+        await step('ending the pool', async () => serverPool.end?.());
       }
+      if (created) {
+        // FORCE: connections a test left open (or a child process) must not keep it alive.
+        await step('dropping the database', () =>
+          onServer((client) => client.query(`DROP DATABASE IF EXISTS "${database}" WITH (FORCE)`)),
+        );
+        databaseUrl = serverUrl;
+      }
+      if (closePglite) await step('closing PGlite', closePglite);
     },
-    5 * TEARDOWN_STEP_MS + 10_000,
+    4 * TEARDOWN_STEP_MS + 10_000,
   );
 
   return {
@@ -182,9 +192,13 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
       return pool;
     },
     schema,
+    get connectionString(): string {
+      if (!fileUrl) throw new Error(`usePostgres.connectionString: ${NO_SERVER_REASON}`);
+      return fileUrl;
+    },
     newPool(maxConnections = 10): pg.Pool {
-      if (!databaseUrl) throw new Error(`usePostgres.newPool: ${NO_SERVER_REASON}`);
-      const extra = new pg.Pool({ connectionString: databaseUrl, max: maxConnections });
+      if (!fileUrl) throw new Error(`usePostgres.newPool: ${NO_SERVER_REASON}`);
+      const extra = new pg.Pool({ connectionString: fileUrl, max: maxConnections });
       extra.on('error', () => undefined);
       extraPools.push(extra);
       return extra;

@@ -1,5 +1,6 @@
 import { formatLogPosition, type ProjectionStore, readProjectionStatus } from '../../core.js';
 import { writeLine } from '../cli-io.js';
+import { describeHorizon } from '../describe-horizon.js';
 import { formatDuration, formatTable, toJson } from '../format.js';
 import type { CommandContext } from './command-context.js';
 
@@ -39,11 +40,13 @@ export async function statusCommand({ io, config, options }: CommandContext): Pr
     }),
   );
   const head = await eventStore.head();
+  const horizon = statuses[0]?.status.horizon ?? (await eventStore.readHorizon?.());
   if (options.json) {
     writeLine(
       io.stdout,
       toJson({
         head: { position: formatLogPosition(head.position), timestamp: head.timestamp ?? null },
+        horizon: horizon ?? null,
         projections: statuses.map(({ status, lease }) => ({
           projection: status.projection,
           checkpoint: formatLogPosition(status.checkpoint),
@@ -85,4 +88,5 @@ export async function statusCommand({ io, config, options }: CommandContext): Pr
     io.stdout,
     `head of the log: ${formatLogPosition(head.position)}${head.timestamp ? ` (${head.timestamp.toISOString()})` : ' (empty)'}`,
   );
+  if (horizon) writeLine(io.stdout, describeHorizon(horizon));
 }

@@ -1,6 +1,7 @@
 import type { RawStoredEvent } from '../../core.js';
 import { fnv1a32 } from '../driver/identifier.js';
 import type { PgRow } from '../driver/pg-client.js';
+import { type HorizonScope, horizonExpression } from './horizon-sql.js';
 
 /** A row of `events` as the store selects it; bigints arrive as text (see {@link EVENT_COLUMNS}). */
 export interface EventRow extends PgRow {
@@ -35,8 +36,11 @@ export const EVENT_COLUMNS =
   'e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, e.aggregate_id, ' +
   'e.aggregate_type, e.version, e.event_id, e.type, e.schema_version, e.payload, e.metadata, e."timestamp"';
 
-/** Events whose writing transaction has finished, and all transactions before it: the readable log. */
-const VISIBLE = 'e.transaction_id < pg_snapshot_xmin(pg_current_snapshot())';
+/**
+ * Events whose writing transaction has finished, and all transactions of the store's database
+ * (or, for `'cluster'`, of the server) before it: the readable log. See `horizon-sql.ts`.
+ */
+const visibleBelow = (horizon: HorizonScope) => `e.transaction_id < ${horizonExpression(horizon)}`;
 const AFTER = '(e.transaction_id, e.global_position) > ($1::text::xid8, $2::text::bigint)';
 /**
  * The log's order. Qualified on purpose: the selected columns are aliased to the same names as
@@ -91,9 +95,10 @@ export interface EventStoreSql {
   readonly countAfter: string;
 }
 
-/** Builds the statements for a quoted schema identifier. */
-export function eventStoreSql(schema: string): EventStoreSql {
+/** Builds the statements for a quoted schema identifier; the log reads use the `horizon` given. */
+export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster'): EventStoreSql {
   const events = `${schema}.events`;
+  const VISIBLE = visibleBelow(horizon);
   const exists = `EXISTS (SELECT 1 FROM ${events} x WHERE x.aggregate_id = $1 AND x.version = $2::integer)`;
   const last = `(SELECT coalesce(max(x.version), 0) AS v FROM ${events} x WHERE x.aggregate_id = $1) m`;
   const many = (base: string, from: string, where: string) =>

@@ -8,6 +8,7 @@ import {
   LOG_START,
   type LoadOptions,
   type LogHead,
+  type LogHorizon,
   type LogPosition,
   type NewEvent,
   normaliseLimit,
@@ -35,6 +36,8 @@ import {
   eventStoreSql,
   toRawEvent,
 } from './event-store-sql.js';
+import { HorizonReader } from './horizon-reader.js';
+import type { HorizonScope } from './horizon-sql.js';
 
 /** Options of {@link PostgresEventStore}. */
 export interface PostgresEventStoreOptions {
@@ -71,6 +74,14 @@ export interface PostgresEventStoreOptions {
    * @defaultValue ignore them
    */
   readonly onNotificationError?: (error: unknown) => void;
+  /**
+   * What bounds the readable log (see {@link PostgresEventStore.horizonScope}): `'auto'` uses the
+   * unfinished transactions of this database only when the server allows it (a role that can read
+   * `pg_stat_activity`, not PGlite, not a standby) and those of the whole server otherwise;
+   * `'cluster'` always uses those of the whole server (`pg_snapshot_xmin`), as annals did before.
+   * @defaultValue `'auto'`
+   */
+  readonly horizon?: 'auto' | 'cluster';
 }
 
 /** Options of {@link PostgresEventStore.append}. */
@@ -125,6 +136,9 @@ export class PostgresEventStore implements IEventStore {
   readonly #pool: PgPool;
   readonly #registry: EventRegistry;
   readonly #sql: EventStoreSql;
+  /** The log reads (`readAll`, `head`, `countAfter`) for each horizon scope. */
+  readonly #logSqlByScope: Readonly<Record<HorizonScope, EventStoreSql>>;
+  readonly #horizon: HorizonReader;
   readonly #ownsPool: boolean;
   readonly #listeners: AppendListeners;
   readonly #announcer: AppendAnnouncer;
@@ -149,7 +163,13 @@ export class PostgresEventStore implements IEventStore {
     this.#pool = options.pool;
     this.#registry = options.registry;
     this.#ownsPool = options.ownsPool ?? false;
-    this.#sql = eventStoreSql(quoteIdentifier('schema', this.schema));
+    if (options.horizon !== undefined && options.horizon !== 'auto' && options.horizon !== 'cluster') {
+      throw new InvalidArgumentError("horizon must be 'auto' or 'cluster'");
+    }
+    const quotedSchema = quoteIdentifier('schema', this.schema);
+    this.#sql = eventStoreSql(quotedSchema);
+    this.#logSqlByScope = { cluster: this.#sql, database: eventStoreSql(quotedSchema, 'database') };
+    this.#horizon = new HorizonReader(this.#pool, `${quotedSchema}.events`, options.horizon ?? 'auto');
     this.#listeners = new AppendListeners(this.#pool, this.channel, { reconnectDelayMs, ...onError });
     this.#announcer = new AppendAnnouncer(this.#pool, this.channel, {
       throttleMs: notifyThrottleMs,
@@ -232,8 +252,9 @@ export class PostgresEventStore implements IEventStore {
 
   /**
    * Reads the global log after a position. Only events of finished transactions are returned,
-   * and only up to the oldest transaction still running anywhere on the server: an event that
-   * commits later can never sort before the page's end, so checkpointing `next` never skips.
+   * and only up to the oldest transaction still running in this database (or on the server; see
+   * {@link PostgresEventStore.horizonScope}): an event that commits later can never sort before
+   * the page's end, so checkpointing `next` never skips.
    */
   async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
     const after = options.after ?? LOG_START;
@@ -241,7 +262,7 @@ export class PostgresEventStore implements IEventStore {
     const limit = normaliseLimit(options.limit);
     const rows = await this.#query<EventRow>(
       this.#queryable(),
-      this.#sql.readAll,
+      (await this.#logSql()).readAll,
       [after.transactionId.toString(), after.globalPosition.toString(), limit],
       'readAll',
     );
@@ -260,7 +281,7 @@ export class PostgresEventStore implements IEventStore {
       global_position: string;
       transaction_id: string;
       timestamp: Date | string;
-    }>(this.#queryable(), this.#sql.head, [], 'head');
+    }>(this.#queryable(), (await this.#logSql()).head, [], 'head');
     const row = rows[0];
     if (!row) return { position: LOG_START, timestamp: undefined };
     return {
@@ -275,11 +296,32 @@ export class PostgresEventStore implements IEventStore {
     const after = position;
     const rows = await this.#query<{ count: string }>(
       this.#queryable(),
-      this.#sql.countAfter,
+      (await this.#logSql()).countAfter,
       [after.transactionId.toString(), after.globalPosition.toString()],
       'countAfter',
     );
     return BigInt(rows[0]?.count ?? '0');
+  }
+
+  /**
+   * Which unfinished transactions bound the readable log: `'database'`, those of this store's
+   * database only (a long transaction in another database of the server holds no reader back),
+   * or `'cluster'`, those of the whole server. Chosen once per store, on the first read, from
+   * the `horizon` option and what the server allows; see docs/postgres.md.
+   */
+  horizonScope(): Promise<HorizonScope> {
+    this.#assertOpen();
+    return this.#horizon.scope();
+  }
+
+  /**
+   * The readable end of the log now: its scope, how many committed events wait behind an
+   * unfinished transaction, and that transaction (pid, database, application, age) if there is
+   * one. Projection status and `annals status` report it.
+   */
+  readHorizon(): Promise<LogHorizon> {
+    this.#assertOpen();
+    return this.#horizon.read();
   }
 
   /**
@@ -402,6 +444,11 @@ export class PostgresEventStore implements IEventStore {
     operation: string,
   ): Promise<TRow[]> {
     return (await runQuery<TRow>(client, text, values, operation)).rows;
+  }
+
+  /** The log reads for the horizon scope in use (probed on the first read). */
+  async #logSql(): Promise<EventStoreSql> {
+    return this.#logSqlByScope[await this.#horizon.scope()];
   }
 
   #queryable(): PgQueryable {

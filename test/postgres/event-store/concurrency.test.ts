@@ -16,7 +16,7 @@ import {
 import { PostgresEventStore } from 'annals/postgres';
 import pg from 'pg';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { databaseUrl, describeWithServer, usePostgres } from '../../support/postgres.js';
+import { describeWithServer, usePostgres } from '../../support/postgres.js';
 import { added, registry, rejection, sleep, streamId } from './fixtures.js';
 
 const db = usePostgres({ maxConnections: 40, serverOnly: true });
@@ -274,7 +274,11 @@ describeWithServer('a backend killed mid-append', () => {
   let faultPool: pg.Pool;
   let store: PostgresEventStore;
   beforeAll(() => {
-    faultPool = new pg.Pool({ connectionString: databaseUrl, max: 4, application_name: applicationName });
+    faultPool = new pg.Pool({
+      connectionString: db.connectionString,
+      max: 4,
+      application_name: applicationName,
+    });
     faultPool.on('error', () => undefined);
     store = new PostgresEventStore({
       pool: faultPool,
