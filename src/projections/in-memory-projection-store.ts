@@ -36,7 +36,6 @@ export interface InMemoryProjectionStoreOptions<TState> {
 
 interface HeldLease {
   readonly owner: string;
-  readonly token: number;
   expiresAt: number;
 }
 
@@ -51,7 +50,8 @@ interface Committed<TState> {
  * state `structuredClone` can copy, or pass `clone`). Units of work run one at a time on a copy
  * of the state, checkpoints and dead letters, which replaces them all at once on commit: a
  * handler that throws leaves no trace, as a database transaction would. Leases expire after
- * `leaseTtlMs` without renewal.
+ * `leaseTtlMs` without renewal, and are fenced: each new holder's {@link ProjectionLease.fence}
+ * is set between units of work, and saves under an older fence fail.
  *
  * For tests, examples and prototypes: it keeps nothing across restarts, and copying the state per
  * batch costs time proportional to its size.
@@ -69,9 +69,10 @@ export class InMemoryProjectionStore<TState> implements ProjectionStore<TState> 
   readonly #leaseTtlMs: number;
   readonly #now: () => number;
   readonly #leases = new Map<string, HeldLease>();
+  /** The fence of each projection's latest lease; not part of a unit of work's copy. */
+  readonly #fences = new Map<string, bigint>();
   #queue: Promise<unknown> = Promise.resolve();
   #nextDeadLetterId = 1;
-  #nextLeaseToken = 1;
 
   constructor(options: InMemoryProjectionStoreOptions<TState>) {
     if (typeof options !== 'object' || options === null || !('initialState' in options)) {
@@ -90,7 +91,12 @@ export class InMemoryProjectionStore<TState> implements ProjectionStore<TState> 
   }
 
   transaction<T>(work: (transaction: ProjectionTransaction<TState>) => Promise<T>): Promise<T> {
-    const run = this.#queue.then(() => this.#run(work));
+    return this.#serialized(() => this.#run(work));
+  }
+
+  /** Runs `step` after every unit of work queued before it, and before any queued after it. */
+  #serialized<T>(step: () => Promise<T>): Promise<T> {
+    const run = this.#queue.then(step);
     this.#queue = run.catch(() => undefined);
     return run;
   }
@@ -129,16 +135,20 @@ export class InMemoryProjectionStore<TState> implements ProjectionStore<TState> 
     }
     const held = this.#leases.get(projection);
     if (held && held.expiresAt > this.#now()) return undefined;
-    const lease: HeldLease = {
-      owner,
-      token: this.#nextLeaseToken++,
-      expiresAt: this.#now() + this.#leaseTtlMs,
-    };
+    const lease: HeldLease = { owner, expiresAt: this.#now() + this.#leaseTtlMs };
     this.#leases.set(projection, lease);
+    // The new fence takes effect between units of work, as a transaction of its own would: a
+    // unit in progress that saved under the old fence commits first; later ones see the new one.
+    const fence = await this.#serialized(async () => {
+      const next = (this.#fences.get(projection) ?? 0n) + 1n;
+      this.#fences.set(projection, next);
+      return next;
+    });
     const isHeld = () => this.#leases.get(projection) === lease && lease.expiresAt > this.#now();
     return {
       projection,
       owner,
+      fence,
       renew: async () => {
         if (!isHeld()) return false;
         lease.expiresAt = this.#now() + this.#leaseTtlMs;
@@ -163,8 +173,12 @@ export class InMemoryProjectionStore<TState> implements ProjectionStore<TState> 
       saveCheckpoint: async (projection: string, update: CheckpointUpdate) => {
         check();
         assertProjectionName(projection);
+        if (update.fence !== undefined && typeof update.fence !== 'bigint') {
+          throw new InvalidArgumentError('saveCheckpoint: fence must be a bigint');
+        }
         const current = checkpoints.get(projection) ?? initialCheckpoint(projection);
         if (compareLogPositions(current.position, update.expected) !== 0) return false;
+        if (update.fence !== undefined && update.fence !== (this.#fences.get(projection) ?? 0n)) return false;
         checkpoints.set(projection, {
           projection,
           position: { ...update.position },

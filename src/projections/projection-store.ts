@@ -20,6 +20,13 @@ export interface CheckpointUpdate {
   readonly position: LogPosition;
   /** The `timestamp` of that event. */
   readonly lastEventTimestamp: Date;
+  /**
+   * The {@link ProjectionLease.fence} of the lease the caller holds. When given, the save also
+   * fails (returns `false`) once a newer holder took the projection's lease: a runner that lost
+   * its lease cannot commit a single batch more.
+   * @defaultValue no fence check (the position alone is compared)
+   */
+  readonly fence?: bigint;
 }
 
 /** The error a dead letter records: what the handler threw, as text. */
@@ -75,6 +82,14 @@ export interface ProjectionLease {
   /** Who holds it (the runner's `owner`). */
   readonly owner: string;
   /**
+   * The fencing token of this holding: each new holder of a projection's lease gets a greater
+   * one, and the store stores it with the projection's checkpoint before the lease is handed
+   * out (after any unit of work in progress that already saved the checkpoint has ended). Pass
+   * it with {@link CheckpointUpdate.fence}: saves of an older holder then fail. `undefined` for
+   * stores that do not fence their leases.
+   */
+  readonly fence?: bigint;
+  /**
    * Confirms or extends the lease. `false` (or an error) means it is lost: someone else may hold
    * it now, and the holder must stop processing.
    */
@@ -95,8 +110,9 @@ export interface ProjectionTransaction<TContext> {
   readonly context: TContext;
   /**
    * Stores a projection's checkpoint, only if its stored checkpoint still equals
-   * `update.expected` (a projection that never stored one is at {@link LOG_START}). Returns
-   * `false` and changes nothing otherwise: someone else moved the projection on, and the caller
+   * `update.expected` (a projection that never stored one is at {@link LOG_START}) and, when
+   * `update.fence` is given, its lease's fence is still that one. Returns `false` and changes
+   * nothing otherwise: someone else moved the projection on or took its lease, and the caller
    * must roll back. This compare-and-set keeps effects exactly-once even when two runners overlap.
    */
   saveCheckpoint(projection: string, update: CheckpointUpdate): Promise<boolean>;
@@ -140,6 +156,9 @@ export interface ProjectionStore<TContext> {
   /**
    * Takes the lease of a projection for `owner`, or returns `undefined` when someone holds it.
    * A lease is exclusive: a second call while it is held returns `undefined`, whoever asks.
+   * A store that fences its leases gives the new lease a {@link ProjectionLease.fence} greater
+   * than any before, stored before this resolves: a unit of work that saved the checkpoint under
+   * an older fence has committed or rolled back by then, and no later one can save under it.
    */
   tryAcquireLease(projection: string, owner: string): Promise<ProjectionLease | undefined>;
   /**

@@ -5,6 +5,7 @@ import {
   LOG_START,
   type LogPosition,
   type NewDeadLetter,
+  type ProjectionLease,
   type ProjectionStore,
   type StoredEvent,
 } from '../core.js';
@@ -25,13 +26,20 @@ export interface ProjectionStoreContractOptions<TContext> {
   readonly writeMarker: (context: TContext, marker: string) => void | Promise<void>;
   /** Reads the markers the read model holds after commits (outside any unit of work). */
   readonly readMarkers: (store: ProjectionStore<TContext>) => readonly string[] | Promise<readonly string[]>;
+  /**
+   * The store fences its leases ({@link ProjectionLease.fence}); `false` skips the fence tests,
+   * for stores whose leases carry no fence.
+   * @defaultValue true
+   */
+  readonly fencedLeases?: boolean;
 }
 
 /**
  * Defines (with vitest) the tests every {@link ProjectionStore} must pass: checkpoints that start
  * at `LOG_START` and move only by compare-and-set, units of work that commit the read model's
- * writes, the checkpoint and dead letters together or not at all, resets, dead letters, and
- * exclusive leases.
+ * writes, the checkpoint and dead letters together or not at all, resets, dead letters,
+ * exclusive leases, and lease fences: each new holder's fence is greater, is given out only after
+ * a unit of work that saved under the old one has ended, and refuses saves under older fences.
  *
  * @example
  * ```ts
@@ -217,7 +225,89 @@ export function describeProjectionStoreContract<TContext>(
       await second!.release();
       await elsewhere!.release();
     });
+
+    const fenced = options.fencedLeases ?? true;
+
+    it.runIf(fenced)('gives each new holder of a lease a greater fence', async () => {
+      const projection = unique('fence');
+      const fences: bigint[] = [];
+      for (const owner of ['owner-a', 'owner-b', 'owner-a']) {
+        const lease = await store().tryAcquireLease(projection, owner);
+        expect(typeof lease?.fence).toBe('bigint');
+        fences.push(lease!.fence!);
+        await lease!.release();
+      }
+      expect(fences[1]! > fences[0]!).toBe(true);
+      expect(fences[2]! > fences[1]!).toBe(true);
+      const other = await store().tryAcquireLease(unique('fence-other'), 'owner-a');
+      expect(typeof other?.fence).toBe('bigint');
+      await other!.release();
+    });
+
+    it.runIf(fenced)('refuses a checkpoint saved under the fence of an earlier holder', async () => {
+      const projection = unique('fenced-save');
+      const events = [sampleEvent(9n, 30n), sampleEvent(9n, 31n), sampleEvent(10n, 32n)];
+      const save = (expected: LogPosition, event: StoredEvent, fence: bigint | undefined) =>
+        store().transaction((transaction) =>
+          transaction.saveCheckpoint(projection, { ...checkpointUpdate(expected, event), fence }),
+        );
+      const first = await store().tryAcquireLease(projection, 'owner-a');
+      expect((await store().loadCheckpoint(projection)).position).toEqual(LOG_START);
+      expect(await save(LOG_START, events[0]!, first!.fence)).toBe(true);
+      await first!.release();
+      const second = await store().tryAcquireLease(projection, 'owner-b');
+      expect(await save(positionOf(events[0]!), events[1]!, first!.fence)).toBe(false);
+      expect((await store().loadCheckpoint(projection)).position).toEqual(positionOf(events[0]!));
+      expect(await save(positionOf(events[0]!), events[1]!, second!.fence)).toBe(true);
+      // A reset moves the checkpoint, not the fence.
+      await store().transaction((transaction) => transaction.resetCheckpoint(projection));
+      expect(await save(LOG_START, events[2]!, first!.fence)).toBe(false);
+      expect(await save(LOG_START, events[2]!, second!.fence)).toBe(true);
+      expect((await store().loadCheckpoint(projection)).position).toEqual(positionOf(events[2]!));
+      await second!.release();
+    });
+
+    it.runIf(fenced)(
+      'gives out a new fence only after a unit of work that saved under the old one has ended',
+      async () => {
+        const projection = unique('fence-wait');
+        const event = sampleEvent(11n, 40n);
+        const first = await store().tryAcquireLease(projection, 'owner-a');
+        let open!: () => void;
+        const gate = new Promise<void>((resolve) => {
+          open = resolve;
+        });
+        let saved: boolean | undefined;
+        const unit = store().transaction(async (transaction) => {
+          saved = await transaction.saveCheckpoint(projection, {
+            ...checkpointUpdate(LOG_START, event),
+            fence: first!.fence,
+          });
+          await gate;
+        });
+        await until(() => saved !== undefined);
+        await first!.release(); // say the lease was lost, with the unit of work still open
+        const acquiring = store().tryAcquireLease(projection, 'owner-b');
+        setTimeout(open, 50);
+        const second = await acquiring;
+        // Where the new holder starts: after the old holder's unit, which committed.
+        expect((await store().loadCheckpoint(projection)).position).toEqual(positionOf(event));
+        await unit;
+        expect(saved).toBe(true);
+        expect(second!.fence! > first!.fence!).toBe(true);
+        await second!.release();
+      },
+    );
   });
+}
+
+/** Polls `condition` every few milliseconds until it holds (at most 10 s). */
+async function until(condition: () => boolean): Promise<void> {
+  const deadline = Date.now() + 10_000;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((resolve) => setTimeout(resolve, 2));
+  }
 }
 
 let eventCounter = 0;

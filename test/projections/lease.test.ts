@@ -1,7 +1,15 @@
-import { ErrorCode, isAnnalsError, type ProjectionLease, ProjectionRunner } from 'annals';
+import {
+  compareLogPositions,
+  ErrorCode,
+  InMemoryProjectionStore,
+  isAnnalsError,
+  type ProjectionLease,
+  ProjectionRunner,
+} from 'annals';
 import { describe, expect, it } from 'vitest';
 import {
   cartProjection,
+  emptyCartState,
   eventually,
   logEventIds,
   newEventStore,
@@ -9,6 +17,7 @@ import {
   seedCarts,
   wrapStore,
 } from './fixtures.js';
+import { observeStore } from './observed-store.js';
 
 /** A cart projection that records which runner applied each event. */
 function tracked(label: string, appliedBy: Map<string, string[]>) {
@@ -169,5 +178,57 @@ describe('one active runner per projection', () => {
     await held!.release();
     await runner.catchUp();
     expect(projectionStore.state.applied).toHaveLength(3);
+  });
+
+  it('a runner whose lease expired mid-catch-up commits no batch after the new holder took it; the new holder never yields', async () => {
+    const eventStore = newEventStore();
+    let offsetMs = 0; // moves the store's clock, so that leases expire on demand
+    const projectionStore = new InMemoryProjectionStore({
+      initialState: emptyCartState(),
+      leaseTtlMs: 1000,
+      now: () => Date.now() + offsetMs,
+    });
+    const ids = await seedCarts(eventStore, 100); // 300 events
+    const runner = (label: string, leaseRenewMs: number, pauseMs: number) => {
+      const observed = observeStore(projectionStore, { pauseMs });
+      const errors: string[] = [];
+      const runner = new ProjectionRunner({
+        eventStore,
+        projectionStore: observed.store,
+        projections: [cartProjection()],
+        owner: label,
+        batchSize: 5,
+        leaseRetryMs: 5,
+        leaseRenewMs,
+        pollIntervalMs: 10,
+        retryDelayMs: 1,
+        onError: (error) => errors.push(error.message),
+      });
+      return { runner, observed, errors };
+    };
+    // a never renews in this test and is slow: its lease runs out while it is catching up.
+    const a = runner('a', 60_000, 5);
+    const b = runner('b', 5, 0);
+    a.runner.start();
+    await eventually(() => a.observed.commits.length >= 3);
+    b.runner.start();
+    await eventually(async () => (await b.runner.status('carts')).state === 'waiting-for-lease');
+    offsetMs += 2000; // a's lease expires
+    await eventually(() => projectionStore.state.applied.length === ids.length);
+
+    expect(projectionStore.state.applied).toEqual(await logEventIds(eventStore)); // exactly once
+    // The new holder took the lease once, was never refused a save, and kept the lease.
+    expect(b.observed.leases).toHaveLength(1);
+    expect(b.observed.refused()).toBe(0);
+    expect(b.errors).toEqual([]);
+    // The old runner committed nothing past where the new holder started...
+    const from = b.observed.startedFrom[0]!.position;
+    expect(a.observed.commits.filter((position) => compareLogPositions(position, from) > 0)).toEqual([]);
+    expect(b.observed.leases[0]!.fence! > a.observed.leases[0]!.fence!).toBe(true);
+    // ...and learnt from its first refused save that the lease is gone, without a renewal.
+    await eventually(async () => (await a.runner.status('carts')).state === 'waiting-for-lease');
+    expect(a.observed.refused()).toBeGreaterThan(0);
+    expect(a.errors.some((message) => message.includes('checkpoint moved'))).toBe(true);
+    await Promise.all([a.runner.stop(), b.runner.stop()]);
   });
 });

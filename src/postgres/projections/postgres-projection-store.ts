@@ -182,7 +182,7 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
       transaction_id: string;
       global_position: string;
       last_event_timestamp: Date | string | null;
-      updated_at: Date | string;
+      updated_at: Date | string | null;
     }>(this.#pool, this.#sql.loadCheckpoint, [projection], 'loadCheckpoint');
     const row = rows[0];
     if (!row) return { projection, position: LOG_START, lastEventTimestamp: undefined, updatedAt: undefined };
@@ -190,7 +190,7 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
       projection,
       position: { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) },
       lastEventTimestamp: row.last_event_timestamp === null ? undefined : toDate(row.last_event_timestamp),
-      updatedAt: toDate(row.updated_at),
+      updatedAt: row.updated_at === null ? undefined : toDate(row.updated_at),
     };
   }
 
@@ -231,13 +231,18 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
    * `'advisory-lock'` the lease keeps a connection of `leasePool` checked out until released or
    * lost; `renew()` checks that this session is alive and still holds the lock. When the holder
    * dies, the server ends its session and the lock is free for the next runner.
+   *
+   * Once it has the lock, it increments the projection's `fence` in `projection_checkpoints` (the
+   * row is inserted at the start of the log when missing) in a transaction of its own, which waits
+   * for a batch of the previous holder that already saved the checkpoint; the lease carries the new
+   * {@link ProjectionLease.fence}, and saves under an older one fail.
    */
   async tryAcquireLease(projection: string, owner: string): Promise<ProjectionLease | undefined> {
     assertProjectionName(projection);
     if (typeof owner !== 'string' || owner === '') {
       throw new InvalidArgumentError('a lease owner must be a non-empty string');
     }
-    return this.#leases.tryAcquire(projection, owner);
+    return this.#leases.tryAcquire(projection, owner, (client) => this.#incrementFence(client, projection));
   }
 
   /**
@@ -260,6 +265,19 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
     return isTransientError(error) || isTransientDriverError(error);
   }
 
+  /** Gives the projection's new lease holder the next fence; see {@link ProjectionLease.fence}. */
+  async #incrementFence(client: PgQueryable, projection: string): Promise<bigint> {
+    const rows = await this.#query<{ fence: string }>(
+      client,
+      this.#sql.incrementFence,
+      [projection],
+      'tryAcquireLease',
+    );
+    const fence = rows[0]?.fence;
+    if (fence === undefined) throw new StoreFailedError('tryAcquireLease: the fence update returned no row');
+    return BigInt(fence);
+  }
+
   async #saveCheckpoint(client: PgQueryable, projection: string, update: CheckpointUpdate): Promise<boolean> {
     assertProjectionName(projection);
     if (typeof update !== 'object' || update === null) {
@@ -271,6 +289,10 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
     if (!(update.lastEventTimestamp instanceof Date) || Number.isNaN(update.lastEventTimestamp.getTime())) {
       throw new InvalidArgumentError('saveCheckpoint: lastEventTimestamp must be a valid Date');
     }
+    const { fence } = update;
+    if (fence !== undefined && typeof fence !== 'bigint') {
+      throw new InvalidArgumentError('saveCheckpoint: fence must be a bigint');
+    }
     const rows = await this.#query(
       client,
       this.#sql.saveCheckpoint,
@@ -281,6 +303,7 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
         position.transactionId.toString(),
         position.globalPosition.toString(),
         update.lastEventTimestamp,
+        fence === undefined ? null : fence.toString(),
       ],
       'saveCheckpoint',
     );

@@ -1,7 +1,7 @@
 import type { ProjectionLease } from '../../core.js';
 import { toStoreError } from '../driver/errors.js';
 import { Mutex } from '../driver/mutex.js';
-import type { PgPool, PgPoolClient } from '../driver/pg-client.js';
+import type { PgPool, PgPoolClient, PgQueryable } from '../driver/pg-client.js';
 
 /**
  * The leases of the PostgreSQL projection store: a session advisory lock held on a connection of
@@ -22,9 +22,20 @@ export interface ProjectionLeaseHolder {
   readonly since: Date | undefined;
 }
 
+/**
+ * Gives a projection's new lease holder its fence, in a transaction of its own on `client`
+ * (committed when it resolves); see {@link ProjectionLease.fence}.
+ */
+export type IncrementFence = (client: PgQueryable) => Promise<bigint>;
+
 /** Takes, checks and describes leases. */
 export interface LeaseKeeper {
-  tryAcquire(projection: string, owner: string): Promise<ProjectionLease | undefined>;
+  /** Takes the lease; once taken, runs `incrementFence` before handing it out. */
+  tryAcquire(
+    projection: string,
+    owner: string,
+    incrementFence: IncrementFence,
+  ): Promise<ProjectionLease | undefined>;
   holder(projection: string): Promise<ProjectionLeaseHolder | undefined>;
 }
 
@@ -87,7 +98,11 @@ export class AdvisoryLockLeases implements LeaseKeeper {
     this.#options = options;
   }
 
-  async tryAcquire(projection: string, owner: string): Promise<ProjectionLease | undefined> {
+  async tryAcquire(
+    projection: string,
+    owner: string,
+    incrementFence: IncrementFence,
+  ): Promise<ProjectionLease | undefined> {
     const { pool, schema } = this.#options;
     const key = projectionLeaseKey(schema, projection);
     let client: PgPoolClient;
@@ -98,9 +113,10 @@ export class AdvisoryLockLeases implements LeaseKeeper {
     }
     // A checked-out pg connection that breaks emits 'error'; unheard, that would end the process.
     let broken: Error | undefined;
-    client.on?.('error', (error: Error) => {
+    const onError = (error: Error) => {
       broken ??= error;
-    });
+    };
+    client.on?.('error', onError);
     let locked: boolean;
     try {
       const { rows } = await client.query<{ locked: boolean }>(
@@ -113,16 +129,22 @@ export class AdvisoryLockLeases implements LeaseKeeper {
       throw toStoreError(error, `lease of "${projection}"`);
     }
     if (!locked) {
+      // Back to the pool for others: without the listener, which would pile up on it.
+      (client.off ?? client.removeListener)?.call(client, 'error', onError);
       client.release(broken ?? false);
       return undefined;
     }
+    let fence: bigint;
     try {
       await this.#markSession(client, owner);
+      // On the lease's own session, after the lock: a session killed before this commits
+      // hands out no lease.
+      fence = await incrementFence(client);
     } catch (error) {
       client.release(error instanceof Error ? error : true);
       throw toStoreError(error, `lease of "${projection}"`);
     }
-    return new AdvisoryLockLease(projection, owner, client, key, () => broken);
+    return new AdvisoryLockLease(projection, owner, fence, client, key, () => broken);
   }
 
   async holder(projection: string): Promise<ProjectionLeaseHolder | undefined> {
@@ -173,6 +195,7 @@ class AdvisoryLockLease implements ProjectionLease {
   constructor(
     readonly projection: string,
     readonly owner: string,
+    readonly fence: bigint,
     client: PgPoolClient,
     key: bigint,
     broken: () => Error | undefined,
@@ -233,6 +256,7 @@ const inProcessRegistries = new WeakMap<object, Map<string, HeldInProcess>>();
  */
 export class InProcessLeases implements LeaseKeeper {
   readonly #held: Map<string, HeldInProcess>;
+  readonly #pool: PgPool;
   readonly #schema: string;
 
   constructor(pool: PgPool, schema: string) {
@@ -242,18 +266,32 @@ export class InProcessLeases implements LeaseKeeper {
       inProcessRegistries.set(pool, registry);
     }
     this.#held = registry;
+    this.#pool = pool;
     this.#schema = schema;
   }
 
-  async tryAcquire(projection: string, owner: string): Promise<ProjectionLease | undefined> {
+  async tryAcquire(
+    projection: string,
+    owner: string,
+    incrementFence: IncrementFence,
+  ): Promise<ProjectionLease | undefined> {
     const key = `${this.#schema}:${projection}`;
     if (this.#held.has(key)) return undefined;
     const entry: HeldInProcess = { owner };
     this.#held.set(key, entry);
     const held = () => this.#held.get(key) === entry;
+    let fence: bigint;
+    try {
+      // On the pool: PGlite runs it after the transaction in progress, if any.
+      fence = await incrementFence(this.#pool);
+    } catch (error) {
+      if (held()) this.#held.delete(key);
+      throw toStoreError(error, `lease of "${projection}"`);
+    }
     return {
       projection,
       owner,
+      fence,
       renew: async () => held(),
       release: async () => {
         if (held()) this.#held.delete(key);

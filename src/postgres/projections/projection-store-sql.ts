@@ -9,6 +9,7 @@
 export interface ProjectionStoreSql {
   readonly loadCheckpoint: string;
   readonly saveCheckpoint: string;
+  readonly incrementFence: string;
   readonly resetCheckpoint: string;
   readonly deleteDeadLettersOf: string;
   readonly addDeadLetter: string;
@@ -29,20 +30,29 @@ export function projectionStoreSql(schema: string): ProjectionStoreSql {
     loadCheckpoint:
       'SELECT transaction_id::text AS transaction_id, global_position::text AS global_position, ' +
       `last_event_timestamp, updated_at FROM ${checkpoints} WHERE projection = $1`,
-    // Compare-and-set in one statement. $2/$3: the expected position, $4/$5: the new one.
-    // A missing row counts as the start of the log: it may be inserted only when that is what
-    // the caller expects. When a row exists (or a racing insert commits first), the update
-    // applies only while the stored position still is the expected one. RETURNING tells
-    // whether a row was written.
+    // Compare-and-set in one statement. $2/$3: the expected position, $4/$5: the new one, $7:
+    // the caller's lease fence (NULL: no fence check). A missing row counts as the start of the
+    // log and fence 0: it may be inserted only when that is what the caller expects (a lease
+    // always creates the row, so a fenced save never inserts). When a row exists (or a racing
+    // insert commits first), the update applies only while the stored position still is the
+    // expected one and the fence the caller's; the row lock it takes makes a new holder's
+    // incrementFence wait for this transaction. RETURNING tells whether a row was written.
     saveCheckpoint:
       `INSERT INTO ${checkpoints} AS c (projection, transaction_id, global_position, last_event_timestamp, updated_at) ` +
       'SELECT $1, $4::text::xid8, $5::text::bigint, $6::timestamptz, now() ' +
-      `WHERE ($2::text = '0' AND $3::text = '0') OR EXISTS (SELECT 1 FROM ${checkpoints} WHERE projection = $1) ` +
+      `WHERE ($2::text = '0' AND $3::text = '0' AND $7::text IS NULL) OR EXISTS (SELECT 1 FROM ${checkpoints} WHERE projection = $1) ` +
       'ON CONFLICT (projection) DO UPDATE SET transaction_id = excluded.transaction_id, ' +
       'global_position = excluded.global_position, last_event_timestamp = excluded.last_event_timestamp, ' +
       'updated_at = excluded.updated_at ' +
       'WHERE c.transaction_id = $2::text::xid8 AND c.global_position = $3::text::bigint ' +
+      'AND ($7::text IS NULL OR c.fence = $7::text::bigint) ' +
       'RETURNING 1 AS saved',
+    // A new lease holder's fence, in a transaction of its own: the row (inserted at the start of
+    // the log when missing, without updated_at) gets the next fence. It waits for a batch that
+    // already updated the row under the old fence, and fails every later one.
+    incrementFence:
+      `INSERT INTO ${checkpoints} AS c (projection, fence, updated_at) VALUES ($1, 1, NULL) ` +
+      'ON CONFLICT (projection) DO UPDATE SET fence = c.fence + 1 RETURNING fence::text AS fence',
     resetCheckpoint:
       `INSERT INTO ${checkpoints} AS c (projection, transaction_id, global_position, last_event_timestamp, updated_at) ` +
       "VALUES ($1, '0', 0, NULL, now()) " +

@@ -1,9 +1,15 @@
 import { compareLogPositions, type LogPosition, logPositionOf, ProjectionRunner } from 'annals';
-import { PostgresEventStore, PostgresProjectionStore } from 'annals/postgres';
+import {
+  type PgPool,
+  PostgresEventStore,
+  PostgresProjectionStore,
+  type ProjectionLeaseHolder,
+} from 'annals/postgres';
 import { afterEach, describe, expect, it } from 'vitest';
 import { orderRegistry } from '../../../examples/order/upcasters.js';
 import { projectionLeaseKey } from '../../../src/postgres/projections/projection-lease.js';
-import { describeWithServer, usePostgres } from '../../support/postgres.js';
+import { observeStore } from '../../projections/observed-store.js';
+import { describeWithServer, hasServer, usePostgres } from '../../support/postgres.js';
 import {
   appendOrders,
   eventually,
@@ -24,6 +30,79 @@ afterEach(async () => {
 
 const reached = async (store: PostgresProjectionStore, name: string, target: LogPosition | undefined) =>
   target !== undefined && compareLogPositions((await store.loadCheckpoint(name)).position, target) >= 0;
+
+/**
+ * The issue's scenario: runner a is catching up a backlog and never renews its lease in
+ * the test; `lose` takes its lease away behind its back; runner b, waiting, takes over. Checks
+ * that a commits no batch past where b started, b never yields, and every event is applied once.
+ */
+async function fencedTakeover(
+  name: string,
+  pools: readonly [PgPool, PgPool],
+  lose: (holder: ProjectionLeaseHolder, a: ReturnType<typeof observeStore>) => Promise<void>,
+): Promise<void> {
+  const setup = openStores(db);
+  const last = await appendOrders(setup.eventStore, generateOrders(hasServer ? 200 : 80, 41, 'backlog'));
+  const target = logPositionOf(last!);
+  const process = (label: string, pool: PgPool, options: { leaseRenewMs: number; pauseMs: number }) => {
+    const eventStore = new PostgresEventStore({ pool, registry: orderRegistry(), schema: db.schema });
+    const observed = observeStore(new PostgresProjectionStore({ pool, schema: db.schema }), {
+      pauseMs: options.pauseMs,
+    });
+    const errors: string[] = [];
+    const runner = new ProjectionRunner({
+      eventStore,
+      projectionStore: observed.store,
+      projections: [ledgerProjection({ name, runner: label })],
+      owner: `runner-${label}`,
+      batchSize: 20,
+      leaseRetryMs: 20,
+      leaseRenewMs: options.leaseRenewMs,
+      pollIntervalMs: 20,
+      retryDelayMs: 10,
+      onError: (error) => errors.push(error.message),
+    });
+    started.push(runner);
+    return { runner, observed, errors };
+  };
+  // a renews once a minute: its lease cannot tell it that it is gone. b's batches are slower
+  // than a's, so without fencing a would win every race for the checkpoint while its backlog
+  // lasts (the issue: b lost its compare-and-set again and again and gave the lease back).
+  const a = process('a', pools[0], { leaseRenewMs: 60_000, pauseMs: 10 });
+  const b = process('b', pools[1], { leaseRenewMs: 50, pauseMs: 40 });
+  a.runner.start();
+  await eventually(() => a.observed.commits.length >= 5);
+  b.runner.start();
+  await eventually(async () => (await b.runner.status(name)).state === 'waiting-for-lease');
+  const holder = await setup.projectionStore.leaseHolder(name);
+  expect(holder?.owner).toBe('runner-a');
+  const lostAt = Date.now();
+  await lose(holder!, a.observed);
+  await eventually(() => b.observed.startedFrom.length > 0);
+  const takeoverMs = Date.now() - lostAt;
+  await eventually(() => reached(setup.projectionStore, name, target));
+
+  // Every event applied exactly once, in log order.
+  const rows = await ledgerRows(db.pool, db.schema, name);
+  expect(rows.map((row) => row.eventId)).toEqual(await logEventIds(setup.eventStore));
+  // The new holder took the lease once, was never refused a save, and kept the lease.
+  expect(b.observed.leases).toHaveLength(1);
+  expect(b.observed.refused()).toBe(0);
+  expect(b.errors).toEqual([]);
+  expect((await setup.projectionStore.leaseHolder(name))?.owner).toBe('runner-b');
+  // The old runner committed no batch past where the new holder started.
+  const from = b.observed.startedFrom[0]!.position;
+  expect(a.observed.commits.filter((position) => compareLogPositions(position, from) > 0)).toEqual([]);
+  expect(b.observed.leases[0]!.fence! > a.observed.leases[0]!.fence!).toBe(true);
+  // It learnt from its first refused save that its lease is gone, long before a renewal.
+  await eventually(async () => (await a.runner.status(name)).state === 'waiting-for-lease');
+  expect(a.observed.refused()).toBeGreaterThan(0);
+  expect(a.errors.some((message) => message.includes('checkpoint moved'))).toBe(true);
+  await Promise.all([a.runner.stop(), b.runner.stop()]);
+  console.info(
+    `fenced takeover (${hasServer ? 'server' : 'PGlite'}): the new holder started at global position ${from.globalPosition} of ${target.globalPosition}, ${takeoverMs} ms after the lease was lost; the old runner committed ${a.observed.commits.length} batches and had ${a.observed.refused()} refused`,
+  );
+}
 
 describe('one active runner per projection', () => {
   it('lets only the lease holder process, and hands over when it stops', async () => {
@@ -64,6 +143,14 @@ describe('one active runner per projection', () => {
     rows = await ledgerRows(db.pool, db.schema, name);
     expect(rows.map((row) => row.eventId)).toEqual(await logEventIds(eventStore));
     expect(rows.some((row) => row.runner === 'b')).toBe(true);
+  });
+
+  it('a runner that lost its lease mid-catch-up commits no batch after the new holder took it; the new holder never yields', async () => {
+    // One pool (PGlite: in-process leases). The holder's lease ends behind its back, as when the
+    // server ends its session; the runner does not renew it during the test.
+    await fencedTakeover('fenced-release', [db.pool, db.pool], async (_holder, a) => {
+      await a.leases[0]!.release();
+    });
   });
 
   it('derives a stable 64-bit key per schema and projection', async () => {
@@ -133,5 +220,12 @@ describeWithServer('lease takeover on a server', () => {
     expect(lastEvent?.runner).toBe('b');
     // Informative only (no timed assertion): how long the takeover took.
     console.info(`lease takeover after pg_terminate_backend: ${takeoverMs} ms (leaseRetryMs 50)`);
+  });
+
+  it('a runner whose lease session is killed mid-catch-up commits no batch after the new holder took over, and the new holder never yields', async () => {
+    // Two "processes", each with a pool of its own; the holder's lease session is killed.
+    await fencedTakeover('fenced-kill', [db.newPool(6), db.newPool(6)], async (holder) => {
+      await db.pool.query('SELECT pg_terminate_backend($1)', [holder.pid]);
+    });
   });
 });
