@@ -48,6 +48,12 @@ const UNATTRIBUTED = -1;
 export class BatchProcessor<TContext> {
   /** The checkpoint as last loaded or committed; `undefined` when it must be loaded again. */
   checkpoint: ProjectionCheckpoint | undefined;
+  /**
+   * The fence of the lease the runner holds, passed with every checkpoint save (`fence` of
+   * {@link ProjectionTransaction.saveCheckpoint}'s update): saves fail once a newer holder took
+   * the lease. `undefined` without a lease, or with a store that does not fence.
+   */
+  fence: bigint | undefined;
 
   constructor(
     private readonly projection: Projection<TContext>,
@@ -220,6 +226,7 @@ export class BatchProcessor<TContext> {
       expected: expected.position,
       position: logPositionOf(last),
       lastEventTimestamp: last.timestamp,
+      ...(this.fence === undefined ? {} : { fence: this.fence }),
     });
     if (!saved) throw new CheckpointMovedError(this.projection.name);
   }

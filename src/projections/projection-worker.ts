@@ -299,6 +299,7 @@ export class ProjectionWorker<TContext> {
   #hold(lease: ProjectionLease): void {
     this.#lease = lease;
     this.#leaseLost = false;
+    this.#processor.fence = lease.fence;
     let renewing = false;
     const lose = (cause?: unknown) => {
       if (this.#lease !== lease || this.#leaseLost) return;
@@ -330,6 +331,7 @@ export class ProjectionWorker<TContext> {
     this.#lease = undefined;
     this.#leaseLost = false;
     this.#processor.checkpoint = undefined;
+    this.#processor.fence = undefined;
     if (!lease) return;
     try {
       await lease.release();
