@@ -39,10 +39,19 @@ export function resolveRetryOptions(
     jitter: options.jitter ?? defaults.jitter ?? true,
   };
   if (!Number.isSafeInteger(resolved.maxAttempts) || resolved.maxAttempts < 1) {
-    throw new InvalidArgumentError('retry.maxAttempts must be an integer >= 1');
+    throw new InvalidArgumentError(
+      `retry.maxAttempts must be an integer >= 1; got ${String(resolved.maxAttempts)}`,
+    );
   }
-  if (!(resolved.initialDelayMs >= 0) || !(resolved.maxDelayMs >= resolved.initialDelayMs)) {
-    throw new InvalidArgumentError('retry delays must be >= 0 and maxDelayMs >= initialDelayMs');
+  if (!(resolved.initialDelayMs >= 0) || !Number.isFinite(resolved.initialDelayMs)) {
+    throw new InvalidArgumentError(
+      `retry.initialDelayMs must be a finite number >= 0; got ${String(resolved.initialDelayMs)}`,
+    );
+  }
+  if (!(resolved.maxDelayMs >= resolved.initialDelayMs) || !Number.isFinite(resolved.maxDelayMs)) {
+    throw new InvalidArgumentError(
+      `retry.maxDelayMs must be a finite number >= retry.initialDelayMs (${resolved.initialDelayMs}); got ${String(resolved.maxDelayMs)}`,
+    );
   }
   return resolved;
 }

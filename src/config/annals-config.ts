@@ -116,7 +116,8 @@ const isProjection = (value: unknown) =>
 /**
  * Resolves a config module's default export (calling it when it is a function) and checks its
  * shape. Throws {@link InvalidArgumentError} naming the first problem, such as
- * `config.projections[1] must be a projection made by defineProjection`.
+ * `config.projections[1] must be a projection made by defineProjection` or a projection name
+ * listed twice.
  */
 export async function resolveAnnalsConfig(exported: unknown): Promise<AnnalsConfig> {
   const value = typeof exported === 'function' ? await (exported as () => unknown)() : exported;
@@ -142,6 +143,16 @@ export async function resolveAnnalsConfig(exported: unknown): Promise<AnnalsConf
     throw new InvalidArgumentError(
       `config.projections[${bad}] must be a projection made by defineProjection`,
     );
+  }
+  const firstIndex = new Map<string, number>();
+  for (const [index, projection] of (projections as readonly { name: string }[]).entries()) {
+    const first = firstIndex.get(projection.name);
+    if (first !== undefined) {
+      throw new InvalidArgumentError(
+        `config.projections lists the projection "${projection.name}" twice (at [${first}] and [${index}]); give each projection its own name`,
+      );
+    }
+    firstIndex.set(projection.name, index);
   }
   // The checked fields, and the objects themselves (not copies: stores keep their identity).
   return value as unknown as AnnalsConfig;

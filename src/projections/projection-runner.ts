@@ -1,20 +1,33 @@
 import { InvalidArgumentError, ProjectionError } from '../errors.js';
+import { compareLogPositions, type LogPosition } from '../events/event-envelope.js';
+import type { EventRegistry } from '../events/event-registry.js';
+import { sleep } from '../retry.js';
 import type { IEventStore } from '../store/event-store.js';
-import { assertProjectionName } from './define-projection.js';
+import { assertProjectionName, type Projection } from './define-projection.js';
 import type { ProjectionRunnerOptions } from './projection-runner-options.js';
 import type { ProjectionStatus } from './projection-status.js';
 import type { DeadLetter, ListDeadLettersOptions, ProjectionStore } from './projection-store.js';
 import { ProjectionWorker } from './projection-worker.js';
 import type { RebuildOptions, RebuildResult } from './rebuild-progress.js';
-import { resolveRunnerSettings } from './runner-settings.js';
+import { type RunnerSettings, resolveRunnerSettings } from './runner-settings.js';
 
 /** Options of {@link ProjectionRunner.catchUp}. */
 export interface CatchUpOptions {
   /**
-   * Ends a catch-up of a runner that is not started after the current batch.
+   * Ends a catch-up of a runner that is not started after the current batch. With `until`, it
+   * ends the wait of any runner, and `catchUp` rejects with the signal's reason.
    * @defaultValue none
    */
   readonly signal?: AbortSignal;
+  /**
+   * Wait until every projection's checkpoint reached this position instead of the head: the
+   * position of an event you appended (`logPositionOf(result.events.at(-1))`), to read your own
+   * write from the read models. It works even when `head()` is behind it (a PostgreSQL head
+   * waits for older transactions still in flight). Waits as long as it takes: give a position
+   * the log has or is about to have, and a `signal` to bound the wait.
+   * @defaultValue the head of the log when `catchUp` is called
+   */
+  readonly until?: LogPosition;
 }
 
 /**
@@ -41,6 +54,7 @@ export class ProjectionRunner<TContext> {
   readonly #eventStore: IEventStore;
   readonly #projectionStore: ProjectionStore<TContext>;
   readonly #workers = new Map<string, ProjectionWorker<TContext>>();
+  readonly #settings: RunnerSettings;
   #started = false;
 
   constructor(options: ProjectionRunnerOptions<TContext>) {
@@ -58,13 +72,16 @@ export class ProjectionRunner<TContext> {
       throw new InvalidArgumentError('ProjectionRunner needs at least one projection');
     }
     const settings = resolveRunnerSettings(options as ProjectionRunnerOptions<unknown>);
+    this.#settings = settings;
     this.#eventStore = eventStore;
     this.#projectionStore = projectionStore;
+    const registry = registryOf(eventStore);
     for (const projection of projections) {
       assertProjectionName(projection?.name);
       if (this.#workers.has(projection.name)) {
         throw new InvalidArgumentError(`ProjectionRunner: projection "${projection.name}" is listed twice`);
       }
+      if (registry) assertHandledTypesKnown(projection, registry);
       this.#workers.set(
         projection.name,
         new ProjectionWorker(projection, eventStore, projectionStore, settings),
@@ -105,16 +122,32 @@ export class ProjectionRunner<TContext> {
    * - Started: waits until each projection's checkpoint reached the head as it is now; rejects
    *   when a projection stops first.
    *
-   * Rejects with {@link ProjectionHandlerError} when a `'stop'` projection meets a failing event.
+   * With `until`, both wait for that position instead of the head (a runner that is not started
+   * catches up again every `pollIntervalMs` until its checkpoints reached it).
+   *
+   * Rejects with {@link ProjectionHandlerError} when a `'stop'` projection meets a failing event,
+   * {@link InvalidArgumentError} for an `until` that is not a log position.
    */
   async catchUp(options: CatchUpOptions = {}): Promise<void> {
+    const { until, signal } = options;
+    if (until !== undefined) assertLogPosition(until);
     const workers = [...this.#workers.values()];
     if (this.#started) {
-      const head = await this.#eventStore.head();
-      await Promise.all(workers.map((worker) => worker.waitFor(head.position)));
+      const target = until ?? (await this.#eventStore.head()).position;
+      const reached = Promise.all(workers.map((worker) => worker.waitFor(target)));
+      await (until === undefined ? reached : abortable(reached, signal));
       return;
     }
-    for (const worker of workers) await worker.catchUp(options.signal);
+    for (const [name, worker] of this.#workers) {
+      await worker.catchUp(signal);
+      if (until === undefined) continue;
+      while (compareLogPositions((await this.#projectionStore.loadCheckpoint(name)).position, until) < 0) {
+        signal?.throwIfAborted();
+        await sleep(this.#settings.pollIntervalMs, signal);
+        signal?.throwIfAborted();
+        await worker.catchUp(signal);
+      }
+    }
   }
 
   /** The status of one projection: checkpoint, head, lag, dead letters, state and last error. */
@@ -186,4 +219,61 @@ export class ProjectionRunner<TContext> {
     }
     return worker;
   }
+}
+
+/** The registry of an event store that exposes one (`PostgresEventStore.registry`). */
+function registryOf(eventStore: IEventStore): Pick<EventRegistry, 'get'> | undefined {
+  const registry = (eventStore as { registry?: Partial<EventRegistry> }).registry;
+  return typeof registry?.get === 'function' ? (registry as Pick<EventRegistry, 'get'>) : undefined;
+}
+
+/** A handler for a type the store cannot read would never run: refuse it up front. */
+function assertHandledTypesKnown(
+  projection: Projection<unknown>,
+  registry: Pick<EventRegistry, 'get'>,
+): void {
+  for (const type of projection.eventTypes ?? []) {
+    if (registry.get(type) === undefined) {
+      throw new InvalidArgumentError(
+        `ProjectionRunner: projection "${projection.name}" has a handler for "${type}", which the event store's registry does not know; register the event type or remove the handler`,
+      );
+    }
+  }
+}
+
+function assertLogPosition(position: unknown): asserts position is LogPosition {
+  const candidate = position as Partial<LogPosition> | null;
+  const valid =
+    typeof candidate === 'object' &&
+    candidate !== null &&
+    typeof candidate.transactionId === 'bigint' &&
+    typeof candidate.globalPosition === 'bigint' &&
+    candidate.transactionId >= 0n &&
+    candidate.globalPosition >= 0n;
+  if (!valid) {
+    throw new InvalidArgumentError(
+      'catchUp: `until` must be a log position { transactionId, globalPosition } (bigints >= 0), such as logPositionOf(event)',
+    );
+  }
+}
+
+/** `promise`, or a rejection with the signal's reason when `signal` aborts first. */
+function abortable<T>(promise: Promise<T>, signal: AbortSignal | undefined): Promise<T> {
+  if (!signal) return promise;
+  promise.catch(() => {}); // a rejection after the abort is nobody's business
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = () => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    promise.then(
+      (value) => {
+        signal.removeEventListener('abort', onAbort);
+        resolve(value);
+      },
+      (error: unknown) => {
+        signal.removeEventListener('abort', onAbort);
+        reject(error);
+      },
+    );
+  });
 }

@@ -25,6 +25,16 @@ function positive(name: string, value: number): number {
   return value;
 }
 
+/** `value` when it is a finite number >= `minimum`; else an error naming the option. */
+function atLeast(name: string, value: number, minimum: number, minimumName = String(minimum)): number {
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < minimum) {
+    throw new InvalidArgumentError(
+      `ProjectionRunner: ${name} must be a finite number >= ${minimumName}; got ${String(value)}`,
+    );
+  }
+  return value;
+}
+
 /** Fills in and validates the runner's options. */
 export function resolveRunnerSettings(options: ProjectionRunnerOptions<unknown>): RunnerSettings {
   let batchSize: number;
@@ -37,13 +47,20 @@ export function resolveRunnerSettings(options: ProjectionRunnerOptions<unknown>)
   }
   const maxRetryAttempts = options.maxRetryAttempts ?? 5;
   if (!Number.isSafeInteger(maxRetryAttempts) || maxRetryAttempts < 0) {
-    throw new InvalidArgumentError('ProjectionRunner: maxRetryAttempts must be an integer >= 0');
+    throw new InvalidArgumentError(
+      `ProjectionRunner: maxRetryAttempts must be an integer >= 0; got ${String(maxRetryAttempts)}`,
+    );
   }
-  const retryDelayMs = options.retryDelayMs ?? 1000;
+  // Checked here, by the names the user passed, before they become RetryOptions.
+  const retryDelayMs = atLeast('retryDelayMs', options.retryDelayMs ?? 1000, 0);
+  const maxRetryDelayMs =
+    options.maxRetryDelayMs === undefined
+      ? Math.max(30_000, retryDelayMs)
+      : atLeast('maxRetryDelayMs', options.maxRetryDelayMs, retryDelayMs, `retryDelayMs (${retryDelayMs})`);
   const retry = resolveRetryOptions({
     maxAttempts: maxRetryAttempts + 1,
     initialDelayMs: retryDelayMs,
-    maxDelayMs: options.maxRetryDelayMs ?? Math.max(30_000, retryDelayMs),
+    maxDelayMs: maxRetryDelayMs,
     jitter: false,
   });
   const owner = options.owner ?? `runner-${globalThis.crypto.randomUUID()}`;

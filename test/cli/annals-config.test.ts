@@ -49,4 +49,15 @@ describe('the config module shape', () => {
       /config\.close must be a function/,
     );
   });
+
+  it('rejects a projection listed twice, as the runner would', async () => {
+    const other = defineProjection<object>()({ name: 'q', events: [], handlers: {} });
+    const twin = defineProjection<object>()({ name: 'p', events: [], handlers: {} });
+    expect(await problem({ eventStore, projectionStore, projections: [projection, other, twin] })).toBe(
+      'config.projections lists the projection "p" twice (at [0] and [2]); give each projection its own name',
+    );
+    expect(await problem({ eventStore, projectionStore, projections: [projection, projection] })).toMatch(
+      /"p" twice \(at \[0\] and \[1\]\)/,
+    );
+  });
 });

@@ -1,5 +1,7 @@
 import {
   ErrorCode,
+  EventRegistry,
+  type IEventStore,
   isAnnalsError,
   LOG_START,
   logPositionOf,
@@ -10,7 +12,10 @@ import {
 } from 'annals';
 import { describe, expect, it } from 'vitest';
 import {
+  CartItemAdded,
+  CartOpened,
   type CartState,
+  cartEvents,
   cartProjection,
   checkedOut,
   eventually,
@@ -24,6 +29,21 @@ import {
   seedCarts,
   wrapStore,
 } from './fixtures.js';
+
+/** An event store that delegates to `inner`, except for `overrides`. */
+function wrapEventStore(inner: IEventStore, overrides: Partial<IEventStore> = {}): IEventStore {
+  return {
+    append: (...args) => inner.append(...args),
+    load: (...args) => inner.load(...args),
+    streamVersion: (...args) => inner.streamVersion(...args),
+    readAll: (...args) => inner.readAll(...args),
+    head: () => inner.head(),
+    countAfter: (...args) => inner.countAfter(...args),
+    onAppended: (...args) => inner.onAppended(...args),
+    close: () => inner.close(),
+    ...overrides,
+  };
+}
 
 /** Counts the units of work and the checkpoints saved through a store. */
 function countingStore(inner: ProjectionStore<CartState>) {
@@ -414,5 +434,177 @@ describe('applyProjectionEvent through the runner API', () => {
       { projection: 'carts', attempt: 1, rebuilding: false },
       { projection: 'carts', attempt: 1, rebuilding: true },
     ]);
+  });
+});
+
+describe('ProjectionRunner: option messages', () => {
+  it('names the option the user passed, not the retry settings it becomes', () => {
+    const eventStore = newEventStore();
+    const projectionStore = newProjectionStore();
+    const projections = [cartProjection()];
+    const message = (options: object) => {
+      try {
+        new ProjectionRunner({ eventStore, projectionStore, projections, ...options });
+      } catch (error) {
+        expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
+        return (error as Error).message;
+      }
+      throw new Error('no error');
+    };
+    for (const [options, named] of [
+      [{ retryDelayMs: -1 }, /^ProjectionRunner: retryDelayMs must be a finite number >= 0; got -1$/],
+      [{ retryDelayMs: Number.NaN }, /retryDelayMs .* got NaN$/],
+      [{ maxRetryDelayMs: -3 }, /^ProjectionRunner: maxRetryDelayMs must be .*; got -3$/],
+      [
+        { retryDelayMs: 500, maxRetryDelayMs: 100 },
+        /maxRetryDelayMs must be .*>= retryDelayMs \(500\); got 100$/,
+      ],
+      [{ maxRetryAttempts: 1.5 }, /maxRetryAttempts must be an integer >= 0; got 1\.5$/],
+    ] as const) {
+      const text = message(options);
+      expect(text).toMatch(named);
+      expect(text).not.toMatch(/initialDelayMs|maxDelayMs|maxAttempts|retry\./);
+    }
+  });
+});
+
+describe('ProjectionRunner: handlers for types the registry lacks', () => {
+  /** An event store that exposes a registry, as PostgresEventStore does. */
+  function storeWithRegistry(registry: EventRegistry): IEventStore & { registry: EventRegistry } {
+    return { ...wrapEventStore(newEventStore()), registry };
+  }
+
+  it('rejects a projection that handles a type the event store cannot read, naming both', () => {
+    const eventStore = storeWithRegistry(new EventRegistry([CartOpened, CartItemAdded]));
+    const error = (() => {
+      try {
+        new ProjectionRunner({
+          eventStore,
+          projectionStore: newProjectionStore(),
+          projections: [cartProjection()],
+        });
+      } catch (caught) {
+        return caught;
+      }
+    })();
+    expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
+    expect((error as Error).message).toBe(
+      'ProjectionRunner: projection "carts" has a handler for "CartCheckedOut", which the event store\'s registry does not know; register the event type or remove the handler',
+    );
+  });
+
+  it('accepts it when the registry has every handled type, or the store shows no registry', () => {
+    const full = storeWithRegistry(new EventRegistry(cartEvents));
+    expect(
+      () =>
+        new ProjectionRunner({
+          eventStore: full,
+          projectionStore: newProjectionStore(),
+          projections: [cartProjection()],
+        }),
+    ).not.toThrow();
+    const { registry: _, ...withoutRegistry } = storeWithRegistry(new EventRegistry([]));
+    expect(
+      () =>
+        new ProjectionRunner({
+          eventStore: withoutRegistry,
+          projectionStore: newProjectionStore(),
+          projections: [cartProjection()],
+        }),
+    ).not.toThrow();
+  });
+});
+
+describe('ProjectionRunner: catchUp({ until })', () => {
+  it('a started runner waits for the given position even when head() lags behind it', async () => {
+    const inner = newEventStore();
+    // A head that lags (as a PostgreSQL head may while an older transaction is open).
+    const eventStore = wrapEventStore(inner, {
+      head: async () => ({ position: LOG_START, timestamp: undefined }),
+    });
+    const projectionStore = newProjectionStore();
+    const runner = new ProjectionRunner({
+      eventStore,
+      projectionStore,
+      projections: [
+        cartProjection({ beforeHandler: () => new Promise((resolve) => setTimeout(resolve, 2)) }),
+      ],
+    });
+    runner.start();
+    try {
+      await eventually(async () => (await runner.status('carts')).state === 'running');
+      const appended = await inner.append('cart-1', 'no_stream', [
+        opened('c'),
+        itemAdded('a', 1, 2),
+        checkedOut(),
+      ]);
+      await runner.catchUp({ until: logPositionOf(appended.events.at(-1)!) });
+      expect(projectionStore.state.carts['cart-1']?.status).toBe('checked-out');
+    } finally {
+      await runner.stop();
+    }
+  });
+
+  it('a runner that is not started processes until the position is readable and processed', async () => {
+    const inner = newEventStore();
+    const appended = await inner.append('cart-1', 'no_stream', [opened('c'), checkedOut()]);
+    const last = appended.events.at(-1)!;
+    let reads = 0;
+    // The last event becomes readable only on the third read (a transaction still committing).
+    const eventStore = wrapEventStore(inner, {
+      readAll: async (options) => {
+        const page = await inner.readAll(options);
+        if (++reads > 2) return page;
+        return {
+          ...page,
+          events: page.events.filter((event) => event.globalPosition < last.globalPosition),
+          caughtUp: true,
+        };
+      },
+    });
+    const projectionStore = newProjectionStore();
+    const runner = new ProjectionRunner({
+      eventStore,
+      projectionStore,
+      projections: [cartProjection()],
+      pollIntervalMs: 5,
+    });
+    await runner.catchUp({ until: logPositionOf(last) });
+    expect(projectionStore.state.carts['cart-1']?.status).toBe('checked-out');
+    expect((await runner.status('carts')).checkpoint).toEqual(logPositionOf(last));
+  });
+
+  it('a position already processed returns at once; a bad one is an InvalidArgumentError; an abort rejects', async () => {
+    const eventStore = newEventStore();
+    await seedCarts(eventStore, 2);
+    const projectionStore = newProjectionStore();
+    const runner = new ProjectionRunner({
+      eventStore,
+      projectionStore,
+      projections: [cartProjection()],
+      pollIntervalMs: 5,
+    });
+    await runner.catchUp();
+    const head = (await eventStore.head()).position;
+    await runner.catchUp({ until: head });
+    await runner.catchUp({ until: LOG_START });
+    for (const bad of [5, '1:2', { globalPosition: 1n }, { transactionId: -1n, globalPosition: 1n }, null]) {
+      const error = await runner.catchUp({ until: bad as never }).catch((caught: unknown) => caught);
+      expect(isAnnalsError(error, ErrorCode.InvalidArgument)).toBe(true);
+    }
+    const never = { transactionId: head.transactionId + 100n, globalPosition: head.globalPosition + 100n };
+    const aborted = await runner
+      .catchUp({ until: never, signal: AbortSignal.timeout(30) })
+      .catch((caught: unknown) => caught);
+    expect((aborted as Error).name).toBe('TimeoutError');
+    runner.start();
+    try {
+      const started = await runner
+        .catchUp({ until: never, signal: AbortSignal.timeout(30) })
+        .catch((caught: unknown) => caught);
+      expect((started as Error).name).toBe('TimeoutError');
+    } finally {
+      await runner.stop();
+    }
   });
 });

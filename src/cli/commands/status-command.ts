@@ -2,6 +2,7 @@ import { formatLogPosition, type ProjectionStore, readProjectionStatus } from '.
 import { writeLine } from '../cli-io.js';
 import { describeHorizon } from '../describe-horizon.js';
 import { formatDuration, formatTable, toJson } from '../format.js';
+import { missingTablesError } from '../missing-tables.js';
 import type { CommandContext } from './command-context.js';
 
 /** A lease holder as `PostgresProjectionStore.leaseHolder` reports it. */
@@ -24,8 +25,19 @@ function describeLease(holder: LeaseHolder | undefined | null): string {
   return `held by ${holder.owner ?? 'another client'}${pid}`;
 }
 
-/** `annals status`: checkpoint, lag, dead letters and lease of every projection of the config. */
-export async function statusCommand({ io, config, options }: CommandContext): Promise<void> {
+/**
+ * `annals status`: checkpoint, lag, dead letters and lease of every projection of the config.
+ * Before `annals migrate` it says to run the migrations, whichever of its reads failed first.
+ */
+export async function statusCommand(context: CommandContext): Promise<void> {
+  try {
+    await printStatus(context);
+  } catch (error) {
+    throw missingTablesError(error, context.config) ?? error;
+  }
+}
+
+async function printStatus({ io, config, options }: CommandContext): Promise<void> {
   const { eventStore, projectionStore } = config;
   const statuses = await Promise.all(
     config.projections.map(async (projection) => {
