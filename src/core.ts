@@ -49,6 +49,7 @@ export * from './snapshots/snapshot-aggregate-root.js';
 export * from './snapshots/snapshot-keeper.js';
 export * from './snapshots/snapshot-policy.js';
 export * from './snapshots/snapshot-store.js';
+export * from './store/assert-log-position.js';
 export * from './store/event-store.js';
 export * from './store/expected-version.js';
 export * from './store/in-memory-event-store.js';

@@ -42,6 +42,7 @@ export {
   type EncodedEvent,
   EventRegistry,
   type EventRegistryOptions,
+  MAX_ID_LENGTH,
   type PayloadUpcaster,
   type RawStoredEvent,
 } from './events/event-registry.js';
@@ -94,3 +95,4 @@ export {
 } from './store/expected-version.js';
 export { InMemoryEventStore, type InMemoryEventStoreOptions } from './store/in-memory-event-store.js';
 export type { HorizonHolder, LogHorizon } from './store/log-horizon.js';
+export { MAX_READ_LIMIT } from './store/read-options.js';

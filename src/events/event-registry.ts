@@ -64,26 +64,74 @@ export interface EventRegistryOptions {
   readonly upcasters?: PayloadUpcaster;
 }
 
-const MAX_ID_LENGTH = 512;
+/** The longest id (in UTF-16 code units) that every store accepts. */
+export const MAX_ID_LENGTH = 512;
 
-/** Checks an id (aggregate or event id) and throws {@link InvalidArgumentError} when it is unusable. */
+/**
+ * True when `text` can be stored as it is by every store: well-formed UTF-16 (no lone
+ * surrogate, which PostgreSQL would store as U+FFFD, merging distinct ids) and no NUL
+ * character (which PostgreSQL text cannot hold).
+ */
+export function isStorableText(text: string): boolean {
+  return !text.includes('\u0000') && (text as unknown as { isWellFormed(): boolean }).isWellFormed();
+}
+
+/**
+ * Checks an id (aggregate, event or command id, consumer name) and throws
+ * {@link InvalidArgumentError} when it is unusable: not a string, empty, longer than
+ * {@link MAX_ID_LENGTH}, or not storable as it is ({@link isStorableText}). Every store calls it,
+ * so they accept and reject the same ids.
+ */
 export function assertValidId(kind: string, id: unknown): asserts id is string {
   if (typeof id !== 'string' || id.length === 0 || id.length > MAX_ID_LENGTH) {
     throw new InvalidArgumentError(
       `${kind} must be a non-empty string of at most ${MAX_ID_LENGTH} characters`,
     );
   }
+  assertStorableText(kind, id);
+}
+
+/**
+ * Throws {@link InvalidArgumentError} unless `text` is storable ({@link isStorableText}): for
+ * names such as event and aggregate types.
+ */
+export function assertStorableText(kind: string, text: string): void {
+  if (isStorableText(text)) return;
+  throw new InvalidArgumentError(
+    text.includes('\u0000')
+      ? `${kind} must not contain the NUL character`
+      : `${kind} must be well-formed UTF-16 (it holds a lone surrogate)`,
+  );
+}
+
+// JSON text holding the escape of NUL or of a lone surrogate (JSON.stringify escapes exactly
+// those surrogates that are unpaired): an odd number of backslashes before "u0000" or "ud800".."udfff".
+const UNSTORABLE_JSON_ESCAPE = /(?:^|[^\\])(?:\\\\)*\\u(?:0000|d[89a-f][0-9a-f]{2})/i;
+
+/**
+ * True when JSON text made by `JSON.stringify` holds text that PostgreSQL's jsonb refuses: the
+ * NUL character or a lone surrogate, escaped.
+ */
+export function hasUnstorableJsonText(json: string): boolean {
+  return json.includes('\\u') && UNSTORABLE_JSON_ESCAPE.test(json);
 }
 
 function stringify(eventType: string, what: string, value: unknown): string {
+  let json: string | undefined;
   try {
-    const json = JSON.stringify(value);
+    json = JSON.stringify(value);
     if (json === undefined) throw new TypeError(`${what} is not a JSON value`);
-    return json;
   } catch (error) {
     const reason = error instanceof Error ? error.message : String(error);
     throw new SerializationError(eventType, `${what} is not JSON-serialisable (${reason})`, { cause: error });
   }
+  if (hasUnstorableJsonText(json)) {
+    throw new SerializationError(
+      eventType,
+      `${what} holds a NUL character or a lone surrogate, which no store can hold (PostgreSQL jsonb refuses them)`,
+    );
+  }
+  return json;
 }
 
 /**
@@ -104,6 +152,7 @@ export class EventRegistry {
 
   constructor(definitions: Iterable<AnyEventDefinition>, options: EventRegistryOptions = {}) {
     for (const definition of definitions) {
+      assertStorableText('an event type', definition.type);
       const existing = this.#definitions.get(definition.type);
       if (existing && existing !== definition) {
         throw new InvalidArgumentError(`EventRegistry: event type "${definition.type}" is defined twice`);
@@ -143,6 +192,7 @@ export class EventRegistry {
     if (typeof event.aggregateType !== 'string' || event.aggregateType === '') {
       throw new InvalidArgumentError(`event "${event.type}" needs a non-empty aggregateType`);
     }
+    assertStorableText(`aggregateType of event "${event.type}"`, event.aggregateType);
     const timestamp = event.timestamp ?? new Date();
     if (!(timestamp instanceof Date) || Number.isNaN(timestamp.getTime())) {
       throw new InvalidArgumentError(`event "${event.type}" has an invalid timestamp`);

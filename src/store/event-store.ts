@@ -31,15 +31,25 @@ export interface LoadOptions {
 /** Options of {@link IEventStore.readAll}. */
 export interface ReadAllOptions {
   /**
-   * Read the events after this position (exclusive).
+   * Read the events after this position (exclusive). It must be a position a store returned
+   * (bigints `transactionId` and `globalPosition`, not negative); anything else is an
+   * `InvalidArgumentError`, never a read from the start.
    * @defaultValue {@link LOG_START}
    */
   readonly after?: LogPosition;
   /**
-   * The most events to return.
+   * The most events to return: 1 to 10,000 (`MAX_READ_LIMIT`); more is an `InvalidArgumentError`.
    * @defaultValue 100
    */
   readonly limit?: number;
+  /**
+   * Read only events of these types (the filter runs in the store: a PostgreSQL store sends only
+   * those rows). `next` then covers the events of other types too: when the page is not full it
+   * is the last readable position of the whole log, so a filtered reader neither skips an event
+   * of its types nor reads the others again. An empty array matches no event.
+   * @defaultValue every type
+   */
+  readonly types?: readonly string[];
 }
 
 /** One page of the global log. */
@@ -104,7 +114,10 @@ export interface IEventStore {
   /** The end of the global log as {@link IEventStore.readAll} sees it. */
   head(): Promise<LogHead>;
 
-  /** How many readable events come after `position`. */
+  /**
+   * How many readable events come after `position`. A malformed position (see `readAll`'s
+   * `after`) is an `InvalidArgumentError`.
+   */
   countAfter(position: LogPosition): Promise<bigint>;
 
   /**

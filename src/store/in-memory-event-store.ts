@@ -8,6 +8,7 @@ import {
   type StoredEvent,
 } from '../events/event-envelope.js';
 import { assertValidId, type EncodedEvent, type EventRegistry } from '../events/event-registry.js';
+import { assertLogPosition } from './assert-log-position.js';
 import type {
   AppendResult,
   IEventStore,
@@ -18,7 +19,7 @@ import type {
   Unsubscribe,
 } from './event-store.js';
 import { assertExpectedVersion, checkExpectedVersion, type ExpectedVersionMode } from './expected-version.js';
-import { normaliseLimit, normaliseLoadRange } from './read-options.js';
+import { normaliseLimit, normaliseLoadRange, normaliseTypes } from './read-options.js';
 
 interface MemoryRow {
   readonly eventId: string;
@@ -131,8 +132,11 @@ export class InMemoryEventStore implements IEventStore {
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
-    const after = options.after ?? LOG_START;
+    // Only a missing `after` means the start: null or any other malformed value is refused.
+    const after = options.after === undefined ? LOG_START : options.after;
+    assertLogPosition(after, 'readAll: after');
     const limit = normaliseLimit(options.limit);
+    const types = normaliseTypes(options.types);
     // Positions and transaction ids both grow with the log, so the first event after `after`
     // is found by binary search on the position.
     let low = 0;
@@ -142,10 +146,11 @@ export class InMemoryEventStore implements IEventStore {
       if (compareLogPositions(logPositionOf(this.#log[middle]!), after) <= 0) low = middle + 1;
       else high = middle;
     }
-    const rows = this.#log.slice(low, low + limit);
+    const rows = types ? this.#rowsOfTypes(low, limit, new Set(types)) : this.#log.slice(low, low + limit);
     const events = rows.map((row) => this.#decode(row));
-    const last = events.at(-1);
-    return { events, next: last ? logPositionOf(last) : after, caughtUp: events.length < limit };
+    // A filtered page that is not full covered the whole log: `next` skips the other types too.
+    const last = types && rows.length < limit && this.#log.length > low ? this.#log.at(-1) : rows.at(-1);
+    return { events, next: last ? logPositionOf(last) : after, caughtUp: rows.length < limit };
   }
 
   async head(): Promise<LogHead> {
@@ -156,6 +161,7 @@ export class InMemoryEventStore implements IEventStore {
   }
 
   async countAfter(position: LogPosition): Promise<bigint> {
+    assertLogPosition(position, 'countAfter: position');
     let count = 0n;
     for (let index = this.#log.length - 1; index >= 0; index--) {
       if (compareLogPositions(logPositionOf(this.#log[index]!), position) <= 0) break;
@@ -200,6 +206,16 @@ export class InMemoryEventStore implements IEventStore {
       events: rows.map((row) => this.#decode(row)),
       duplicate: true,
     };
+  }
+
+  /** The first `limit` rows from index `from` on whose type is in `types`. */
+  #rowsOfTypes(from: number, limit: number, types: ReadonlySet<string>): MemoryRow[] {
+    const rows: MemoryRow[] = [];
+    for (let index = from; index < this.#log.length && rows.length < limit; index++) {
+      const row = this.#log[index]!;
+      if (types.has(row.type)) rows.push(row);
+    }
+    return rows;
   }
 
   #decode(row: MemoryRow): StoredEvent {

@@ -1,22 +1,13 @@
-import { assertValidId, InvalidArgumentError } from '../../core.js';
 import { sqlStateOf, toStoreError } from './errors.js';
 import type { PgQueryable, PgQueryResult, PgRow } from './pg-client.js';
 
 /**
  * Small helpers shared by the command log, the processed-event store and the snapshot store.
+ * (Ids are checked by the core's `assertValidId`, which every store uses.)
  *
  * @internal
  * @module
  */
-
-/**
- * Checks an id that is stored in a text column: {@link assertValidId}, and no NUL character
- * (PostgreSQL text cannot hold it). Throws {@link InvalidArgumentError}.
- */
-export function assertTextId(kind: string, id: unknown): asserts id is string {
-  assertValidId(kind, id);
-  if (id.includes('\u0000')) throw new InvalidArgumentError(`${kind} must not contain the NUL character`);
-}
 
 /** A timestamptz as the driver returned it (`pg` and PGlite give a Date; text is accepted too). */
 export function toDate(value: unknown): Date {

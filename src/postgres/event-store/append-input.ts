@@ -43,13 +43,9 @@ export interface PreparedAppend {
   readonly single: boolean;
 }
 
-function assertNoNul(kind: string, value: string): void {
-  if (value.includes('\u0000')) throw new InvalidArgumentError(`${kind} must not contain the NUL character`);
-}
-
 /**
  * Validates and encodes an append before anything is sent: ids, expected version, every payload
- * (through the registry), distinct event ids, and text PostgreSQL cannot hold in a text column.
+ * (through the registry, which also refuses text PostgreSQL cannot hold), distinct event ids.
  * `notifyInTransaction` makes `append_events` send the NOTIFY itself (for appends in a
  * transaction whose commit the store does not see).
  */
@@ -61,7 +57,6 @@ export function prepareAppend(
   notifyInTransaction: boolean,
 ): PreparedAppend {
   assertValidId('aggregateId', aggregateId);
-  assertNoNul('aggregateId', aggregateId);
   assertExpectedVersion(expectedVersion);
   if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array');
   const encoded = events.map((event) => registry.encode(event));
@@ -76,8 +71,6 @@ export function prepareAppend(
   const timestamps = new Array<string>(n);
   for (let index = 0; index < n; index++) {
     const event = encoded[index]!;
-    assertNoNul('eventId', event.eventId);
-    assertNoNul('aggregateType', event.aggregateType);
     if (event.timestamp.getTime() < MIN_TIMESTAMP_MS) {
       throw new InvalidArgumentError(`event "${event.type}" has a timestamp before 4713 BC`);
     }

@@ -91,6 +91,13 @@ export interface EventStoreSql {
   readonly loadByEventIds: string;
   readonly streamVersion: string;
   readonly readAll: string;
+  /**
+   * `readAll` of the event types `$4` (`$1`, `$2` after, `$3` limit): the page's events, each
+   * with the frontier (`frontier_transaction_id`, `frontier_global_position`: the last readable
+   * event after `$1`/`$2` of any type, seen in the same snapshot). An empty page is one row of
+   * nulls with the frontier (null too when nothing is readable after the position).
+   */
+  readonly readAllOfTypes: string;
   readonly head: string;
   readonly countAfter: string;
 }
@@ -139,6 +146,16 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
     readAll:
       `SELECT ${EVENT_COLUMNS} FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} ` +
       `ORDER BY ${LOG_ORDER} LIMIT $3`,
+    readAllOfTypes:
+      'SELECT p.*, f.transaction_id AS frontier_transaction_id, f.global_position AS frontier_global_position ' +
+      'FROM (SELECT 1) AS one ' +
+      'LEFT JOIN (SELECT e.transaction_id::text AS transaction_id, e.global_position::text AS global_position ' +
+      `FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} ` +
+      'ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1) AS f ON true ' +
+      `LEFT JOIN (SELECT ${EVENT_COLUMNS}, e.transaction_id AS log_transaction_id, e.global_position AS log_global_position ` +
+      `FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} AND e.type = ANY($4::text[]) ` +
+      `ORDER BY ${LOG_ORDER} LIMIT $3) AS p ON true ` +
+      'ORDER BY p.log_transaction_id, p.log_global_position',
     head:
       `SELECT e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, e."timestamp" ` +
       `FROM ${events} e WHERE ${VISIBLE} ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1`,

@@ -13,6 +13,7 @@ import {
   type NewEvent,
   normaliseLimit,
   normaliseLoadRange,
+  normaliseTypes,
   type ReadAllOptions,
   type ReadAllResult,
   type StoredEvent,
@@ -104,6 +105,12 @@ export interface PostgresLoadOptions extends LoadOptions {
 }
 
 const MAX_INT4 = 2_147_483_647;
+
+/** The frontier columns of a filtered log read (see `EventStoreSql.readAllOfTypes`). */
+interface FrontierColumns {
+  frontier_transaction_id: string | null;
+  frontier_global_position: string | null;
+}
 
 /**
  * The PostgreSQL event store: streams with optimistic concurrency and a global log that readers
@@ -257,9 +264,12 @@ export class PostgresEventStore implements IEventStore {
    * the page's end, so checkpointing `next` never skips.
    */
   async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
-    const after = options.after ?? LOG_START;
+    // Only a missing `after` means the start: null or any other malformed value is refused.
+    const after = options.after === undefined ? LOG_START : options.after;
     assertLogPosition(after, 'readAll: after');
     const limit = normaliseLimit(options.limit);
+    const types = normaliseTypes(options.types);
+    if (types) return this.#readAllOfTypes(after, limit, types);
     const rows = await this.#query<EventRow>(
       this.#queryable(),
       (await this.#logSql()).readAll,
@@ -273,6 +283,31 @@ export class PostgresEventStore implements IEventStore {
       next: last ? { transactionId: last.transactionId, globalPosition: last.globalPosition } : after,
       caughtUp: events.length < limit,
     };
+  }
+
+  /**
+   * `readAll` filtered by type in SQL; `next` moves past the other types (to the frontier seen in
+   * the same statement) when the page is not full.
+   */
+  async #readAllOfTypes(after: LogPosition, limit: number, types: readonly string[]): Promise<ReadAllResult> {
+    const rows = await this.#query<EventRow & FrontierColumns>(
+      this.#queryable(),
+      (await this.#logSql()).readAllOfTypes,
+      [after.transactionId.toString(), after.globalPosition.toString(), limit, types],
+      'readAll',
+    );
+    const events = rows
+      .filter((row) => row.event_id !== null)
+      .map((row) => this.#registry.decode(toRawEvent(row)));
+    const last = events.at(-1);
+    const frontier = rows[0]?.frontier_transaction_id;
+    const next =
+      events.length < limit && frontier != null
+        ? { transactionId: BigInt(frontier), globalPosition: BigInt(rows[0]!.frontier_global_position!) }
+        : last
+          ? { transactionId: last.transactionId, globalPosition: last.globalPosition }
+          : after;
+    return { events, next, caughtUp: events.length < limit };
   }
 
   /** The last readable position of the global log. */

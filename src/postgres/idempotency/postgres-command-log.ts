@@ -1,4 +1,5 @@
 import {
+  assertValidId,
   CommandInProgressError,
   type CommandLog,
   type CommandLogOptions,
@@ -14,7 +15,7 @@ import { sqlStateOf, toStoreError } from '../driver/errors.js';
 import { quoteIdentifier } from '../driver/identifier.js';
 import type { PgQueryable, PgRow } from '../driver/pg-client.js';
 import type { PostgresTransaction } from '../driver/transaction.js';
-import { assertTextId, isUnstorableJsonError, runQuery, toDate } from '../driver/values.js';
+import { isUnstorableJsonError, runQuery, toDate } from '../driver/values.js';
 import { type CommandLogSql, commandLogSql } from './command-log-sql.js';
 
 /**
@@ -135,7 +136,7 @@ export class PostgresCommandLog implements CommandLog<PostgresTransaction> {
     commandId: string,
     work: (unit: PostgresTransaction) => Promise<T>,
   ): Promise<RunOnceResult<T>> {
-    assertTextId('commandId', commandId);
+    assertValidId('commandId', commandId);
     if (typeof work !== 'function') throw new InvalidArgumentError('runOnce needs a `work` function');
     // Calls of this process with one id queue here rather than each holding a connection while
     // blocked on the claim: `work` (a repository's command) may need a connection of the pool.
@@ -190,7 +191,7 @@ export class PostgresCommandLog implements CommandLog<PostgresTransaction> {
   }
 
   async find(commandId: string): Promise<ProcessedCommand | undefined> {
-    assertTextId('commandId', commandId);
+    assertValidId('commandId', commandId);
     const rows = await this.#outside((client) =>
       this.#query<CommandRow>(client, this.#sql.find, [commandId, this.#clock()], 'find'),
     );

@@ -1,4 +1,5 @@
 import {
+  assertValidId,
   InvalidArgumentError,
   type ProcessedEvent,
   type ProcessedEventStore,
@@ -8,7 +9,7 @@ import {
 import { quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
 import type { PgPool, PgQueryable, PgRow } from '../driver/pg-client.js';
 import { runInTransaction } from '../driver/transaction.js';
-import { assertTextId, runQuery, toDate } from '../driver/values.js';
+import { runQuery, toDate } from '../driver/values.js';
 import { type ProcessedEventSql, processedEventSql } from './processed-event-sql.js';
 
 /** Options of {@link PostgresProcessedEventStore}. */
@@ -167,6 +168,6 @@ function toRecord(consumer: string, eventId: string, row: ProcessedEventRow): Pr
 }
 
 function assertKey(consumer: string, eventId: string): void {
-  assertTextId('consumer', consumer);
-  assertTextId('eventId', eventId);
+  assertValidId('consumer', consumer);
+  assertValidId('eventId', eventId);
 }

@@ -1,4 +1,5 @@
 import {
+  assertValidId,
   assertValidSnapshot,
   InvalidArgumentError,
   type Snapshot,
@@ -7,7 +8,7 @@ import {
 } from '../../core.js';
 import { quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
 import type { PgQueryable, PgRow } from '../driver/pg-client.js';
-import { assertTextId, isUnstorableJsonError, runQuery, toDate } from '../driver/values.js';
+import { isUnstorableJsonError, runQuery, toDate } from '../driver/values.js';
 import { type SnapshotSql, snapshotSql } from './snapshot-sql.js';
 
 /** Options of {@link PostgresSnapshotStore}. */
@@ -69,7 +70,7 @@ export class PostgresSnapshotStore implements SnapshotStore {
   }
 
   async load(aggregateId: string): Promise<Snapshot | undefined> {
-    assertTextId('aggregateId', aggregateId);
+    assertValidId('aggregateId', aggregateId);
     const { rows } = await runQuery<SnapshotRow>(this.#pool, this.#sql.load, [aggregateId], 'load snapshot');
     const row = rows[0];
     if (!row) return undefined;
@@ -90,7 +91,7 @@ export class PostgresSnapshotStore implements SnapshotStore {
    */
   async save(snapshot: Snapshot): Promise<void> {
     assertValidSnapshot(snapshot);
-    assertTextId('aggregateId', snapshot.aggregateId);
+    assertValidId('aggregateId', snapshot.aggregateId);
     if (snapshot.aggregateType.includes('\u0000')) {
       throw new InvalidArgumentError(
         `snapshot of "${snapshot.aggregateId}": aggregateType must not contain NUL`,
@@ -122,7 +123,7 @@ export class PostgresSnapshotStore implements SnapshotStore {
   }
 
   async delete(aggregateId: string): Promise<void> {
-    assertTextId('aggregateId', aggregateId);
+    assertValidId('aggregateId', aggregateId);
     await runQuery(this.#pool, this.#sql.delete, [aggregateId], 'delete snapshot');
   }
 }

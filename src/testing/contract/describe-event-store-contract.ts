@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe } from 'vitest';
 import type { EventRegistry, IEventStore } from '../../core.js';
 import { appendContract } from './append-contract.js';
 import { type ContractContext, contractRegistry } from './fixtures.js';
+import { inputContract } from './input-contract.js';
 import { logContract } from './log-contract.js';
 
 /** How the contract suite gets a store to test. */
@@ -22,8 +23,10 @@ export interface EventStoreContractOptions {
 /**
  * Defines (with vitest's `describe`/`it`) the tests that every {@link IEventStore} must pass:
  * ordering, the four expected-version modes and their conflict errors, idempotent appends by
- * event id, validation that writes nothing, serialisation edge cases, paging through the global
- * log, head and counts, notifications and racing writers.
+ * event id (retries of a whole stored append or of a prefix of it), validation that writes
+ * nothing, input every store rejects alike (ids and text PostgreSQL cannot store exactly, malformed
+ * positions and limits), serialisation edge cases, paging through the global log (also by event
+ * type), head and counts, notifications and racing writers.
  *
  * @example
  * ```ts
@@ -53,5 +56,6 @@ export function describeEventStoreContract(name: string, options: EventStoreCont
     });
     appendContract(ctx);
     logContract(ctx);
+    inputContract(ctx);
   });
 }

@@ -1,6 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import { compareLogPositions, ErrorCode, isAnnalsError, NO_STREAM, type StoredEvent } from '../../core.js';
-import { type ContractContext, item } from './fixtures.js';
+import {
+  compareLogPositions,
+  ErrorCode,
+  isAnnalsError,
+  logPositionOf,
+  NO_STREAM,
+  type StoredEvent,
+} from '../../core.js';
+import { type ContractContext, item, note } from './fixtures.js';
 
 /** The global log: order, paging, head, counts and append notifications. */
 export function logContract(ctx: ContractContext): void {
@@ -61,6 +68,54 @@ export function logContract(ctx: ContractContext): void {
       const empty = await ctx.store().readAll({ after: after.position });
       expect(empty.events).toEqual([]);
       expect(empty.caughtUp).toBe(true);
+    });
+
+    it('reads by event type: only those events, in log order, and next moves past the others', async () => {
+      const start = (await ctx.store().head()).position;
+      const id = ctx.streamId('types');
+      const events = [item('a'), note('n1'), item('b'), note('n2'), note('n3'), item('c'), note('n4')];
+      const result = await ctx.store().append(id, NO_STREAM, events);
+      const headNow = (await ctx.store().head()).position;
+      const notes = result.events.filter((event) => event.type === 'ContractNote');
+
+      const all = await ctx.store().readAll({ after: start, types: ['ContractNote', 'ContractNote'] });
+      expect(all.events.map((event) => event.eventId)).toEqual(notes.map((event) => event.eventId));
+      expect(all.caughtUp).toBe(true);
+      expect(all.next).toEqual(headNow);
+
+      const seen: string[] = [];
+      let after = start;
+      for (;;) {
+        const page = await ctx.store().readAll({ after, limit: 2, types: ['ContractItemAdded'] });
+        expect(page.events.every((event) => event.type === 'ContractItemAdded')).toBe(true);
+        seen.push(...page.events.map((event) => event.eventId));
+        if (!page.caughtUp) {
+          expect(page.next).toEqual(logPositionOf(page.events.at(-1)!));
+        }
+        after = page.next;
+        if (page.caughtUp) break;
+      }
+      expect(seen).toEqual(
+        result.events.filter((event) => event.type === 'ContractItemAdded').map((e) => e.eventId),
+      );
+      expect(after).toEqual(headNow);
+
+      const none = await ctx.store().readAll({ after: start, types: [] });
+      expect(none).toMatchObject({ events: [], caughtUp: true, next: headNow });
+      const unknown = await ctx.store().readAll({ after: start, types: ['NoSuchEvent'] });
+      expect(unknown).toMatchObject({ events: [], caughtUp: true, next: headNow });
+      const atHead = await ctx.store().readAll({ after: headNow, types: ['ContractNote'] });
+      expect(atHead).toMatchObject({ events: [], caughtUp: true, next: headNow });
+      for (const bad of ['', 1, null]) {
+        const error = await ctx
+          .store()
+          .readAll({ types: [bad as never] })
+          .then(
+            () => undefined,
+            (caught: unknown) => caught,
+          );
+        expect(isAnnalsError(error, ErrorCode.InvalidArgument), `type ${String(bad)}`).toBe(true);
+      }
     });
 
     it('notifies listeners after an append', async () => {
