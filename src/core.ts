@@ -55,3 +55,4 @@ export * from './store/expected-version.js';
 export * from './store/in-memory-event-store.js';
 export * from './store/log-horizon.js';
 export * from './store/read-options.js';
+export * from './store/undecodable-event.js';

@@ -69,7 +69,7 @@ export {
   type ProjectionHook,
 } from './projections/define-projection.js';
 export * from './projections/in-memory-projection-store.js';
-export { ProjectionHandlerError } from './projections/projection-handler-error.js';
+export { ProjectionHandlerError, UndecodableEventError } from './projections/projection-handler-error.js';
 export * from './projections/projection-runner.js';
 export * from './projections/projection-runner-options.js';
 export type {
@@ -96,3 +96,4 @@ export {
 export { InMemoryEventStore, type InMemoryEventStoreOptions } from './store/in-memory-event-store.js';
 export type { HorizonHolder, LogHorizon } from './store/log-horizon.js';
 export { MAX_READ_LIMIT } from './store/read-options.js';
+export type { UndecodableEvent } from './store/undecodable-event.js';

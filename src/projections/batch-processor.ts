@@ -1,8 +1,13 @@
 import { ErrorCode, isAnnalsError, isTransientError, ProjectionError } from '../errors.js';
 import { logPositionOf, type StoredEvent } from '../events/event-envelope.js';
 import { backoffDelayMs, sleep } from '../retry.js';
+import { storedEventOf, type UndecodableEvent } from '../store/undecodable-event.js';
 import { applyProjectionEvent, type Projection } from './define-projection.js';
-import { ProjectionHandlerError, toDeadLetterError } from './projection-handler-error.js';
+import {
+  ProjectionHandlerError,
+  toDeadLetterError,
+  UndecodableEventError,
+} from './projection-handler-error.js';
 import type {
   DeadLetter,
   ProjectionCheckpoint,
@@ -115,6 +120,26 @@ export class BatchProcessor<TContext> {
     return from;
   }
 
+  /**
+   * Settles an event of the log that cannot be read, which must come right after the checkpoint:
+   * a projection without a handler for its type moves its checkpoint past it; otherwise the
+   * projection's `onUndecodable` policy parks it as a dead letter (`'dead-letter'`) or stops the
+   * projection with an {@link UndecodableEventError} (`'stop'`).
+   */
+  async settleUndecodable(item: UndecodableEvent): Promise<void> {
+    const event = storedEventOf(item);
+    if (!this.projection.handlerFor(event.type)) {
+      await this.#unitOfWork(event, async (transaction) => {
+        await this.#saveCheckpoint(transaction, event);
+      });
+      return;
+    }
+    const stopped = new UndecodableEventError(this.projection.name, event, item.error);
+    if (this.projection.onUndecodable === 'stop') throw stopped;
+    await this.#park(event, item.error, 0);
+    this.report(stopped);
+  }
+
   /** Re-runs a dead letter's handler on `event` and removes the dead letter, in one unit of work. */
   async retryDeadLetter(letter: DeadLetter, event: StoredEvent): Promise<void> {
     const attempt = letter.attempts + 1;
@@ -201,17 +226,25 @@ export class BatchProcessor<TContext> {
 
   /** Adds a dead letter and moves the checkpoint past its event, in one unit of work. */
   async #park(event: StoredEvent, error: unknown, attempts: number): Promise<void> {
-    try {
-      await this.store.transaction(async (transaction) => {
-        await transaction.addDeadLetter({
-          projection: this.projection.name,
-          event,
-          error: toDeadLetterError(error),
-          attempts,
-          failedAt: new Date(this.settings.now()),
-        });
-        await this.#saveCheckpoint(transaction, event);
+    await this.#unitOfWork(event, async (transaction) => {
+      await transaction.addDeadLetter({
+        projection: this.projection.name,
+        event,
+        error: toDeadLetterError(error),
+        attempts,
+        failedAt: new Date(this.settings.now()),
       });
+      await this.#saveCheckpoint(transaction, event);
+    });
+  }
+
+  /** Runs `work` in a unit of work that moves the checkpoint past `event`, and records the move. */
+  async #unitOfWork(
+    event: StoredEvent,
+    work: (transaction: ProjectionTransaction<TContext>) => Promise<void>,
+  ): Promise<void> {
+    try {
+      await this.store.transaction(work);
     } catch (storeError) {
       this.checkpoint = undefined;
       throw storeError;

@@ -71,6 +71,20 @@ export interface DefineProjectionOptions<TDefinition extends AnyEventDefinition,
    * @defaultValue `'dead-letter'`
    */
   readonly onFailure?: ProjectionFailurePolicy;
+  /**
+   * What happens when an event of a type the projection handles cannot be read (its payload fails
+   * the current schema, or its upcaster throws): `'stop'` stops the projection before the event,
+   * with the reason in its status, until a deploy teaches the registry to read it; `'dead-letter'`
+   * parks the stored event as a dead letter (retry it after that deploy) and moves on. Events of
+   * types the projection does not handle are skipped without being read.
+   *
+   * The default is `'stop'` because an event that cannot be read is usually a deploy out of
+   * order (a reader older than the writer, a missing upcaster) that affects every later event of
+   * its type: parking them all would quietly empty the read model, while stopping waits for the
+   * new code and loses nothing.
+   * @defaultValue `'stop'`
+   */
+  readonly onUndecodable?: ProjectionFailurePolicy;
 }
 
 /**
@@ -87,6 +101,8 @@ export interface Projection<TContext> {
   readonly eventTypes: readonly string[];
   /** See {@link DefineProjectionOptions.onFailure}. */
   readonly onFailure: ProjectionFailurePolicy;
+  /** See {@link DefineProjectionOptions.onUndecodable}. */
+  readonly onUndecodable: ProjectionFailurePolicy;
   /** See {@link DefineProjectionOptions.setup}. */
   readonly setup: ProjectionHook<TContext> | undefined;
   /** See {@link DefineProjectionOptions.reset}. */
@@ -170,10 +186,15 @@ function createProjection<TContext>(
   if (onFailure !== 'dead-letter' && onFailure !== 'stop') {
     throw new InvalidArgumentError(`${where}: onFailure must be "dead-letter" or "stop"`);
   }
+  const onUndecodable = options.onUndecodable ?? 'stop';
+  if (onUndecodable !== 'dead-letter' && onUndecodable !== 'stop') {
+    throw new InvalidArgumentError(`${where}: onUndecodable must be "dead-letter" or "stop"`);
+  }
   return Object.freeze({
     name,
     eventTypes: Object.freeze([...byType.keys()]),
     onFailure,
+    onUndecodable,
     setup,
     reset,
     handlerFor: (type: string) => byType.get(type),

@@ -38,6 +38,20 @@ export class ProjectionHandlerError extends ProjectionError {
   }
 }
 
+/**
+ * An event of a type the projection handles cannot be read (its payload fails the current schema,
+ * or its upcaster throws), and the projection's `onUndecodable` policy is `'stop'`: the projection
+ * stops before it. A {@link ProjectionHandlerError} whose `attempts` is 0 (no handler ran) and
+ * whose `cause` is the decode error; deploy code whose registry reads the event, then start the
+ * projection again.
+ */
+export class UndecodableEventError extends ProjectionHandlerError {
+  constructor(projection: string, event: StoredEvent, cause: unknown) {
+    super(projection, event, 0, cause);
+    this.message = `Projection "${projection}": stopped before ${event.type} event ${event.eventId} (schema version ${event.schemaVersion}) at ${formatLogPosition(logPositionOf(event))}, which cannot be read: ${toDeadLetterError(cause).message}`;
+  }
+}
+
 /** Turns anything thrown into the text a dead letter records. */
 export function toDeadLetterError(error: unknown): DeadLetterError {
   if (error instanceof Error) {

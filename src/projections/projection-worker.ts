@@ -1,5 +1,5 @@
 import { ProjectionError } from '../errors.js';
-import { compareLogPositions, LOG_START, type LogPosition } from '../events/event-envelope.js';
+import { compareLogPositions, LOG_START, type LogPosition, logPositionOf } from '../events/event-envelope.js';
 import { backoffDelayMs, sleep } from '../retry.js';
 import type { IEventStore } from '../store/event-store.js';
 import { BatchProcessor, CheckpointMovedError } from './batch-processor.js';
@@ -148,6 +148,7 @@ export class ProjectionWorker<TContext> {
     return readProjectionStatus(this.#eventStore, this.#store, this.#name, {
       state: this.#state,
       lastError: this.#lastError,
+      handles: (type) => this.#projection.handlerFor(type) !== undefined,
     });
   }
 
@@ -222,14 +223,39 @@ export class ProjectionWorker<TContext> {
     const page = await this.#eventStore.readAll({
       after: checkpoint.position,
       limit: this.#settings.batchSize,
+      onUndecodable: 'report',
     });
-    if (page.events.length === 0) return { processed: 0, caughtUp: true };
-    const processed = await this.#processor.process(page.events, {
+    const undecodable = page.undecodable ?? [];
+    const total = page.events.length + undecodable.length;
+    if (total === 0) return { processed: 0, caughtUp: true };
+    const options = {
       signal,
       rebuilding,
       shouldContinue: () => !signal?.aborted && !this.#leaseLost,
-    });
-    return { processed, caughtUp: page.caughtUp && processed === page.events.length };
+    };
+    // The page in log order: runs of readable events, each followed by an event that is not.
+    let processed = 0;
+    let from = 0;
+    for (const item of undecodable) {
+      let to = from;
+      while (
+        to < page.events.length &&
+        compareLogPositions(logPositionOf(page.events[to]!), item.position) < 0
+      )
+        to++;
+      if (to > from) {
+        const done = await this.#processor.process(page.events.slice(from, to), options);
+        processed += done;
+        if (done < to - from) return { processed, caughtUp: false };
+      }
+      from = to;
+      if (!options.shouldContinue()) return { processed, caughtUp: false };
+      await this.#processor.settleUndecodable(item);
+      processed += 1;
+    }
+    if (from < page.events.length)
+      processed += await this.#processor.process(page.events.slice(from), options);
+    return { processed, caughtUp: page.caughtUp && processed === total };
   }
 
   /** Steps until the log is exhausted; returns how many events it processed. */
@@ -350,7 +376,14 @@ export class ProjectionWorker<TContext> {
   }
 
   #report(error: ProjectionError): void {
-    this.#lastError = { error, message: error.message, at: new Date(this.#settings.now()) };
+    this.#lastError = {
+      error,
+      message: error.message,
+      at: new Date(this.#settings.now()),
+      ...(error instanceof ProjectionHandlerError
+        ? { eventId: error.eventId, position: error.position }
+        : {}),
+    };
     try {
       this.#settings.onError(error);
     } catch {

@@ -1,6 +1,7 @@
 import type { LogPosition, NewEvent, StoredEvent } from '../events/event-envelope.js';
 import type { ExpectedVersionMode } from './expected-version.js';
 import type { LogHorizon } from './log-horizon.js';
+import type { UndecodableEvent } from './undecodable-event.js';
 
 /** What an append wrote, or, for a retried append, what the original append wrote. */
 export interface AppendResult {
@@ -43,6 +44,14 @@ export interface ReadAllOptions {
    */
   readonly limit?: number;
   /**
+   * What to do with a stored event the registry cannot read (unknown type, a payload failing the
+   * current schema, an upcaster that throws): `'throw'` fails the read with an error that names
+   * the event's id, type, schema version and log position; `'report'` leaves it out of `events`
+   * and lists it in {@link ReadAllResult.undecodable}, so a reader can decide per event.
+   * @defaultValue `'throw'`
+   */
+  readonly onUndecodable?: 'throw' | 'report';
+  /**
    * Read only events of these types (the filter runs in the store: a PostgreSQL store sends only
    * those rows). `next` then covers the events of other types too: when the page is not full it
    * is the last readable position of the whole log, so a filtered reader neither skips an event
@@ -56,9 +65,17 @@ export interface ReadAllOptions {
 export interface ReadAllResult {
   /** The events, in log order. */
   readonly events: readonly StoredEvent[];
-  /** Where the next read starts: the last event's position, or `after` when there were none. */
+  /**
+   * With `onUndecodable: 'report'`: the events of the page that could not be read, in log order;
+   * empty otherwise. A store that predates the option may leave it out.
+   */
+  readonly undecodable?: readonly UndecodableEvent[];
+  /**
+   * Where the next read starts: the position of the last event the page covered (read or not),
+   * or `after` when there were none.
+   */
   readonly next: LogPosition;
-  /** True when fewer than `limit` events were returned: the reader has caught up for now. */
+  /** True when the page held fewer than `limit` events: the reader has caught up for now. */
   readonly caughtUp: boolean;
 }
 

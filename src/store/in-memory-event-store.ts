@@ -7,7 +7,12 @@ import {
   type NewEvent,
   type StoredEvent,
 } from '../events/event-envelope.js';
-import { assertValidId, type EncodedEvent, type EventRegistry } from '../events/event-registry.js';
+import {
+  assertValidId,
+  type EncodedEvent,
+  type EventRegistry,
+  type RawStoredEvent,
+} from '../events/event-registry.js';
 import { assertLogPosition } from './assert-log-position.js';
 import type {
   AppendResult,
@@ -20,6 +25,7 @@ import type {
 } from './event-store.js';
 import { assertExpectedVersion, checkExpectedVersion, type ExpectedVersionMode } from './expected-version.js';
 import { normaliseLimit, normaliseLoadRange, normaliseTypes } from './read-options.js';
+import { decodeLogPage } from './undecodable-event.js';
 
 interface MemoryRow {
   readonly eventId: string;
@@ -147,10 +153,19 @@ export class InMemoryEventStore implements IEventStore {
       else high = middle;
     }
     const rows = types ? this.#rowsOfTypes(low, limit, new Set(types)) : this.#log.slice(low, low + limit);
-    const events = rows.map((row) => this.#decode(row));
+    const { events, undecodable } = decodeLogPage(
+      this.#registry,
+      rows.map((row) => this.#raw(row)),
+      options.onUndecodable ?? 'throw',
+    );
     // A filtered page that is not full covered the whole log: `next` skips the other types too.
     const last = types && rows.length < limit && this.#log.length > low ? this.#log.at(-1) : rows.at(-1);
-    return { events, next: last ? logPositionOf(last) : after, caughtUp: rows.length < limit };
+    return {
+      events,
+      undecodable,
+      next: last ? logPositionOf(last) : after,
+      caughtUp: rows.length < limit,
+    };
   }
 
   async head(): Promise<LogHead> {
@@ -219,7 +234,11 @@ export class InMemoryEventStore implements IEventStore {
   }
 
   #decode(row: MemoryRow): StoredEvent {
-    return this.#registry.decode({
+    return this.#registry.decode(this.#raw(row));
+  }
+
+  #raw(row: MemoryRow): RawStoredEvent {
+    return {
       eventId: row.eventId,
       aggregateId: row.aggregateId,
       aggregateType: row.aggregateType,
@@ -231,7 +250,7 @@ export class InMemoryEventStore implements IEventStore {
       metadata: JSON.parse(row.metadataJson),
       globalPosition: row.globalPosition,
       transactionId: row.transactionId,
-    });
+    };
   }
 
   #notify(): void {

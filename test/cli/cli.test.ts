@@ -259,4 +259,29 @@ describe('the annals executable', () => {
     expect(stdout).toContain('SIGTERM: stopping after the batch in progress');
     expect(stdout).toMatch(/stopped order-read-model at \d+:\d+ \(0 events behind\)/);
   });
+
+  // Last: it leaves an event no projection can read in the log.
+  it('status says which unreadable event a projection waits at', async () => {
+    const eventId = 'unreadable-order-created';
+    await withDatabase(async (pool) => {
+      await pool.query(
+        `INSERT INTO "${schema()}".events (aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, metadata, "timestamp")
+         VALUES ('order-unreadable', 'Order', 1, $1, 'OrderCreated', 2, '{"customer": 7}', '{}', now())`,
+        [eventId],
+      );
+    });
+    const status = await run(['status']);
+    expect(status.code).toBe(0);
+    expect(status.stdout).toMatch(
+      new RegExp(
+        `^order-read-model: blocked at OrderCreated event ${eventId} \\(schema version 2, position \\d+:\\d+\\): Invalid payload`,
+        'm',
+      ),
+    );
+    const json = JSON.parse((await run(['status', '--json'])).stdout) as {
+      projections: { projection: string; blockedBy: { eventId: string } | null }[];
+    };
+    const blocked = json.projections.find((entry) => entry.projection === 'order-read-model');
+    expect(blocked?.blockedBy?.eventId).toBe(eventId);
+  });
 });

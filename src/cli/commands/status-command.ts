@@ -1,4 +1,9 @@
-import { formatLogPosition, type ProjectionStore, readProjectionStatus } from '../../core.js';
+import {
+  describeBlocker,
+  formatLogPosition,
+  type ProjectionStore,
+  readProjectionStatus,
+} from '../../core.js';
 import { writeLine } from '../cli-io.js';
 import { describeHorizon } from '../describe-horizon.js';
 import { formatDuration, formatTable, toJson } from '../format.js';
@@ -44,6 +49,7 @@ async function printStatus({ io, config, options }: CommandContext): Promise<voi
       const status = await readProjectionStatus(eventStore, projectionStore, projection.name, {
         state: 'stopped',
         lastError: undefined,
+        handles: (type) => projection.handlerFor(type) !== undefined,
       });
       const lease = knowsLeaseHolder(projectionStore)
         ? await projectionStore.leaseHolder(projection.name)
@@ -68,6 +74,9 @@ async function printStatus({ io, config, options }: CommandContext): Promise<voi
           checkpointUpdatedAt: status.checkpointUpdatedAt ?? null,
           deadLetters: status.deadLetters,
           lease: lease === null ? undefined : (lease ?? null),
+          blockedBy: status.blockedBy
+            ? { ...status.blockedBy, position: formatLogPosition(status.blockedBy.position) }
+            : null,
         })),
       }),
     );
@@ -96,6 +105,9 @@ async function printStatus({ io, config, options }: CommandContext): Promise<voi
     ]),
   );
   for (const line of table) writeLine(io.stdout, line);
+  for (const { status } of statuses) {
+    if (status.blockedBy) writeLine(io.stdout, `${status.projection}: ${describeBlocker(status.blockedBy)}`);
+  }
   writeLine(
     io.stdout,
     `head of the log: ${formatLogPosition(head.position)}${head.timestamp ? ` (${head.timestamp.toISOString()})` : ' (empty)'}`,

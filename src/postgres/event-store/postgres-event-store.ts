@@ -1,6 +1,7 @@
 import {
   type AppendResult,
   assertValidId,
+  decodeLogPage,
   type EventRegistry,
   type ExpectedVersionMode,
   type IEventStore,
@@ -269,19 +270,21 @@ export class PostgresEventStore implements IEventStore {
     assertLogPosition(after, 'readAll: after');
     const limit = normaliseLimit(options.limit);
     const types = normaliseTypes(options.types);
-    if (types) return this.#readAllOfTypes(after, limit, types);
+    if (types) return this.#readAllOfTypes(after, limit, types, options);
     const rows = await this.#query<EventRow>(
       this.#queryable(),
       (await this.#logSql()).readAll,
       [after.transactionId.toString(), after.globalPosition.toString(), limit],
       'readAll',
     );
-    const events = rows.map((row) => this.#registry.decode(toRawEvent(row)));
-    const last = events.at(-1);
+    const raws = rows.map(toRawEvent);
+    const { events, undecodable } = decodeLogPage(this.#registry, raws, options.onUndecodable ?? 'throw');
+    const last = raws.at(-1);
     return {
       events,
+      undecodable,
       next: last ? { transactionId: last.transactionId, globalPosition: last.globalPosition } : after,
-      caughtUp: events.length < limit,
+      caughtUp: raws.length < limit,
     };
   }
 
@@ -289,25 +292,29 @@ export class PostgresEventStore implements IEventStore {
    * `readAll` filtered by type in SQL; `next` moves past the other types (to the frontier seen in
    * the same statement) when the page is not full.
    */
-  async #readAllOfTypes(after: LogPosition, limit: number, types: readonly string[]): Promise<ReadAllResult> {
+  async #readAllOfTypes(
+    after: LogPosition,
+    limit: number,
+    types: readonly string[],
+    options: ReadAllOptions,
+  ): Promise<ReadAllResult> {
     const rows = await this.#query<EventRow & FrontierColumns>(
       this.#queryable(),
       (await this.#logSql()).readAllOfTypes,
       [after.transactionId.toString(), after.globalPosition.toString(), limit, types],
       'readAll',
     );
-    const events = rows
-      .filter((row) => row.event_id !== null)
-      .map((row) => this.#registry.decode(toRawEvent(row)));
-    const last = events.at(-1);
+    const raws = rows.filter((row) => row.event_id !== null).map(toRawEvent);
+    const { events, undecodable } = decodeLogPage(this.#registry, raws, options.onUndecodable ?? 'throw');
+    const last = raws.at(-1);
     const frontier = rows[0]?.frontier_transaction_id;
     const next =
-      events.length < limit && frontier != null
+      raws.length < limit && frontier != null
         ? { transactionId: BigInt(frontier), globalPosition: BigInt(rows[0]!.frontier_global_position!) }
         : last
           ? { transactionId: last.transactionId, globalPosition: last.globalPosition }
           : after;
-    return { events, next, caughtUp: events.length < limit };
+    return { events, undecodable, next, caughtUp: raws.length < limit };
   }
 
   /** The last readable position of the global log. */
