@@ -1,5 +1,10 @@
 import { ErrorCode, isAnnalsError, isTransientError, ProjectionError } from '../errors.js';
-import { logPositionOf, type StoredEvent } from '../events/event-envelope.js';
+import {
+  compareLogPositions,
+  type LogPosition,
+  logPositionOf,
+  type StoredEvent,
+} from '../events/event-envelope.js';
 import { backoffDelayMs, sleep } from '../retry.js';
 import { storedEventOf, type UndecodableEvent } from '../store/undecodable-event.js';
 import { applyProjectionEvent, type Projection } from './define-projection.js';
@@ -44,6 +49,9 @@ interface HandlerFailure {
 }
 
 const UNATTRIBUTED = -1;
+
+/** A position of the log and the timestamp of the event there: what a checkpoint records. */
+type LogMark = Pick<StoredEvent, 'transactionId' | 'globalPosition' | 'timestamp'>;
 
 /**
  * Applies events read from the log to one projection, in units of work of the projection store,
@@ -138,6 +146,21 @@ export class BatchProcessor<TContext> {
     if (this.projection.onUndecodable === 'stop') throw stopped;
     await this.#park(event, item.error, 0);
     this.report(stopped);
+  }
+
+  /**
+   * Moves the checkpoint to `position` without applying anything: the events up to it are of
+   * types the projection does not handle, skipped unread by a filtered read. `timestamp` is that
+   * of the event at `position`, when known; otherwise the checkpoint keeps its own.
+   */
+  async advanceTo(position: LogPosition, timestamp: Date | undefined): Promise<void> {
+    const current = this.checkpoint;
+    const lastEventTimestamp = timestamp ?? current?.lastEventTimestamp;
+    if (!current || !lastEventTimestamp || compareLogPositions(position, current.position) <= 0) return;
+    const mark: LogMark = { ...position, timestamp: lastEventTimestamp };
+    await this.#unitOfWork(mark, async (transaction) => {
+      await this.#saveCheckpoint(transaction, mark);
+    });
   }
 
   /** Re-runs a dead letter's handler on `event` and removes the dead letter, in one unit of work. */
@@ -240,7 +263,7 @@ export class BatchProcessor<TContext> {
 
   /** Runs `work` in a unit of work that moves the checkpoint past `event`, and records the move. */
   async #unitOfWork(
-    event: StoredEvent,
+    event: LogMark,
     work: (transaction: ProjectionTransaction<TContext>) => Promise<void>,
   ): Promise<void> {
     try {
@@ -252,7 +275,7 @@ export class BatchProcessor<TContext> {
     this.#committed(event);
   }
 
-  async #saveCheckpoint(transaction: ProjectionTransaction<TContext>, last: StoredEvent): Promise<void> {
+  async #saveCheckpoint(transaction: ProjectionTransaction<TContext>, last: LogMark): Promise<void> {
     const expected = this.checkpoint;
     if (!expected) throw new ProjectionError(this.projection.name, 'the checkpoint was not loaded');
     const saved = await transaction.saveCheckpoint(this.projection.name, {
@@ -264,7 +287,7 @@ export class BatchProcessor<TContext> {
     if (!saved) throw new CheckpointMovedError(this.projection.name);
   }
 
-  #committed(last: StoredEvent): void {
+  #committed(last: LogMark): void {
     this.checkpoint = {
       projection: this.projection.name,
       position: logPositionOf(last),

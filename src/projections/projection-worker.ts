@@ -1,7 +1,7 @@
 import { ProjectionError } from '../errors.js';
 import { compareLogPositions, LOG_START, type LogPosition, logPositionOf } from '../events/event-envelope.js';
 import { backoffDelayMs, sleep } from '../retry.js';
-import type { IEventStore } from '../store/event-store.js';
+import type { IEventStore, ReadAllResult } from '../store/event-store.js';
 import { BatchProcessor, CheckpointMovedError } from './batch-processor.js';
 import type { Projection } from './define-projection.js';
 import { ProjectionHandlerError, toDeadLetterError } from './projection-handler-error.js';
@@ -123,7 +123,9 @@ export class ProjectionWorker<TContext> {
       await this.#takeOverOrThrow(false);
       this.#state = 'rebuilding';
       const startedAt = now();
-      const total = Number(await this.#eventStore.countAfter(LOG_START));
+      const total = Number(
+        await this.#eventStore.countAfter(LOG_START, { types: this.#projection.eventTypes }),
+      );
       await this.#store.transaction(async (transaction) => {
         await reset(transaction.context);
         await transaction.resetCheckpoint(this.#name);
@@ -224,10 +226,14 @@ export class ProjectionWorker<TContext> {
       after: checkpoint.position,
       limit: this.#settings.batchSize,
       onUndecodable: 'report',
+      types: this.#projection.eventTypes,
     });
     const undecodable = page.undecodable ?? [];
     const total = page.events.length + undecodable.length;
-    if (total === 0) return { processed: 0, caughtUp: true };
+    if (total === 0) {
+      await this.#skipUnhandled(page);
+      return { processed: 0, caughtUp: true };
+    }
     const options = {
       signal,
       rebuilding,
@@ -255,7 +261,21 @@ export class ProjectionWorker<TContext> {
     }
     if (from < page.events.length)
       processed += await this.#processor.process(page.events.slice(from), options);
+    if (processed === total) await this.#skipUnhandled(page);
     return { processed, caughtUp: page.caughtUp && processed === total };
+  }
+
+  /**
+   * After a filtered page that reached the end of the log: moves the checkpoint past the events
+   * of other types after the last handled one, so lag and `catchUp({ until })` see the projection
+   * caught up. The timestamp comes from the head when `next` is the head.
+   */
+  async #skipUnhandled(page: ReadAllResult): Promise<void> {
+    const checkpoint = this.#processor.checkpoint;
+    if (!page.caughtUp || !checkpoint || compareLogPositions(page.next, checkpoint.position) <= 0) return;
+    const head = await this.#eventStore.head();
+    const timestamp = compareLogPositions(head.position, page.next) === 0 ? head.timestamp : undefined;
+    await this.#processor.advanceTo(page.next, timestamp);
   }
 
   /** Steps until the log is exhausted; returns how many events it processed. */

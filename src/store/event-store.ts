@@ -61,6 +61,15 @@ export interface ReadAllOptions {
   readonly types?: readonly string[];
 }
 
+/** Options of {@link IEventStore.countAfter}. */
+export interface CountAfterOptions {
+  /**
+   * Count only events of these types (as `readAll`'s `types`).
+   * @defaultValue every type
+   */
+  readonly types?: readonly string[];
+}
+
 /** One page of the global log. */
 export interface ReadAllResult {
   /** The events, in log order. */
@@ -135,7 +144,7 @@ export interface IEventStore {
    * How many readable events come after `position`. A malformed position (see `readAll`'s
    * `after`) is an `InvalidArgumentError`.
    */
-  countAfter(position: LogPosition): Promise<bigint>;
+  countAfter(position: LogPosition, options?: CountAfterOptions): Promise<bigint>;
 
   /**
    * Optional: where the readable end of the log stands and which unfinished transaction, if

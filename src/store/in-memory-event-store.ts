@@ -16,6 +16,7 @@ import {
 import { assertLogPosition } from './assert-log-position.js';
 import type {
   AppendResult,
+  CountAfterOptions,
   IEventStore,
   LoadOptions,
   LogHead,
@@ -72,6 +73,11 @@ export class InMemoryEventStore implements IEventStore {
   constructor(options: InMemoryEventStoreOptions) {
     if (!options?.registry) throw new InvalidArgumentError('InMemoryEventStore needs a `registry`');
     this.#registry = options.registry;
+  }
+
+  /** The registry the store validates and decodes with. */
+  get registry(): EventRegistry {
+    return this.#registry;
   }
 
   async append(
@@ -175,12 +181,15 @@ export class InMemoryEventStore implements IEventStore {
       : { position: LOG_START, timestamp: undefined };
   }
 
-  async countAfter(position: LogPosition): Promise<bigint> {
+  async countAfter(position: LogPosition, options: CountAfterOptions = {}): Promise<bigint> {
     assertLogPosition(position, 'countAfter: position');
+    const types = normaliseTypes(options.types);
+    const wanted = types ? new Set(types) : undefined;
     let count = 0n;
     for (let index = this.#log.length - 1; index >= 0; index--) {
-      if (compareLogPositions(logPositionOf(this.#log[index]!), position) <= 0) break;
-      count++;
+      const row = this.#log[index]!;
+      if (compareLogPositions(logPositionOf(row), position) <= 0) break;
+      if (!wanted || wanted.has(row.type)) count++;
     }
     return count;
   }

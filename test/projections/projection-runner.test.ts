@@ -555,9 +555,12 @@ describe('ProjectionRunner: catchUp({ until })', () => {
       readAll: async (options) => {
         const page = await inner.readAll(options);
         if (++reads > 2) return page;
+        const events = page.events.filter((event) => event.globalPosition < last.globalPosition);
+        // A consistent page: `next` covers only what it returned.
         return {
           ...page,
-          events: page.events.filter((event) => event.globalPosition < last.globalPosition),
+          events,
+          next: events.at(-1) ? logPositionOf(events.at(-1)!) : (options?.after ?? LOG_START),
           caughtUp: true,
         };
       },

@@ -100,6 +100,8 @@ export interface EventStoreSql {
   readonly readAllOfTypes: string;
   readonly head: string;
   readonly countAfter: string;
+  /** `countAfter` of the types `$3` only. */
+  readonly countAfterOfTypes: string;
 }
 
 /** Builds the statements for a quoted schema identifier; the log reads use the `horizon` given. */
@@ -160,6 +162,7 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
       `SELECT e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, e."timestamp" ` +
       `FROM ${events} e WHERE ${VISIBLE} ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1`,
     countAfter: `SELECT count(*)::text AS count FROM ${events} e WHERE ${AFTER} AND ${VISIBLE}`,
+    countAfterOfTypes: `SELECT count(*)::text AS count FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} AND e.type = ANY($3::text[])`,
   };
 }
 

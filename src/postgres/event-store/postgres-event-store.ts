@@ -1,6 +1,7 @@
 import {
   type AppendResult,
   assertValidId,
+  type CountAfterOptions,
   decodeLogPage,
   type EventRegistry,
   type ExpectedVersionMode,
@@ -333,13 +334,17 @@ export class PostgresEventStore implements IEventStore {
   }
 
   /** How many readable events come after `position`. */
-  async countAfter(position: LogPosition): Promise<bigint> {
+  async countAfter(position: LogPosition, options: CountAfterOptions = {}): Promise<bigint> {
     assertLogPosition(position, 'countAfter: position');
     const after = position;
+    const types = normaliseTypes(options.types);
+    const sql = await this.#logSql();
     const rows = await this.#query<{ count: string }>(
       this.#queryable(),
-      (await this.#logSql()).countAfter,
-      [after.transactionId.toString(), after.globalPosition.toString()],
+      types ? sql.countAfterOfTypes : sql.countAfter,
+      types
+        ? [after.transactionId.toString(), after.globalPosition.toString(), types]
+        : [after.transactionId.toString(), after.globalPosition.toString()],
       'countAfter',
     );
     return BigInt(rows[0]?.count ?? '0');
