@@ -1,0 +1,164 @@
+import {
+  CorruptDataError,
+  type EventRegistry,
+  formatLogPosition,
+  parseLogPosition,
+  type RawStoredEvent,
+  type StoredEvent,
+} from '../core.js';
+import type { AmqpMessage, AmqpPublishOptions } from './amqp-shapes.js';
+
+/**
+ * How an event of the log travels through the broker: the body is the event envelope as JSON
+ * (positions as decimal strings), the properties and headers repeat what routing and tracing need.
+ *
+ * @module
+ */
+
+/** Header names annals sets on every event message. */
+export const EventHeader = {
+  aggregateId: 'x-aggregate-id',
+  aggregateType: 'x-aggregate-type',
+  version: 'x-version',
+  schemaVersion: 'x-schema-version',
+  /** The event's position in the global log, as `transactionId:globalPosition`. */
+  logPosition: 'x-log-position',
+  causationId: 'x-causation-id',
+} as const;
+
+/** The JSON body of an event message. */
+interface EventBody {
+  readonly eventId: string;
+  readonly aggregateId: string;
+  readonly aggregateType: string;
+  readonly type: string;
+  readonly version: number;
+  readonly schemaVersion: number;
+  readonly timestamp: string;
+  readonly payload: unknown;
+  readonly metadata: unknown;
+  readonly globalPosition: string;
+  readonly transactionId: string;
+}
+
+/** A message ready to publish. */
+export interface EncodedEventMessage {
+  readonly routingKey: string;
+  readonly content: Buffer;
+  readonly options: AmqpPublishOptions;
+}
+
+/** The routing key of an event: `<aggregateType>.<eventType>`. Consumers bind `*.<eventType>`. */
+export function routingKeyOf(event: Pick<RawStoredEvent, 'aggregateType' | 'type'>): string {
+  return `${event.aggregateType}.${event.type}`;
+}
+
+/**
+ * Encodes an event of the log (read, or reported as undecodable: its stored form travels as it
+ * is) as a persistent message whose id is the event id.
+ *
+ * @internal
+ */
+export function encodeEventMessage(event: RawStoredEvent | StoredEvent): EncodedEventMessage {
+  const metadata = (
+    typeof event.metadata === 'object' && event.metadata !== null ? event.metadata : {}
+  ) as Record<string, unknown>;
+  const position = formatLogPosition({
+    transactionId: event.transactionId,
+    globalPosition: event.globalPosition,
+  });
+  const body: EventBody = {
+    eventId: event.eventId,
+    aggregateId: event.aggregateId,
+    aggregateType: event.aggregateType,
+    type: event.type,
+    version: event.version,
+    schemaVersion: event.schemaVersion,
+    timestamp: event.timestamp.toISOString(),
+    payload: event.payload,
+    metadata,
+    globalPosition: event.globalPosition.toString(),
+    transactionId: event.transactionId.toString(),
+  };
+  const headers: Record<string, unknown> = {
+    [EventHeader.aggregateId]: event.aggregateId,
+    [EventHeader.aggregateType]: event.aggregateType,
+    [EventHeader.version]: event.version,
+    [EventHeader.schemaVersion]: event.schemaVersion,
+    [EventHeader.logPosition]: position,
+  };
+  if (typeof metadata.causationId === 'string') headers[EventHeader.causationId] = metadata.causationId;
+  return {
+    routingKey: routingKeyOf(event),
+    content: Buffer.from(JSON.stringify(body)),
+    options: {
+      persistent: true,
+      messageId: event.eventId,
+      ...(typeof metadata.correlationId === 'string' ? { correlationId: metadata.correlationId } : {}),
+      type: event.type,
+      timestamp: Math.floor(event.timestamp.getTime() / 1000),
+      contentType: 'application/json',
+      headers,
+    },
+  };
+}
+
+/**
+ * Reads the stored event a message carries, as the store had it (not yet decoded by a registry).
+ * A message annals did not write is a {@link CorruptDataError}.
+ *
+ * @internal
+ */
+export function rawEventOfMessage(message: AmqpMessage): RawStoredEvent {
+  let body: Partial<EventBody>;
+  try {
+    body = JSON.parse(message.content.toString('utf8')) as Partial<EventBody>;
+  } catch (error) {
+    throw new CorruptDataError(`message ${message.properties.messageId ?? '(no id)'} is not JSON`, {
+      cause: error,
+    });
+  }
+  const position =
+    typeof body.transactionId === 'string' && typeof body.globalPosition === 'string'
+      ? parseLogPosition(`${body.transactionId}:${body.globalPosition}`)
+      : undefined;
+  const timestamp = typeof body.timestamp === 'string' ? new Date(body.timestamp) : undefined;
+  if (
+    typeof body.eventId !== 'string' ||
+    typeof body.aggregateId !== 'string' ||
+    typeof body.aggregateType !== 'string' ||
+    typeof body.type !== 'string' ||
+    !Number.isSafeInteger(body.version) ||
+    !Number.isSafeInteger(body.schemaVersion) ||
+    !position ||
+    !timestamp ||
+    Number.isNaN(timestamp.getTime())
+  ) {
+    throw new CorruptDataError(
+      `message ${message.properties.messageId ?? '(no id)'} is not an annals event (routing key ${message.fields.routingKey})`,
+    );
+  }
+  return {
+    eventId: body.eventId,
+    aggregateId: body.aggregateId,
+    aggregateType: body.aggregateType,
+    type: body.type,
+    version: body.version as number,
+    schemaVersion: body.schemaVersion as number,
+    timestamp,
+    payload: body.payload,
+    metadata: body.metadata,
+    globalPosition: position.globalPosition,
+    transactionId: position.transactionId,
+  };
+}
+
+/**
+ * Decodes a message into the event it carries, through `registry` (upcasting and validation, as
+ * on every read path).
+ *
+ * @internal
+ */
+export function decodeEventMessage(message: AmqpMessage, registry: EventRegistry): StoredEvent {
+  return registry.decode(rawEventOfMessage(message));
+}
