@@ -1,0 +1,626 @@
+import {
+  assertProjectionName,
+  type CheckpointUpdate,
+  compareLogPositions,
+  type IEventStore,
+  InvalidArgumentError,
+  type LogPosition,
+  logPositionOf,
+  type ProjectionCheckpoint,
+  ProjectionError,
+  type ProjectionLastError,
+  type ProjectionLease,
+  type ProjectionStatus,
+  type ProjectionStore,
+  type RawStoredEvent,
+  type ReadAllResult,
+  readProjectionStatus,
+  type StoredEvent,
+  sleep,
+  Wakeup,
+} from '../core.js';
+import type { AmqpConfirmChannel, AmqpConnect, AmqpConnection } from './amqp-shapes.js';
+import { assertAmqpUrl, connectAmqp } from './connect.js';
+import { encodeEventMessage } from './message-codec.js';
+import { AmqpDefaults, assertBrokerName } from './topology.js';
+
+/**
+ * The relay: follows the global log from its own checkpoint and publishes every event to a topic
+ * exchange, so that no code ever writes to the store and the broker in one step (no dual write).
+ *
+ * @module
+ */
+
+/** Options of {@link EventRelay}. Give `connect` or `url`. */
+export interface EventRelayOptions {
+  /** The event store whose global log the relay publishes. */
+  readonly eventStore: IEventStore;
+  /**
+   * Where the relay keeps its checkpoint and takes its lease, under the name
+   * `relay:<exchange>`: any projection store (a `PostgresProjectionStore` beside the events, or
+   * the read model's). Its compare-and-set checkpoint and fenced lease keep two relays from
+   * advancing the same checkpoint.
+   */
+  readonly checkpoints: ProjectionStore<unknown>;
+  /**
+   * Opens a broker connection: for your own amqplib options (TLS, heartbeats) or another client
+   * that has the {@link AmqpConnection} shape. Called again on every reconnect.
+   * @defaultValue `connectAmqp({ url, connectionName })` (amqplib, loaded on first use)
+   */
+  readonly connect?: AmqpConnect;
+  /**
+   * The broker's URL (`amqp://user:password@host:5672/vhost`), when `connect` is not given.
+   */
+  readonly url?: string;
+  /**
+   * The connection's name in the broker (`connection_name` client property), with `url`.
+   * @defaultValue `annals relay <exchange>`
+   */
+  readonly connectionName?: string;
+  /**
+   * The topic exchange to publish to; declared (durable) on every connect.
+   * @defaultValue `'domain_events'`
+   */
+  readonly exchange?: string;
+  /**
+   * Events per page: the relay publishes a page, waits once for the broker's confirms, then
+   * saves its checkpoint. An integer from 1 to 10000.
+   * @defaultValue 50
+   */
+  readonly batchSize?: number;
+  /**
+   * How long the relay sleeps when it has caught up before it reads the log again, in
+   * milliseconds. Appends announced by `eventStore.onAppended` wake it earlier; this is the
+   * fallback for appends it is not told about (another process, a store without notifications).
+   * @defaultValue 1000
+   */
+  readonly pollIntervalMs?: number;
+  /**
+   * The first delay before reconnecting after the connection or channel closed or failed (and
+   * before retrying after a store error), in milliseconds; it doubles with each failure in a row
+   * up to `maxReconnectDelayMs`.
+   * @defaultValue 500
+   */
+  readonly reconnectDelayMs?: number;
+  /**
+   * The longest delay between reconnection attempts, in milliseconds.
+   * @defaultValue 30000
+   */
+  readonly maxReconnectDelayMs?: number;
+  /**
+   * How long a relay without the lease waits before it tries to take it again, in milliseconds.
+   * @defaultValue 5000
+   */
+  readonly leaseRetryMs?: number;
+  /**
+   * How often the relay renews its lease, in milliseconds. A relay whose renewal fails stops
+   * publishing after the page in flight and competes for the lease again.
+   * @defaultValue 5000
+   */
+  readonly leaseRenewMs?: number;
+  /**
+   * Who holds the lease: shown by the store, unique per relay instance.
+   * @defaultValue `relay-<random UUID>`
+   */
+  readonly owner?: string;
+  /**
+   * Called with each failure the relay meets and recovers from (lost connection, store error,
+   * lost lease). It keeps running; `status().lastError` holds the last one.
+   * @defaultValue ignore
+   */
+  readonly onError?: (error: ProjectionError) => void;
+}
+
+/**
+ * What a relay is doing:
+ * - `stopped`: not started, or stopped;
+ * - `waiting-for-lease`: another relay of the same exchange (and checkpoint store) publishes;
+ * - `connecting`: holds the lease and opens its broker connection;
+ * - `running`: publishes the log, or waits for appends;
+ * - `reconnecting`: the connection or channel was lost (or the store failed): it waits
+ *   `reconnectDelayMs` (doubling) and tries again, keeping its lease.
+ */
+export type EventRelayState = 'stopped' | 'waiting-for-lease' | 'connecting' | 'running' | 'reconnecting';
+
+/** Where a relay stands; see {@link EventRelay.status}. Lag counts events of the log not yet published and confirmed. */
+export interface EventRelayStatus
+  extends Pick<
+    ProjectionStatus,
+    'checkpoint' | 'head' | 'lagEvents' | 'lagMs' | 'lastEventTimestamp' | 'checkpointUpdatedAt' | 'horizon'
+  > {
+  /** The checkpoint's name in the projection store: `relay:<exchange>`. */
+  readonly relay: string;
+  /** The exchange the relay publishes to. */
+  readonly exchange: string;
+  /** What this relay instance is doing. Relays in other processes are not seen here. */
+  readonly state: EventRelayState;
+  /** Messages this instance published and the broker confirmed since it was created. */
+  readonly publishedEvents: number;
+  /** The last failure this relay met since it last started, if any. */
+  readonly lastError: ProjectionLastError | undefined;
+}
+
+interface RelaySettings {
+  readonly name: string;
+  readonly exchange: string;
+  readonly connect: AmqpConnect;
+  readonly batchSize: number;
+  readonly pollIntervalMs: number;
+  readonly reconnectDelayMs: number;
+  readonly maxReconnectDelayMs: number;
+  readonly leaseRetryMs: number;
+  readonly leaseRenewMs: number;
+  readonly owner: string;
+  readonly onError: (error: ProjectionError) => void;
+}
+
+/** The broker side of a relay: one connection and its confirm channel. */
+interface BrokerLink {
+  readonly connection: AmqpConnection;
+  readonly channel: AmqpConfirmChannel;
+  /** Rejects when the connection or channel closes or fails (never resolves). */
+  readonly lost: Promise<never>;
+  /** True once `lost` rejected. */
+  isLost(): boolean;
+  /** Resolves on the channel's next 'drain' (its write buffer emptied). */
+  drained(): Promise<void>;
+}
+
+/** The stored checkpoint moved under this relay: another relay published (or the lease moved). */
+class RelayCheckpointMovedError extends ProjectionError {
+  constructor(name: string) {
+    super(name, 'the checkpoint moved under this relay: another relay holds the lease');
+  }
+}
+
+function positive(name: string, value: unknown, fallback: number): number {
+  const resolved = value ?? fallback;
+  if (typeof resolved !== 'number' || !Number.isFinite(resolved) || !(resolved > 0)) {
+    throw new InvalidArgumentError(`EventRelay: ${name} must be a finite number > 0; got ${String(value)}`);
+  }
+  return resolved;
+}
+
+function resolveSettings(options: EventRelayOptions): RelaySettings {
+  if (typeof options !== 'object' || options === null) {
+    throw new InvalidArgumentError('EventRelay needs options: { eventStore, checkpoints, connect | url }');
+  }
+  if (
+    typeof options.eventStore?.readAll !== 'function' ||
+    typeof options.eventStore.onAppended !== 'function'
+  ) {
+    throw new InvalidArgumentError('EventRelay: eventStore must be an event store (IEventStore)');
+  }
+  if (
+    typeof options.checkpoints?.loadCheckpoint !== 'function' ||
+    typeof options.checkpoints.tryAcquireLease !== 'function'
+  ) {
+    throw new InvalidArgumentError('EventRelay: checkpoints must be a projection store (ProjectionStore)');
+  }
+  const exchange = options.exchange ?? AmqpDefaults.exchange;
+  assertBrokerName('EventRelay: exchange', exchange);
+  const name = `relay:${exchange}`;
+  try {
+    assertProjectionName(name);
+  } catch {
+    throw new InvalidArgumentError(
+      `EventRelay: exchange must be at most 94 characters (the checkpoint is named "relay:<exchange>"); got ${JSON.stringify(exchange)}`,
+    );
+  }
+  const batchSize = options.batchSize ?? AmqpDefaults.batchSize;
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
+    throw new InvalidArgumentError(
+      `EventRelay: batchSize must be an integer from 1 to 10000; got ${String(options.batchSize)}`,
+    );
+  }
+  let connect: AmqpConnect;
+  if (options.connect !== undefined) {
+    if (typeof options.connect !== 'function') {
+      throw new InvalidArgumentError('EventRelay: connect must be a function returning a connection');
+    }
+    if (options.url !== undefined) {
+      throw new InvalidArgumentError('EventRelay: give either connect or url, not both');
+    }
+    connect = options.connect;
+  } else {
+    if (options.url === undefined) {
+      throw new InvalidArgumentError('EventRelay: give url (amqp://…) or connect (a connection factory)');
+    }
+    assertAmqpUrl('EventRelay: url', options.url);
+    const url = options.url;
+    const connectionName = options.connectionName ?? `annals relay ${exchange}`;
+    if (typeof connectionName !== 'string' || connectionName === '') {
+      throw new InvalidArgumentError('EventRelay: connectionName must be a non-empty string');
+    }
+    connect = () => connectAmqp({ url, connectionName });
+  }
+  const reconnectDelayMs = positive('reconnectDelayMs', options.reconnectDelayMs, 500);
+  const maxReconnectDelayMs = positive(
+    'maxReconnectDelayMs',
+    options.maxReconnectDelayMs,
+    Math.max(30_000, reconnectDelayMs),
+  );
+  if (maxReconnectDelayMs < reconnectDelayMs) {
+    throw new InvalidArgumentError(
+      `EventRelay: maxReconnectDelayMs must be >= reconnectDelayMs (${reconnectDelayMs}); got ${maxReconnectDelayMs}`,
+    );
+  }
+  const owner = options.owner ?? `relay-${globalThis.crypto.randomUUID()}`;
+  if (typeof owner !== 'string' || owner === '') {
+    throw new InvalidArgumentError('EventRelay: owner must be a non-empty string');
+  }
+  if (options.onError !== undefined && typeof options.onError !== 'function') {
+    throw new InvalidArgumentError('EventRelay: onError must be a function');
+  }
+  return {
+    name,
+    exchange,
+    connect,
+    batchSize,
+    pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs, 1000),
+    reconnectDelayMs,
+    maxReconnectDelayMs,
+    leaseRetryMs: positive('leaseRetryMs', options.leaseRetryMs, 5000),
+    leaseRenewMs: positive('leaseRenewMs', options.leaseRenewMs, 5000),
+    owner,
+    onError: options.onError ?? (() => {}),
+  };
+}
+
+/** An event of a page, read or not, in the form that travels. */
+type PageItem = RawStoredEvent | StoredEvent;
+
+/** The page's events and undecodable events merged back into log order. */
+function inLogOrder(page: ReadAllResult): PageItem[] {
+  const undecodable = page.undecodable ?? [];
+  if (undecodable.length === 0) return [...page.events];
+  const items: PageItem[] = [];
+  let next = 0;
+  for (const event of page.events) {
+    while (
+      next < undecodable.length &&
+      compareLogPositions(undecodable[next]!.position, logPositionOf(event)) < 0
+    ) {
+      items.push(undecodable[next]!.raw);
+      next++;
+    }
+    items.push(event);
+  }
+  for (; next < undecodable.length; next++) items.push(undecodable[next]!.raw);
+  return items;
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Publishes the global log to a RabbitMQ topic exchange (default `domain_events`), every event
+ * once or more, in log order, without dual writes: appends only write to the store, and the
+ * relay follows the log from its own checkpoint.
+ *
+ * - **Lease**: one relay per exchange publishes at a time (the projection store's lease for
+ *   `relay:<exchange>`); others wait as `waiting-for-lease` and take over when it ends.
+ * - **Pages**: it reads up to `batchSize` events after its checkpoint (with
+ *   `onUndecodable: 'report'`, so events this registry cannot read travel too, in their stored
+ *   form), publishes them on a confirm channel (persistent messages; id = event id; routing key
+ *   `<aggregateType>.<eventType>`; headers, see `EventHeader`), waits once for the broker's
+ *   confirms, then saves its checkpoint past the page (compare-and-set, fenced by the lease).
+ * - **At-least-once**: a crash or a lost connection between publishing and saving the checkpoint
+ *   republishes that page (at most `batchSize` events); consumers de-duplicate by message id.
+ * - **Reconnects**: when the connection or channel closes or fails it reconnects with backoff
+ *   (`reconnectDelayMs` doubling to `maxReconnectDelayMs`), keeping its lease, and goes on from
+ *   its stored checkpoint.
+ *
+ * @example
+ * ```ts
+ * const relay = new EventRelay({ eventStore, checkpoints: projectionStore, url: process.env.RABBITMQ_URL });
+ * relay.start();
+ * // …
+ * await relay.stop();
+ * ```
+ */
+export class EventRelay {
+  readonly #eventStore: IEventStore;
+  readonly #checkpoints: ProjectionStore<unknown>;
+  readonly #settings: RelaySettings;
+  readonly #wakeup = new Wakeup();
+  #state: EventRelayState = 'stopped';
+  #lastError: ProjectionLastError | undefined;
+  #running: { readonly controller: AbortController; readonly done: Promise<void> } | undefined;
+  #lease: ProjectionLease | undefined;
+  #leaseLost = false;
+  #renewTimer: ReturnType<typeof setInterval> | undefined;
+  #link: BrokerLink | undefined;
+  #checkpoint: ProjectionCheckpoint | undefined;
+  #published = 0;
+
+  constructor(options: EventRelayOptions) {
+    this.#settings = resolveSettings(options);
+    this.#eventStore = options.eventStore;
+    this.#checkpoints = options.checkpoints;
+  }
+
+  /** The checkpoint's name in the projection store: `relay:<exchange>`. */
+  get name(): string {
+    return this.#settings.name;
+  }
+
+  /** The exchange the relay publishes to. */
+  get exchange(): string {
+    return this.#settings.exchange;
+  }
+
+  /** Starts relaying in the background; does nothing when it already runs. */
+  start(): void {
+    if (this.#running) return;
+    this.#lastError = undefined;
+    const controller = new AbortController();
+    const done = this.#run(controller.signal).finally(() => {
+      this.#running = undefined;
+    });
+    this.#running = { controller, done };
+  }
+
+  /**
+   * Stops after the page in flight (published, confirmed and checkpointed, or abandoned if the
+   * connection is lost meanwhile), closes the connection and releases the lease.
+   */
+  async stop(): Promise<void> {
+    const running = this.#running;
+    if (!running) return;
+    running.controller.abort();
+    this.#wakeup.notify();
+    await running.done;
+  }
+
+  /** Where the relay stands: read from the stores, plus what this instance knows. */
+  async status(): Promise<EventRelayStatus> {
+    const stored = await readProjectionStatus(this.#eventStore, this.#checkpoints, this.#settings.name, {
+      state: 'stopped',
+      lastError: this.#lastError,
+    });
+    return {
+      relay: this.#settings.name,
+      exchange: this.#settings.exchange,
+      state: this.#state,
+      checkpoint: stored.checkpoint,
+      head: stored.head,
+      lagEvents: stored.lagEvents,
+      lagMs: stored.lagMs,
+      lastEventTimestamp: stored.lastEventTimestamp,
+      checkpointUpdatedAt: stored.checkpointUpdatedAt,
+      horizon: stored.horizon,
+      publishedEvents: this.#published,
+      lastError: this.#lastError,
+    };
+  }
+
+  async #run(signal: AbortSignal): Promise<void> {
+    const unsubscribe = this.#eventStore.onAppended(() => this.#wakeup.notify());
+    let failures = 0;
+    try {
+      while (!signal.aborted) {
+        try {
+          if (this.#leaseLost) await this.#dropLease();
+          if (!this.#lease && !(await this.#takeLease())) {
+            this.#state = 'waiting-for-lease';
+            await sleep(this.#settings.leaseRetryMs, signal);
+            continue;
+          }
+          // A connection lost while idle: report it and back off like any other loss.
+          if (this.#link?.isLost()) await this.#link.lost;
+          if (!this.#link) {
+            this.#state = failures > 0 ? 'reconnecting' : 'connecting';
+            this.#link = await this.#openLink();
+          }
+          this.#checkpoint ??= await this.#checkpoints.loadCheckpoint(this.#settings.name);
+          this.#state = 'running';
+          const caughtUp = await this.#publishPage(this.#link, this.#checkpoint);
+          failures = 0;
+          if (caughtUp && !this.#leaseLost) await this.#wakeup.wait(this.#settings.pollIntervalMs, signal);
+        } catch (error) {
+          failures += 1;
+          // After any failure the stored checkpoint is the truth: a page may have been published
+          // without being checkpointed (it is published again: at-least-once).
+          this.#checkpoint = undefined;
+          if (error instanceof RelayCheckpointMovedError) {
+            this.#report(error);
+            await this.#dropLease();
+            continue;
+          }
+          const delayMs = Math.min(
+            this.#settings.maxReconnectDelayMs,
+            this.#settings.reconnectDelayMs * 2 ** Math.min(failures - 1, 30),
+          );
+          const brokerLost = !this.#link || this.#link.isLost();
+          if (brokerLost) await this.#closeLink();
+          if (this.#lease) this.#state = 'reconnecting';
+          this.#report(
+            new ProjectionError(
+              this.#settings.name,
+              `${brokerLost ? 'lost the broker' : 'failed'}, retrying in ${delayMs} ms: ${messageOf(error)}`,
+              { cause: error },
+            ),
+          );
+          await sleep(delayMs, signal);
+        }
+      }
+    } finally {
+      unsubscribe();
+      await this.#closeLink();
+      await this.#dropLease();
+      this.#state = 'stopped';
+    }
+  }
+
+  /**
+   * Publishes one page after `checkpoint` and saves the checkpoint past it; true when the page
+   * reached the end of the log.
+   */
+  async #publishPage(link: BrokerLink, checkpoint: ProjectionCheckpoint): Promise<boolean> {
+    const page = await this.#eventStore.readAll({
+      after: checkpoint.position,
+      limit: this.#settings.batchSize,
+      onUndecodable: 'report',
+    });
+    const items = inLogOrder(page);
+    const last = items.at(-1);
+    if (!last) return true;
+    const { channel } = link;
+    const { exchange } = this.#settings;
+    for (const item of items) {
+      if (link.isLost()) await link.lost;
+      const message = encodeEventMessage(item);
+      if (!channel.publish(exchange, message.routingKey, message.content, message.options)) {
+        // The socket's buffer is full: wait until it drains (or the connection is lost).
+        await Promise.race([link.drained(), link.lost]);
+      }
+    }
+    await Promise.race([channel.waitForConfirms(), link.lost]);
+    this.#published += items.length;
+    await this.#saveCheckpoint(checkpoint, page.next, last.timestamp);
+    return page.caughtUp;
+  }
+
+  async #saveCheckpoint(
+    expected: ProjectionCheckpoint,
+    position: LogPosition,
+    timestamp: Date,
+  ): Promise<void> {
+    const fence = this.#lease?.fence;
+    const update: CheckpointUpdate = {
+      expected: expected.position,
+      position,
+      lastEventTimestamp: timestamp,
+      ...(fence === undefined ? {} : { fence }),
+    };
+    const saved = await this.#checkpoints.transaction((transaction) =>
+      transaction.saveCheckpoint(this.#settings.name, update),
+    );
+    if (!saved) throw new RelayCheckpointMovedError(this.#settings.name);
+    this.#checkpoint = {
+      projection: this.#settings.name,
+      position,
+      lastEventTimestamp: timestamp,
+      updatedAt: new Date(),
+    };
+  }
+
+  /** Connects, opens a confirm channel and declares the exchange. */
+  async #openLink(): Promise<BrokerLink> {
+    const connection = await this.#settings.connect();
+    let lost = false;
+    let reject: (error: Error) => void = () => {};
+    const lostPromise = new Promise<never>((_, rejectLost) => {
+      reject = rejectLost;
+    });
+    lostPromise.catch(() => {}); // observed by whoever races it; never unhandled
+    const lose = (what: string) => (error?: Error) => {
+      if (lost) return;
+      lost = true;
+      reject(
+        new ProjectionError(
+          this.#settings.name,
+          `the broker ${what} closed${error ? `: ${error.message}` : ''}`,
+          { cause: error },
+        ),
+      );
+      this.#wakeup.notify();
+    };
+    // Without 'error' listeners an emitted error would crash the process.
+    connection.on('error', () => {});
+    connection.on('close', lose('connection'));
+    try {
+      const channel = await connection.createConfirmChannel();
+      channel.on('error', () => {});
+      channel.on('close', lose('channel'));
+      const drainWaiters: Array<() => void> = [];
+      channel.on('drain', () => {
+        for (const resolve of drainWaiters.splice(0)) resolve();
+      });
+      await channel.assertExchange(this.#settings.exchange, 'topic', { durable: true });
+      return {
+        connection,
+        channel,
+        lost: lostPromise,
+        isLost: () => lost,
+        drained: () => new Promise<void>((resolve) => drainWaiters.push(resolve)),
+      };
+    } catch (error) {
+      await connection.close().catch(() => {});
+      throw error;
+    }
+  }
+
+  async #closeLink(): Promise<void> {
+    const link = this.#link;
+    this.#link = undefined;
+    if (!link) return;
+    try {
+      await link.connection.close();
+    } catch {
+      // Already closed (that is usually why we close it).
+    }
+  }
+
+  /** Takes the lease; false when another relay holds it. */
+  async #takeLease(): Promise<boolean> {
+    const lease = await this.#checkpoints.tryAcquireLease(this.#settings.name, this.#settings.owner);
+    if (!lease) return false;
+    this.#lease = lease;
+    this.#leaseLost = false;
+    this.#checkpoint = undefined;
+    let renewing = false;
+    const lose = (cause?: unknown) => {
+      if (this.#lease !== lease || this.#leaseLost) return;
+      this.#leaseLost = true;
+      this.#report(
+        new ProjectionError(
+          this.#settings.name,
+          'lost its lease; it stops publishing until it gets it back',
+          {
+            cause,
+          },
+        ),
+      );
+      this.#wakeup.notify();
+    };
+    this.#renewTimer = setInterval(() => {
+      if (renewing) return;
+      renewing = true;
+      lease
+        .renew()
+        .then((held) => held || lose(), lose)
+        .finally(() => {
+          renewing = false;
+        });
+    }, this.#settings.leaseRenewMs);
+    this.#renewTimer.unref?.();
+    return true;
+  }
+
+  async #dropLease(): Promise<void> {
+    clearInterval(this.#renewTimer);
+    this.#renewTimer = undefined;
+    const lease = this.#lease;
+    this.#lease = undefined;
+    this.#leaseLost = false;
+    this.#checkpoint = undefined;
+    if (!lease) return;
+    try {
+      await lease.release();
+    } catch {
+      // A lease whose release fails ends with its holder's connection anyway.
+    }
+  }
+
+  #report(error: ProjectionError): void {
+    this.#lastError = { error, message: error.message, at: new Date() };
+    try {
+      this.#settings.onError(error);
+    } catch {
+      // A failing listener must not stop the relay.
+    }
+  }
+}
