@@ -1,7 +1,7 @@
 import { InvalidArgumentError, type RawStoredEvent } from '../core.js';
 import type { AmqpConfirmChannel, AmqpConnect, AmqpConnection, AmqpMessage } from './amqp-shapes.js';
 import { rawEventOfMessage } from './message-codec.js';
-import { FailureHeader } from './projection-consumer.js';
+import { FailureHeader, resolveConnect } from './projection-consumer.js';
 import { AmqpDefaults, assertBrokerName, projectionQueueName } from './topology.js';
 
 /**
@@ -13,8 +13,18 @@ import { AmqpDefaults, assertBrokerName, projectionQueueName } from './topology.
 
 /** Options of {@link BrokerDeadLetters.open} and {@link listBrokerDeadLetters}. */
 export interface BrokerDeadLettersOptions {
-  /** Opens a connection to the broker. */
-  readonly connect: AmqpConnect;
+  /**
+   * Opens a connection to the broker. Give `connect` or `url`.
+   * @defaultValue `connectAmqp({ url, connectionName })`
+   */
+  readonly connect?: AmqpConnect;
+  /** The broker's URL, when `connect` is not given. */
+  readonly url?: string;
+  /**
+   * The connection's name in the broker, with `url`.
+   * @defaultValue `'annals dead letters'`
+   */
+  readonly connectionName?: string;
   /**
    * The dead-letter queue the consumers use.
    * @defaultValue `'dlq_failed_events'`
@@ -74,7 +84,7 @@ const DROPPED_ON_REPLAY = /^x-(annals-|death|first-death-|last-death-|delivery-c
  *
  * @example
  * ```ts
- * const dlq = await BrokerDeadLetters.open({ connect: () => amqplib.connect(url) });
+ * const dlq = await BrokerDeadLetters.open({ url: process.env.RABBITMQ_URL! });
  * try {
  *   for (const letter of await dlq.list({ projection: 'order-read-model' })) {
  *     if (letter.error?.includes('timeout')) await dlq.replay(letter);
@@ -111,18 +121,17 @@ export class BrokerDeadLetters {
 
   /** Connects and declares the dead-letter queue (durable), as the consumers do. */
   static async open(options: BrokerDeadLettersOptions): Promise<BrokerDeadLetters> {
-    if (typeof options?.connect !== 'function') {
-      throw new InvalidArgumentError(
-        'BrokerDeadLetters: `connect` must be a function that opens a connection',
-      );
+    if (typeof options !== 'object' || options === null) {
+      throw new InvalidArgumentError('BrokerDeadLetters.open needs options: { connect | url }');
     }
+    const connect = resolveConnect('BrokerDeadLetters', options, 'annals dead letters');
     const deadLetterQueue = options.deadLetterQueue ?? AmqpDefaults.deadLetterQueue;
     assertBrokerName('BrokerDeadLetters: `deadLetterQueue`', deadLetterQueue);
     const queuePrefix = options.queuePrefix ?? AmqpDefaults.queuePrefix;
     if (typeof queuePrefix !== 'string') {
       throw new InvalidArgumentError('BrokerDeadLetters: `queuePrefix` must be a string');
     }
-    const connection = await options.connect();
+    const connection = await connect();
     try {
       connection.on('error', () => undefined);
       const channel = await connection.createConfirmChannel();

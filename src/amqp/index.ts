@@ -22,7 +22,22 @@ export type {
   AmqpPublishOptions,
 } from './amqp-shapes.js';
 export { type ConnectAmqpOptions, connectAmqp } from './connect.js';
+export {
+  type BrokerDeadLetter,
+  BrokerDeadLetters,
+  type BrokerDeadLettersOptions,
+  type ListBrokerDeadLettersOptions,
+  listBrokerDeadLetters,
+} from './dead-letters.js';
 export { EventHeader, routingKeyOf } from './message-codec.js';
+export {
+  deadLetterConsumerName,
+  FailureHeader,
+  ProjectionConsumer,
+  type ProjectionConsumerOptions,
+  type ProjectionConsumerState,
+  type ProjectionConsumerStatus,
+} from './projection-consumer.js';
 export {
   EventRelay,
   type EventRelayOptions,

@@ -19,6 +19,7 @@ import type {
   AmqpConnection,
   AmqpMessage,
 } from './amqp-shapes.js';
+import { assertAmqpUrl, connectAmqp } from './connect.js';
 import { encodeEventMessage, rawEventOfMessage } from './message-codec.js';
 import { AmqpDefaults, assertBrokerName, projectionQueueName, retryQueueName } from './topology.js';
 
@@ -74,8 +75,19 @@ export interface ProjectionConsumerOptions<TContext, TUnit> {
    * @defaultValue the event store's `registry`, when it has one
    */
   readonly registry?: EventRegistry;
-  /** Opens a connection to the broker (amqplib's `connect` with your URL and options, say). */
-  readonly connect: AmqpConnect;
+  /**
+   * Opens a connection to the broker: amqplib's `connect` with your options, or any factory of
+   * the {@link AmqpConnection} shape. Called again on every reconnect. Give `connect` or `url`.
+   * @defaultValue `connectAmqp({ url, connectionName })` (amqplib, loaded on first use)
+   */
+  readonly connect?: AmqpConnect;
+  /** The broker's URL (`amqp://user:password@host:5672/vhost`), when `connect` is not given. */
+  readonly url?: string;
+  /**
+   * The connection's name in the broker (`connection_name` client property), with `url`.
+   * @defaultValue `annals consumer <projection name>`
+   */
+  readonly connectionName?: string;
   /**
    * The topic exchange the relay publishes to.
    * @defaultValue `'domain_events'`
@@ -225,7 +237,7 @@ const BROKER_HEADERS = /^x-(death|first-death-|last-death-|delivery-count)/;
  *   context: (client) => ({ client, schema: 'app' }),
  *   eventStore: pg.eventStore,
  *   registry,
- *   connect: () => amqplib.connect(process.env.RABBITMQ_URL!),
+ *   url: process.env.RABBITMQ_URL!,
  * });
  * await consumer.start();
  * // ... on shutdown
@@ -278,7 +290,7 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
     if (typeof options !== 'object' || options === null) {
       throw new InvalidArgumentError(`${where} needs an options object`);
     }
-    const { projection, processedEvents, context, eventStore, connect } = options;
+    const { projection, processedEvents, context, eventStore } = options;
     if (typeof projection?.handlerFor !== 'function' || typeof projection.name !== 'string') {
       throw new InvalidArgumentError(`${where}: \`projection\` must be a projection from defineProjection`);
     }
@@ -307,9 +319,7 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
         `${where}: \`registry\` must be an EventRegistry (the event store has none to lend)`,
       );
     }
-    if (typeof connect !== 'function') {
-      throw new InvalidArgumentError(`${where}: \`connect\` must be a function that opens a connection`);
-    }
+    const connect = resolveConnect(where, options, `annals consumer ${projection.name}`);
     this.exchange = options.exchange ?? AmqpDefaults.exchange;
     assertBrokerName(`${where}: \`exchange\``, this.exchange);
     const prefix = options.queuePrefix ?? AmqpDefaults.queuePrefix;
@@ -835,6 +845,37 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
       // A failing listener must not stop the consumer.
     }
   }
+}
+
+/**
+ * The connection factory of `options`: `connect`, or `connectAmqp` on `url`.
+ *
+ * @internal
+ */
+export function resolveConnect(
+  where: string,
+  options: { readonly connect?: AmqpConnect; readonly url?: string; readonly connectionName?: string },
+  defaultName: string,
+): AmqpConnect {
+  if (options.connect !== undefined) {
+    if (typeof options.connect !== 'function') {
+      throw new InvalidArgumentError(`${where}: \`connect\` must be a function that opens a connection`);
+    }
+    if (options.url !== undefined) {
+      throw new InvalidArgumentError(`${where}: give either \`connect\` or \`url\`, not both`);
+    }
+    return options.connect;
+  }
+  if (options.url === undefined) {
+    throw new InvalidArgumentError(`${where}: give \`url\` (amqp://…) or \`connect\` (a connection factory)`);
+  }
+  assertAmqpUrl(`${where}: url`, options.url);
+  const url = options.url;
+  const connectionName = options.connectionName ?? defaultName;
+  if (typeof connectionName !== 'string' || connectionName === '') {
+    throw new InvalidArgumentError(`${where}: \`connectionName\` must be a non-empty string`);
+  }
+  return () => connectAmqp({ url, connectionName });
 }
 
 function integerOption(
