@@ -22,6 +22,8 @@ Commands:
   dead-letters list <projection>   list a projection's dead letters (--limit, --offset)
   dead-letters retry <id>          apply a dead letter's event again; removed on success
   dead-letters discard <id>        remove a dead letter without applying its event
+  dead-letters --broker <url> list [projection] | retry <event-id> | discard <event-id>
+                                   the same on RabbitMQ's dead-letter queue (--dlq <queue>)
 
 Options:
   -c, --config <path>  the config module (default: annals.config.ts, .js or .mjs here)
@@ -80,6 +82,8 @@ function parse(argv: readonly string[]): {
       debug: values.debug === true,
       limit: parseCount('limit', values.limit, 1),
       offset: parseCount('offset', values.offset, 0),
+      broker: values.broker,
+      dlq: values.dlq,
     },
   };
 }
@@ -89,6 +93,8 @@ const OPTIONS = {
   json: { type: 'boolean' },
   limit: { type: 'string' },
   offset: { type: 'string' },
+  broker: { type: 'string' },
+  dlq: { type: 'string' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;

@@ -8,6 +8,10 @@ export interface CliOptions {
   readonly debug: boolean;
   readonly limit: number | undefined;
   readonly offset: number | undefined;
+  /** `--broker <amqp-url>`: `dead-letters` works on the broker's dead-letter queue. */
+  readonly broker?: string | undefined;
+  /** `--dlq <queue>`: the broker's dead-letter queue (default `dlq_failed_events`). */
+  readonly dlq?: string | undefined;
 }
 
 /** What a command gets. */

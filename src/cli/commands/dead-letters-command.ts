@@ -2,12 +2,14 @@ import { type DeadLetter, formatLogPosition, logPositionOf } from '../../core.js
 import { CliError } from '../cli-error.js';
 import { writeLine } from '../cli-io.js';
 import { formatTable, toJson, truncate } from '../format.js';
+import { brokerDeadLettersCommand } from './broker-dead-letters-command.js';
 import { type CommandContext, createRunner } from './command-context.js';
 
 const USAGE = 'usage: annals dead-letters list <projection> | retry <id> | discard <id>';
 
 /** `annals dead-letters list|retry|discard`. */
 export async function deadLettersCommand(context: CommandContext): Promise<void> {
+  if (context.options.broker !== undefined) return brokerDeadLettersCommand(context, context.options.broker);
   const [action, target, ...extra] = context.args;
   if (!target || extra.length > 0) throw new CliError(USAGE);
   switch (action) {
