@@ -334,6 +334,8 @@ export class EventRelay {
   #link: BrokerLink | undefined;
   #checkpoint: ProjectionCheckpoint | undefined;
   #published = 0;
+  /** The next page, read while the broker confirms the current one. */
+  #readAhead: { readonly after: LogPosition; readonly page: Promise<ReadAllResult> } | undefined;
 
   constructor(options: EventRelayOptions) {
     this.#settings = resolveSettings(options);
@@ -424,6 +426,7 @@ export class EventRelay {
           // After any failure the stored checkpoint is the truth: a page may have been published
           // without being checkpointed (it is published again: at-least-once).
           this.#checkpoint = undefined;
+          this.#readAhead = undefined;
           if (error instanceof RelayCheckpointMovedError) {
             this.#report(error);
             await this.#dropLease();
@@ -448,6 +451,7 @@ export class EventRelay {
       }
     } finally {
       unsubscribe();
+      this.#readAhead = undefined;
       await this.#closeLink();
       await this.#dropLease();
       this.#state = 'stopped';
@@ -459,11 +463,12 @@ export class EventRelay {
    * reached the end of the log.
    */
   async #publishPage(link: BrokerLink, checkpoint: ProjectionCheckpoint): Promise<boolean> {
-    const page = await this.#eventStore.readAll({
-      after: checkpoint.position,
-      limit: this.#settings.batchSize,
-      onUndecodable: 'report',
-    });
+    const ahead = this.#readAhead;
+    this.#readAhead = undefined;
+    const page =
+      ahead && compareLogPositions(ahead.after, checkpoint.position) === 0
+        ? await ahead.page
+        : await this.#read(checkpoint.position);
     const items = inLogOrder(page);
     const last = items.at(-1);
     if (!last) return true;
@@ -477,10 +482,21 @@ export class EventRelay {
         await Promise.race([link.drained(), link.lost]);
       }
     }
+    // While the broker confirms this page, read the next one (only published after this page's
+    // checkpoint is saved: never more than one page unconfirmed or unsaved).
+    if (!page.caughtUp) {
+      const next = this.#read(page.next);
+      next.catch(() => {}); // a failed read-ahead is read again, and reported, by the next step
+      this.#readAhead = { after: page.next, page: next };
+    }
     await Promise.race([channel.waitForConfirms(), link.lost]);
     this.#published += items.length;
     await this.#saveCheckpoint(checkpoint, page.next, last.timestamp);
     return page.caughtUp;
+  }
+
+  #read(after: LogPosition): Promise<ReadAllResult> {
+    return this.#eventStore.readAll({ after, limit: this.#settings.batchSize, onUndecodable: 'report' });
   }
 
   async #saveCheckpoint(

@@ -245,6 +245,8 @@ describeWithRabbit('EventRelay on RabbitMQ', () => {
       await closeConnectionsNamed(connectionName, { vhost: rabbit.vhost, reason: 'relay fault test' }),
     ).toBe(1);
     await appending;
+    // Events appended after the close can only be published on a new connection.
+    await appendConcurrently(writer, { writers: 2, orders: 3, perOrder: 3, prefix: 'c-after' });
     const log = await logIds(writer);
     await waitUntil(async () => (await relay.status()).lagEvents === 0n, { what: 'the relay caught up' });
     await new Promise((resolve) => setTimeout(resolve, 200));
