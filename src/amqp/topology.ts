@@ -18,7 +18,7 @@ export const AmqpDefaults = {
   prefetch: 10,
   /** Delay before a failed message is retried, in milliseconds. */
   retryDelayMs: 1000,
-  /** Attempts in all before a message is dead-lettered. */
+  /** Retries after the first failure before a message is dead-lettered (as on the log runner). */
   maxRetryAttempts: 5,
   /** Events per relay page (one confirm wait per page). */
   batchSize: 50,
