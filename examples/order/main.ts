@@ -3,13 +3,19 @@
  *
  * 1. commands go through the repository (business rules reject some),
  * 2. their events are stored in the global log,
- * 3. a projection runner catches the Order read model up,
+ * 3. the Order read model catches up: a projection runner reads the log, or, with
+ *    `RABBITMQ_URL` set, a relay publishes the log to RabbitMQ and a projection consumer builds
+ *    the read model from its queue (the same projection definition),
  * 4. the read model answers a query,
  * 5. the read model is dropped, its checkpoint reset, the runner restarted: the rebuilt rows
  *    are identical.
  *
  * Run it with `npm run example`: PostgreSQL on PGlite in process by default, or a server when
  * `DATABASE_URL` is set (schema `annals_example`, or `ANNALS_EXAMPLE_SCHEMA`, recreated each run).
+ * `READ_MODEL_DATABASE_URL` puts the read model in another database (schema
+ * `<schema>_read_model`, recreated too). `RABBITMQ_URL` sends the events through the broker (exchange `domain_events`, queue
+ * `projection_order-read-model`); `npm run example:worker` is the same consumer as a process of
+ * its own (see worker.ts). `compose.yaml` at the repository's root starts all three servers.
  */
 import {
   compareLogPositions,
@@ -23,9 +29,12 @@ import {
   ProjectionRunner,
   type StoredEvent,
 } from 'annals';
+import { EventRelay, ProjectionConsumer } from 'annals/amqp';
+import { fromEnv } from './infrastructure.js';
 import { OrderCommandHandler } from './order-commands.js';
 import { ORDER_READ_MODEL, type OrderReadRow, orderReadModel, queryOrders } from './order-read-model.js';
-import { type OrderStores, openOrderStores } from './store-setup.js';
+import { type OrderStores, openOrderStores, readModelSchema } from './store-setup.js';
+import { orderRegistry } from './upcasters.js';
 
 const log = (line = '') => console.log(line);
 const describeEvent = (event: StoredEvent) =>
@@ -33,20 +42,47 @@ const describeEvent = (event: StoredEvent) =>
 const describeRow = (row: OrderReadRow) =>
   `    ${row.orderId}  ${row.customerId.padEnd(8)} ${row.status.padEnd(9)} ${String(row.itemCount).padStart(2)} items  total ${row.totalAmount.padStart(7)}  created ${row.createdAt.toISOString()}`;
 
+/** The URL with its password hidden, for the output. */
+const redact = (url: string) => {
+  const parsed = new URL(url);
+  if (parsed.password) parsed.password = '***';
+  return parsed.toString();
+};
+
 export async function main(): Promise<void> {
-  const stores = await openOrderStores({
-    databaseUrl: process.env.DATABASE_URL || undefined,
-    schema: process.env.ANNALS_EXAMPLE_SCHEMA || undefined,
-  });
+  const databaseUrl = fromEnv('DATABASE_URL');
+  const readModelUrl = fromEnv('READ_MODEL_DATABASE_URL');
+  const schema = fromEnv('ANNALS_EXAMPLE_SCHEMA');
+  const stores = await openOrderStores({ databaseUrl, schema });
+  let readModel = stores;
   try {
-    await walkQuickStart(stores);
+    // The read model's own database, when one is given (the events' database otherwise), in a
+    // schema of its own: were the URL the same database under another spelling, recreating it
+    // leaves the events alone.
+    if (readModelUrl && readModelUrl !== databaseUrl) {
+      readModel = await openOrderStores({
+        databaseUrl: readModelUrl,
+        schema: readModelSchema(stores.schema),
+      });
+    }
+    await walkQuickStart(stores, readModel, fromEnv('RABBITMQ_URL'));
   } finally {
+    if (readModel !== stores) await readModel.close();
     await stores.close();
   }
 }
 
-async function walkQuickStart(stores: OrderStores): Promise<void> {
-  const { eventStore, projectionStore, commandLog, snapshotStore, pool, schema } = stores;
+/**
+ * Walks the Quick Start. Events live in `stores`; the read model (its table, checkpoint and
+ * processed-event records) in `readModel`, which may be the same database.
+ */
+async function walkQuickStart(
+  stores: OrderStores,
+  readModel: OrderStores,
+  rabbitmqUrl: string | undefined,
+): Promise<void> {
+  const { eventStore, commandLog, snapshotStore } = stores;
+  const { projectionStore, pool, schema } = readModel;
   const bus = new InMemoryEventBus();
   const published: string[] = [];
   bus.subscribe('*', (event) => {
@@ -67,6 +103,12 @@ async function walkQuickStart(stores: OrderStores): Promise<void> {
   };
 
   log(`annals: Order example (${stores.description})`);
+  if (readModel !== stores) log(`  read model in ${readModel.description}`);
+  log(
+    rabbitmqUrl
+      ? `  through RabbitMQ at ${redact(rabbitmqUrl)}: relay and projection consumer in this process`
+      : '  projections read the log (set RABBITMQ_URL to go through RabbitMQ)',
+  );
   log();
   log('1. Send commands');
   log(`  create order ${orderId} for customer cust-42 with one line`);
@@ -139,15 +181,10 @@ async function walkQuickStart(stores: OrderStores): Promise<void> {
   log(`  published to the bus: ${published.join(', ')}`);
 
   log();
-  log(`3. The projection "${ORDER_READ_MODEL}" catches up`);
   const target = lastPosition!;
-  let runner = new ProjectionRunner({ eventStore, projectionStore, projections: [orderReadModel] });
-  runner.start();
-  await waitForCheckpoint(runner, target);
-  const status = await runner.status(ORDER_READ_MODEL);
-  log(
-    `  checkpoint ${formatLogPosition(status.checkpoint)} = head ${formatLogPosition(status.head)}: lag ${status.lagEvents} events, ${status.deadLetters} dead letters`,
-  );
+  const stopCatchingUp = rabbitmqUrl
+    ? await catchUpThroughBroker(stores, readModel, rabbitmqUrl, target, stored.length)
+    : await catchUpFromLog(stores, readModel, target);
 
   log();
   log('4. The read model answers a query: the orders of customer cust-42');
@@ -156,8 +193,12 @@ async function walkQuickStart(stores: OrderStores): Promise<void> {
   log(`  all orders: ${before.length} rows`);
 
   log();
-  log('5. Drop the read model, reset the checkpoint, restart the runner');
-  await runner.stop();
+  await stopCatchingUp();
+  log(
+    rabbitmqUrl
+      ? '5. Drop the read model, reset the checkpoint, rebuild it from the log with the runner (the same projection)'
+      : '5. Drop the read model, reset the checkpoint, restart the runner',
+  );
   await projectionStore.transaction(async (transaction) => {
     await orderReadModel.reset?.(transaction.context);
     await transaction.resetCheckpoint(ORDER_READ_MODEL);
@@ -168,7 +209,7 @@ async function walkQuickStart(stores: OrderStores): Promise<void> {
   log(
     `  order_read dropped: ${dropped.rows[0]?.present === false ? 'yes' : 'no'}; checkpoint reset to ${formatLogPosition((await projectionStore.loadCheckpoint(ORDER_READ_MODEL)).position)}`,
   );
-  runner = new ProjectionRunner({ eventStore, projectionStore, projections: [orderReadModel] });
+  const runner = new ProjectionRunner({ eventStore, projectionStore, projections: [orderReadModel] });
   runner.start();
   await waitForCheckpoint(runner, target);
   await runner.stop();
@@ -182,6 +223,95 @@ async function walkQuickStart(stores: OrderStores): Promise<void> {
 
   log();
   log('Done.');
+}
+
+/** Step 3 on the log: a projection runner; returns how to stop it. */
+async function catchUpFromLog(
+  stores: OrderStores,
+  readModel: OrderStores,
+  target: LogPosition,
+): Promise<() => Promise<void>> {
+  log(`3. The projection "${ORDER_READ_MODEL}" catches up`);
+  const runner = new ProjectionRunner({
+    eventStore: stores.eventStore,
+    projectionStore: readModel.projectionStore,
+    projections: [orderReadModel],
+  });
+  runner.start();
+  await waitForCheckpoint(runner, target);
+  const status = await runner.status(ORDER_READ_MODEL);
+  log(
+    `  checkpoint ${formatLogPosition(status.checkpoint)} = head ${formatLogPosition(status.head)}: lag ${status.lagEvents} events, ${status.deadLetters} dead letters`,
+  );
+  return () => runner.stop();
+}
+
+/**
+ * Step 3 through RabbitMQ: the consumer first (it declares its queue, so no published event is
+ * unroutable), then the relay; waits until the relay confirmed our last append and the consumer
+ * acknowledged every event. Returns how to stop both.
+ */
+async function catchUpThroughBroker(
+  stores: OrderStores,
+  readModel: OrderStores,
+  url: string,
+  target: LogPosition,
+  events: number,
+): Promise<() => Promise<void>> {
+  log(`3. Through RabbitMQ: the relay publishes the log, a consumer builds "${ORDER_READ_MODEL}"`);
+  const consumer = new ProjectionConsumer({
+    projection: orderReadModel,
+    processedEvents: readModel.processedEvents,
+    context: (client) => ({ client, schema: readModel.schema }),
+    eventStore: stores.eventStore,
+    registry: orderRegistry(),
+    url,
+    connectionName: 'annals example consumer',
+  });
+  await consumer.start();
+  // The relay's checkpoint and lease ("relay:domain_events") live beside the events.
+  const relay = new EventRelay({
+    eventStore: stores.eventStore,
+    checkpoints: stores.projectionStore,
+    url,
+    connectionName: 'annals example relay',
+  });
+  relay.start();
+  const stop = async () => {
+    await relay.stop();
+    await consumer.stop();
+  };
+  try {
+    const deadline = Date.now() + 60_000;
+    for (;;) {
+      const relayStatus = await relay.status();
+      const consumerStatus = consumer.status();
+      if (
+        compareLogPositions(relayStatus.checkpoint, target) >= 0 &&
+        consumerStatus.acknowledged >= events &&
+        consumerStatus.inFlight === 0
+      ) {
+        log(
+          `  relay ${relayStatus.relay}: checkpoint ${formatLogPosition(relayStatus.checkpoint)} = head ${formatLogPosition(relayStatus.head)}: lag ${relayStatus.lagEvents} events, ${relayStatus.publishedEvents} published and confirmed`,
+        );
+        log(
+          `  consumer on queue ${consumerStatus.queue}: ${consumerStatus.acknowledged} messages applied and acknowledged`,
+        );
+        return stop;
+      }
+      const failure = relayStatus.lastError?.error ?? consumerStatus.lastError;
+      if (Date.now() > deadline) {
+        throw new Error(
+          `the read model did not catch up through RabbitMQ within 60 s (relay ${relayStatus.state}, lag ${relayStatus.lagEvents}; consumer acknowledged ${consumerStatus.acknowledged} of ${events})`,
+          { cause: failure },
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, 20));
+    }
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 async function expectRejection(command: () => Promise<unknown>): Promise<void> {

@@ -22,14 +22,20 @@ export interface OpenOrderStoresOptions {
    * @defaultValue `'annals_example'`
    */
   readonly schema?: string;
+  /**
+   * Drop the schema on a server first, so the run starts empty. The projection worker keeps it
+   * (`false`): it only creates what is missing.
+   * @defaultValue `true`
+   */
+  readonly fresh?: boolean;
 }
 
-/** Opens a fresh, migrated schema and every store on it. */
+/** Opens a migrated schema (fresh unless `fresh: false`) and every store on it. */
 export async function openOrderStores(options: OpenOrderStoresOptions = {}): Promise<OrderStores> {
   const schema = options.schema ?? 'annals_example';
   const registry = orderRegistry();
   if (options.databaseUrl) {
-    await dropSchema(options.databaseUrl, schema);
+    if (options.fresh ?? true) await dropSchema(options.databaseUrl, schema);
     const stores = await createPostgres({
       connectionString: options.databaseUrl,
       registry,
@@ -59,3 +65,6 @@ async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
     await client.end();
   }
 }
+
+/** The read model's schema when it has a database of its own (`READ_MODEL_DATABASE_URL`). */
+export const readModelSchema = (schema: string) => `${schema}_read_model`;
