@@ -31,6 +31,12 @@ export interface AnnalsConfig {
    */
   readonly runner?: AnnalsRunnerOptions;
   /**
+   * The relays whose checkpoint and lag `annals status` shows, such as
+   * `[{ exchange: 'domain_events' }]`. Their checkpoints must live in `projectionStore`.
+   * @defaultValue none
+   */
+  readonly relays?: readonly AnnalsRelayConfig[];
+  /**
    * What `annals migrate` runs. May return what it did (the PostgreSQL `migrate()` result) for
    * the CLI to print.
    * @defaultValue `migrate()` of the event store and of the projection store, where they have one
@@ -42,6 +48,21 @@ export interface AnnalsConfig {
    */
   readonly close?: () => Promise<void>;
 }
+
+/**
+ * A relay (`EventRelay` of `annals/amqp`) whose lag `annals status` shows: its checkpoint lives
+ * in the config's projection store under `relay:<exchange>`.
+ */
+export interface AnnalsRelayConfig {
+  /**
+   * The exchange the relay publishes to.
+   * @defaultValue `'domain_events'`
+   */
+  readonly exchange?: string;
+}
+
+/** The exchange of a relay entry that names none (`EventRelay`'s default). */
+export const DEFAULT_RELAY_EXCHANGE = 'domain_events';
 
 /** A config as a module may export it: the config, or a function (sync or async) that makes it. */
 export type AnnalsConfigExport = AnnalsConfig | (() => AnnalsConfig | Promise<AnnalsConfig>);
@@ -106,6 +127,7 @@ const configFields: ReadonlyArray<readonly [keyof AnnalsConfig, FieldCheck]> = [
   ],
   ['projections', { optional: false, isValid: Array.isArray, message: 'must be an array of projections' }],
   ['runner', { optional: true, isValid: isObject, message: 'must be an object' }],
+  ['relays', { optional: true, isValid: Array.isArray, message: 'must be an array of { exchange }' }],
   ['migrate', { optional: true, isValid: isFunction, message: 'must be a function' }],
   ['close', { optional: true, isValid: isFunction, message: 'must be a function' }],
 ];
@@ -153,6 +175,20 @@ export async function resolveAnnalsConfig(exported: unknown): Promise<AnnalsConf
       );
     }
     firstIndex.set(projection.name, index);
+  }
+  const relays = (value.relays ?? []) as readonly unknown[];
+  const seenRelays = new Set<string>();
+  for (const [index, relay] of relays.entries()) {
+    const exchange = isObject(relay) ? (relay.exchange ?? DEFAULT_RELAY_EXCHANGE) : undefined;
+    if (typeof exchange !== 'string' || exchange === '' || exchange.length > 94) {
+      throw new InvalidArgumentError(
+        `config.relays[${index}] must be { exchange?: string } with a non-empty exchange name of at most 94 characters; got ${JSON.stringify(relay)}`,
+      );
+    }
+    if (seenRelays.has(exchange)) {
+      throw new InvalidArgumentError(`config.relays lists the exchange "${exchange}" twice`);
+    }
+    seenRelays.add(exchange);
   }
   // The checked fields, and the objects themselves (not copies: stores keep their identity).
   return value as unknown as AnnalsConfig;

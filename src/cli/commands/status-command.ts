@@ -1,4 +1,5 @@
 import {
+  DEFAULT_RELAY_EXCHANGE,
   describeBlocker,
   formatLogPosition,
   type ProjectionStore,
@@ -31,7 +32,8 @@ function describeLease(holder: LeaseHolder | undefined | null): string {
 }
 
 /**
- * `annals status`: checkpoint, lag, dead letters and lease of every projection of the config.
+ * `annals status`: checkpoint, lag, dead letters and lease of every projection of the config,
+ * then checkpoint, lag and lease of every relay the config names (`relays`).
  * Before `annals migrate` it says to run the migrations, whichever of its reads failed first.
  */
 export async function statusCommand(context: CommandContext): Promise<void> {
@@ -57,6 +59,19 @@ async function printStatus({ io, config, options }: CommandContext): Promise<voi
       return { status, lease };
     }),
   );
+  // Relays publish every event: their lag counts the whole log after their checkpoint.
+  const relays = await Promise.all(
+    (config.relays ?? []).map(async (relay) => {
+      const exchange = relay.exchange ?? DEFAULT_RELAY_EXCHANGE;
+      const name = `relay:${exchange}`;
+      const status = await readProjectionStatus(eventStore, projectionStore, name, {
+        state: 'stopped',
+        lastError: undefined,
+      });
+      const lease = knowsLeaseHolder(projectionStore) ? await projectionStore.leaseHolder(name) : null;
+      return { exchange, status, lease };
+    }),
+  );
   const head = await eventStore.head();
   const horizon = statuses[0]?.status.horizon ?? (await eventStore.readHorizon?.());
   if (options.json) {
@@ -77,6 +92,16 @@ async function printStatus({ io, config, options }: CommandContext): Promise<voi
           blockedBy: status.blockedBy
             ? { ...status.blockedBy, position: formatLogPosition(status.blockedBy.position) }
             : null,
+        })),
+        relays: relays.map(({ exchange, status, lease }) => ({
+          relay: status.projection,
+          exchange,
+          checkpoint: formatLogPosition(status.checkpoint),
+          lagEvents: status.lagEvents,
+          lagMs: status.lagMs,
+          lastEventTimestamp: status.lastEventTimestamp ?? null,
+          checkpointUpdatedAt: status.checkpointUpdatedAt ?? null,
+          lease: lease === null ? undefined : (lease ?? null),
         })),
       }),
     );
@@ -105,6 +130,21 @@ async function printStatus({ io, config, options }: CommandContext): Promise<voi
     ]),
   );
   for (const line of table) writeLine(io.stdout, line);
+  if (relays.length > 0) {
+    const relayTable = formatTable(
+      ['RELAY', 'CHECKPOINT', 'LAG', 'LAG TIME', 'LAST EVENT', 'CHECKPOINT STORED', 'LEASE'],
+      relays.map(({ status, lease }) => [
+        status.projection,
+        formatLogPosition(status.checkpoint),
+        `${status.lagEvents} events`,
+        formatDuration(status.lagMs),
+        status.lastEventTimestamp?.toISOString() ?? '-',
+        status.checkpointUpdatedAt?.toISOString() ?? 'never',
+        describeLease(lease),
+      ]),
+    );
+    for (const line of relayTable) writeLine(io.stdout, line);
+  }
   for (const { status } of statuses) {
     if (status.blockedBy) writeLine(io.stdout, `${status.projection}: ${describeBlocker(status.blockedBy)}`);
   }
