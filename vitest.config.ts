@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import { defineConfig } from 'vitest/config';
+import { configDefaults, defineConfig } from 'vitest/config';
 
 const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
 
@@ -12,6 +12,9 @@ export default defineConfig({
   },
   test: {
     include: ['test/**/*.test.ts'],
+    // The broker restart stops RabbitMQ for every test: it runs alone, after this run
+    // (vitest.restart.config.ts, the second step of `npm test`).
+    exclude: [...configDefaults.exclude, 'test/amqp-restart/**'],
     globalSetup: ['test/global-setup.ts'],
     testTimeout: 60_000,
     // In CI a JSON report lets .ci/run print one plain summary line.
