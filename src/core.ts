@@ -34,6 +34,7 @@ export * from './idempotency/processed-event-store.js';
 export * from './projections/batch-processor.js';
 export * from './projections/define-projection.js';
 export * from './projections/in-memory-projection-store.js';
+export * from './projections/lease-holder.js';
 export * from './projections/projection-handler-error.js';
 export * from './projections/projection-runner.js';
 export * from './projections/projection-runner-options.js';

@@ -4,12 +4,12 @@ import {
   compareLogPositions,
   type IEventStore,
   InvalidArgumentError,
+  LeaseHolder,
   type LogPosition,
   logPositionOf,
   type ProjectionCheckpoint,
   ProjectionError,
   type ProjectionLastError,
-  type ProjectionLease,
   type ProjectionStatus,
   type ProjectionStore,
   type RawStoredEvent,
@@ -328,9 +328,7 @@ export class EventRelay {
   #state: EventRelayState = 'stopped';
   #lastError: ProjectionLastError | undefined;
   #running: { readonly controller: AbortController; readonly done: Promise<void> } | undefined;
-  #lease: ProjectionLease | undefined;
-  #leaseLost = false;
-  #renewTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #leases: LeaseHolder;
   #link: BrokerLink | undefined;
   #checkpoint: ProjectionCheckpoint | undefined;
   #published = 0;
@@ -341,6 +339,18 @@ export class EventRelay {
     this.#settings = resolveSettings(options);
     this.#eventStore = options.eventStore;
     this.#checkpoints = options.checkpoints;
+    this.#leases = new LeaseHolder(this.#settings.leaseRenewMs, (cause) => {
+      this.#report(
+        new ProjectionError(
+          this.#settings.name,
+          'lost its lease; it stops publishing until it gets it back',
+          {
+            cause,
+          },
+        ),
+      );
+      this.#wakeup.notify();
+    });
   }
 
   /** The checkpoint's name in the projection store: `relay:<exchange>`. */
@@ -404,8 +414,8 @@ export class EventRelay {
     try {
       while (!signal.aborted) {
         try {
-          if (this.#leaseLost) await this.#dropLease();
-          if (!this.#lease && !(await this.#takeLease())) {
+          if (this.#leases.lost) await this.#dropLease();
+          if (!this.#leases.lease && !(await this.#takeLease())) {
             this.#state = 'waiting-for-lease';
             await sleep(this.#settings.leaseRetryMs, signal);
             continue;
@@ -420,7 +430,7 @@ export class EventRelay {
           this.#state = 'running';
           const caughtUp = await this.#publishPage(this.#link, this.#checkpoint);
           failures = 0;
-          if (caughtUp && !this.#leaseLost) await this.#wakeup.wait(this.#settings.pollIntervalMs, signal);
+          if (caughtUp && !this.#leases.lost) await this.#wakeup.wait(this.#settings.pollIntervalMs, signal);
         } catch (error) {
           failures += 1;
           // After any failure the stored checkpoint is the truth: a page may have been published
@@ -438,7 +448,7 @@ export class EventRelay {
           );
           const brokerLost = !this.#link || this.#link.isLost();
           if (brokerLost) await this.#closeLink();
-          if (this.#lease) this.#state = 'reconnecting';
+          if (this.#leases.lease) this.#state = 'reconnecting';
           this.#report(
             new ProjectionError(
               this.#settings.name,
@@ -504,7 +514,7 @@ export class EventRelay {
     position: LogPosition,
     timestamp: Date,
   ): Promise<void> {
-    const fence = this.#lease?.fence;
+    const fence = this.#leases.lease?.fence;
     const update: CheckpointUpdate = {
       expected: expected.position,
       position,
@@ -584,51 +594,14 @@ export class EventRelay {
   async #takeLease(): Promise<boolean> {
     const lease = await this.#checkpoints.tryAcquireLease(this.#settings.name, this.#settings.owner);
     if (!lease) return false;
-    this.#lease = lease;
-    this.#leaseLost = false;
     this.#checkpoint = undefined;
-    let renewing = false;
-    const lose = (cause?: unknown) => {
-      if (this.#lease !== lease || this.#leaseLost) return;
-      this.#leaseLost = true;
-      this.#report(
-        new ProjectionError(
-          this.#settings.name,
-          'lost its lease; it stops publishing until it gets it back',
-          {
-            cause,
-          },
-        ),
-      );
-      this.#wakeup.notify();
-    };
-    this.#renewTimer = setInterval(() => {
-      if (renewing) return;
-      renewing = true;
-      lease
-        .renew()
-        .then((held) => held || lose(), lose)
-        .finally(() => {
-          renewing = false;
-        });
-    }, this.#settings.leaseRenewMs);
-    this.#renewTimer.unref?.();
+    this.#leases.hold(lease);
     return true;
   }
 
   async #dropLease(): Promise<void> {
-    clearInterval(this.#renewTimer);
-    this.#renewTimer = undefined;
-    const lease = this.#lease;
-    this.#lease = undefined;
-    this.#leaseLost = false;
     this.#checkpoint = undefined;
-    if (!lease) return;
-    try {
-      await lease.release();
-    } catch {
-      // A lease whose release fails ends with its holder's connection anyway.
-    }
+    await this.#leases.drop();
   }
 
   #report(error: ProjectionError): void {

@@ -4,6 +4,7 @@ import { backoffDelayMs, sleep } from '../retry.js';
 import type { IEventStore, ReadAllResult } from '../store/event-store.js';
 import { BatchProcessor, CheckpointMovedError } from './batch-processor.js';
 import type { Projection } from './define-projection.js';
+import { LeaseHolder } from './lease-holder.js';
 import { ProjectionHandlerError, toDeadLetterError } from './projection-handler-error.js';
 import {
   type ProjectionLastError,
@@ -40,9 +41,7 @@ export class ProjectionWorker<TContext> {
   #lastError: ProjectionLastError | undefined;
   #activity: Activity | undefined;
   #following: { readonly controller: AbortController; readonly done: Promise<void> } | undefined;
-  #lease: ProjectionLease | undefined;
-  #leaseLost = false;
-  #renewTimer: ReturnType<typeof setInterval> | undefined;
+  readonly #leases: LeaseHolder;
 
   constructor(
     projection: Projection<TContext>,
@@ -61,6 +60,14 @@ export class ProjectionWorker<TContext> {
       (checkpoint) => this.#settle(checkpoint.position),
       (error) => this.#report(error),
     );
+    this.#leases = new LeaseHolder(settings.leaseRenewMs, (cause) => {
+      this.#report(
+        new ProjectionError(this.#name, 'lost its lease; it stops processing until it gets it back', {
+          cause,
+        }),
+      );
+      this.#wakeup.notify();
+    });
   }
 
   get #name(): string {
@@ -174,8 +181,8 @@ export class ProjectionWorker<TContext> {
     try {
       while (!signal.aborted) {
         try {
-          if (this.#leaseLost) await this.#dropLease();
-          if (!this.#lease && !(await this.#takeOver(true))) {
+          if (this.#leases.lost) await this.#dropLease();
+          if (!this.#leases.lease && !(await this.#takeOver(true))) {
             this.#state = 'waiting-for-lease';
             if (this.#waiters.size > 0) await this.#processor.load();
             await sleep(this.#settings.leaseRetryMs, signal);
@@ -184,7 +191,7 @@ export class ProjectionWorker<TContext> {
           this.#state = 'running';
           const { caughtUp } = await this.#step(signal, false);
           failures = 0;
-          if (caughtUp && !this.#leaseLost) await this.#wakeup.wait(this.#settings.pollIntervalMs, signal);
+          if (caughtUp && !this.#leases.lost) await this.#wakeup.wait(this.#settings.pollIntervalMs, signal);
         } catch (error) {
           if (error instanceof ProjectionHandlerError) {
             this.#state = 'failed';
@@ -237,7 +244,7 @@ export class ProjectionWorker<TContext> {
     const options = {
       signal,
       rebuilding,
-      shouldContinue: () => !signal?.aborted && !this.#leaseLost,
+      shouldContinue: () => !signal?.aborted && !this.#leases.lost,
     };
     // The page in log order: runs of readable events, each followed by an event that is not.
     let processed = 0;
@@ -286,7 +293,7 @@ export class ProjectionWorker<TContext> {
   ): Promise<number> {
     let processed = 0;
     for (;;) {
-      if (this.#leaseLost) throw new ProjectionError(this.#name, 'lost its lease');
+      if (this.#leases.lost) throw new ProjectionError(this.#name, 'lost its lease');
       const step = await this.#step(signal, rebuilding);
       processed += step.processed;
       if (step.processed > 0) onBatch(processed);
@@ -343,47 +350,14 @@ export class ProjectionWorker<TContext> {
   }
 
   #hold(lease: ProjectionLease): void {
-    this.#lease = lease;
-    this.#leaseLost = false;
+    this.#leases.hold(lease);
     this.#processor.fence = lease.fence;
-    let renewing = false;
-    const lose = (cause?: unknown) => {
-      if (this.#lease !== lease || this.#leaseLost) return;
-      this.#leaseLost = true;
-      this.#report(
-        new ProjectionError(this.#name, 'lost its lease; it stops processing until it gets it back', {
-          cause,
-        }),
-      );
-      this.#wakeup.notify();
-    };
-    this.#renewTimer = setInterval(() => {
-      if (renewing) return;
-      renewing = true;
-      lease
-        .renew()
-        .then((held) => held || lose(), lose)
-        .finally(() => {
-          renewing = false;
-        });
-    }, this.#settings.leaseRenewMs);
-    this.#renewTimer.unref?.();
   }
 
   async #dropLease(): Promise<void> {
-    clearInterval(this.#renewTimer);
-    this.#renewTimer = undefined;
-    const lease = this.#lease;
-    this.#lease = undefined;
-    this.#leaseLost = false;
     this.#processor.checkpoint = undefined;
     this.#processor.fence = undefined;
-    if (!lease) return;
-    try {
-      await lease.release();
-    } catch {
-      // A lease whose release fails ends with its holder's connection anyway.
-    }
+    await this.#leases.drop();
   }
 
   #settle(position: LogPosition): void {
