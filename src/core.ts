@@ -24,6 +24,7 @@ export * from './events/define-event.js';
 export * from './events/event-envelope.js';
 export * from './events/event-registry.js';
 export * from './events/standard-schema.js';
+export * from './events/stored-event-json.js';
 export * from './events/validate-payload.js';
 export * from './evolution/upcaster-registry.js';
 export * from './idempotency/command-log.js';

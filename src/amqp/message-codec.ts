@@ -5,6 +5,8 @@ import {
   parseLogPosition,
   type RawStoredEvent,
   type StoredEvent,
+  type StoredEventJson,
+  toStoredEventJson,
 } from '../core.js';
 import type { AmqpMessage, AmqpPublishOptions } from './amqp-shapes.js';
 
@@ -27,19 +29,7 @@ export const EventHeader = {
 } as const;
 
 /** The JSON body of an event message. */
-interface EventBody {
-  readonly eventId: string;
-  readonly aggregateId: string;
-  readonly aggregateType: string;
-  readonly type: string;
-  readonly version: number;
-  readonly schemaVersion: number;
-  readonly timestamp: string;
-  readonly payload: unknown;
-  readonly metadata: unknown;
-  readonly globalPosition: string;
-  readonly transactionId: string;
-}
+type EventBody = StoredEventJson;
 
 /** A message ready to publish. */
 export interface EncodedEventMessage {
@@ -67,19 +57,7 @@ export function encodeEventMessage(event: RawStoredEvent | StoredEvent): Encoded
     transactionId: event.transactionId,
     globalPosition: event.globalPosition,
   });
-  const body: EventBody = {
-    eventId: event.eventId,
-    aggregateId: event.aggregateId,
-    aggregateType: event.aggregateType,
-    type: event.type,
-    version: event.version,
-    schemaVersion: event.schemaVersion,
-    timestamp: event.timestamp.toISOString(),
-    payload: event.payload,
-    metadata,
-    globalPosition: event.globalPosition.toString(),
-    transactionId: event.transactionId.toString(),
-  };
+  const body: EventBody = { ...toStoredEventJson(event), metadata };
   const headers: Record<string, unknown> = {
     [EventHeader.aggregateId]: event.aggregateId,
     [EventHeader.aggregateType]: event.aggregateType,

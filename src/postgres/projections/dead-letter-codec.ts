@@ -1,4 +1,10 @@
-import type { DeadLetter, NewDeadLetter, StoredEvent } from '../../core.js';
+import {
+  type DeadLetter,
+  type NewDeadLetter,
+  type StoredEvent,
+  type StoredEventJson,
+  toStoredEventJson,
+} from '../../core.js';
 import type { PgRow } from '../driver/pg-client.js';
 
 /**
@@ -21,19 +27,7 @@ export interface DeadLetterRow extends PgRow {
 }
 
 /** The event as JSON: positions as text (exact past 2^53), the timestamp in ISO 8601. */
-interface EventJson {
-  eventId: string;
-  aggregateId: string;
-  aggregateType: string;
-  type: string;
-  version: number;
-  schemaVersion: number;
-  timestamp: string;
-  payload: unknown;
-  metadata: StoredEvent['metadata'];
-  globalPosition: string;
-  transactionId: string;
-}
+type EventJson = StoredEventJson & { metadata: StoredEvent['metadata'] };
 
 // PostgreSQL text and jsonb cannot hold NUL; a dead letter must be storable whatever it holds.
 const withoutNul = (text: string): string => text.replaceAll('\u0000', '\uFFFD');
@@ -50,19 +44,7 @@ function toJson(value: unknown): string {
 /** The parameters of the `addDeadLetter` statement, in order ($1 ... $12). */
 export function deadLetterValues(letter: NewDeadLetter): unknown[] {
   const { event, error } = letter;
-  const json: EventJson = {
-    eventId: event.eventId,
-    aggregateId: event.aggregateId,
-    aggregateType: event.aggregateType,
-    type: event.type,
-    version: event.version,
-    schemaVersion: event.schemaVersion,
-    timestamp: event.timestamp.toISOString(),
-    payload: event.payload,
-    metadata: event.metadata,
-    globalPosition: event.globalPosition.toString(),
-    transactionId: event.transactionId.toString(),
-  };
+  const json = toStoredEventJson(event);
   return [
     letter.projection,
     withoutNul(event.eventId),
