@@ -21,7 +21,7 @@ import {
 } from '../core.js';
 import type { AmqpConfirmChannel, AmqpConnect, AmqpConnection } from './amqp-shapes.js';
 import { assertAmqpUrl, connectAmqp } from './connect.js';
-import { encodeEventMessage } from './message-codec.js';
+import { type EncodedEventMessage, encodeEventMessage } from './message-codec.js';
 import { AmqpDefaults, assertBrokerName } from './topology.js';
 
 /**
@@ -64,7 +64,8 @@ export interface EventRelayOptions {
   readonly exchange?: string;
   /**
    * Events per page: the relay publishes a page, waits once for the broker's confirms, then
-   * saves its checkpoint. An integer from 1 to 10000.
+   * saves its checkpoint past it while it publishes the next page. A crash republishes at most
+   * two pages. An integer from 1 to 10000.
    * @defaultValue 50
    */
   readonly batchSize?: number;
@@ -270,6 +271,14 @@ function resolveSettings(options: EventRelayOptions): RelaySettings {
 /** An event of a page, read or not, in the form that travels. */
 type PageItem = RawStoredEvent | StoredEvent;
 
+/** A page read from the log, in log order, with its messages encoded. */
+interface PreparedPage {
+  readonly page: ReadAllResult;
+  /** The page's events (read or not) in log order, and their messages, index for index. */
+  readonly items: readonly PageItem[];
+  readonly messages: readonly EncodedEventMessage[];
+}
+
 /** The page's events and undecodable events merged back into log order. */
 function inLogOrder(page: ReadAllResult): PageItem[] {
   const undecodable = page.undecodable ?? [];
@@ -305,9 +314,14 @@ function messageOf(error: unknown): string {
  *   `onUndecodable: 'report'`, so events this registry cannot read travel too, in their stored
  *   form), publishes them on a confirm channel (persistent messages; id = event id; routing key
  *   `<aggregateType>.<eventType>`; headers, see `EventHeader`), waits once for the broker's
- *   confirms, then saves its checkpoint past the page (compare-and-set, fenced by the lease).
- * - **At-least-once**: a crash or a lost connection between publishing and saving the checkpoint
- *   republishes that page (at most `batchSize` events); consumers de-duplicate by message id.
+ *   confirms, then saves its checkpoint past the page (compare-and-set, fenced by the lease)
+ *   while it reads, publishes and confirms the next page. One save at a time, in log order, and
+ *   never past an event the broker has not confirmed.
+ * - **At-least-once**: a crash (or a lost lease) republishes the pages published but not yet
+ *   checkpointed: the page whose save was in flight and the page after it, at most
+ *   `2 × batchSize` events. A lost connection republishes at most the page in flight
+ *   (`batchSize` events: the save before it completes first). Consumers de-duplicate by message
+ *   id. `stop()` waits for the last save, so a clean restart republishes nothing.
  * - **Reconnects**: when the connection or channel closes or fails it reconnects with backoff
  *   (`reconnectDelayMs` doubling to `maxReconnectDelayMs`), keeping its lease, and goes on from
  *   its stored checkpoint.
@@ -330,10 +344,21 @@ export class EventRelay {
   #running: { readonly controller: AbortController; readonly done: Promise<void> } | undefined;
   readonly #leases: LeaseHolder;
   #link: BrokerLink | undefined;
+  /** The stored checkpoint, as this relay last loaded or saved it. */
   #checkpoint: ProjectionCheckpoint | undefined;
+  /**
+   * Where the pages published and confirmed so far end, past `#checkpoint` while the save of the
+   * last one is in flight; the next page is read from here.
+   */
+  #confirmed: LogPosition | undefined;
+  /**
+   * The checkpoint save in flight, if any (at most one): the save of the last confirmed page,
+   * overlapped with reading and publishing the next one. It updates `#checkpoint` when it is done.
+   */
+  #saving: Promise<void> | undefined;
   #published = 0;
-  /** The next page, read while the broker confirms the current one. */
-  #readAhead: { readonly after: LogPosition; readonly page: Promise<ReadAllResult> } | undefined;
+  /** The next page, read and encoded while the broker confirms the current one. */
+  #readAhead: { readonly after: LogPosition; readonly page: Promise<PreparedPage> } | undefined;
 
   constructor(options: EventRelayOptions) {
     this.#settings = resolveSettings(options);
@@ -428,20 +453,26 @@ export class EventRelay {
           }
           this.#checkpoint ??= await this.#checkpoints.loadCheckpoint(this.#settings.name);
           this.#state = 'running';
-          const caughtUp = await this.#publishPage(this.#link, this.#checkpoint);
+          const caughtUp = await this.#publishPage(this.#link, this.#confirmed ?? this.#checkpoint.position);
           failures = 0;
           if (caughtUp && !this.#leases.lost) await this.#wakeup.wait(this.#settings.pollIntervalMs, signal);
         } catch (error) {
           failures += 1;
+          // The save of the page before, if still in flight, ends first, so that the checkpoint
+          // reloaded next is the stored one from now on.
+          const saveError = await this.#settleSave();
           // After any failure the stored checkpoint is the truth: a page may have been published
           // without being checkpointed (it is published again: at-least-once).
           this.#checkpoint = undefined;
+          this.#confirmed = undefined;
           this.#readAhead = undefined;
-          if (error instanceof RelayCheckpointMovedError) {
-            this.#report(error);
+          const moved = [error, saveError].find((e) => e instanceof RelayCheckpointMovedError);
+          if (moved) {
+            this.#report(moved as RelayCheckpointMovedError);
             await this.#dropLease();
             continue;
           }
+          if (saveError !== undefined) this.#report(this.#saveFailed(saveError));
           const delayMs = Math.min(
             this.#settings.maxReconnectDelayMs,
             this.#settings.reconnectDelayMs * 2 ** Math.min(failures - 1, 30),
@@ -462,6 +493,9 @@ export class EventRelay {
     } finally {
       unsubscribe();
       this.#readAhead = undefined;
+      // Stopping: the last page was confirmed; its checkpoint is saved before the lease goes.
+      const saveError = await this.#settleSave();
+      if (saveError !== undefined) this.#report(this.#saveFailed(saveError));
       await this.#closeLink();
       await this.#dropLease();
       this.#state = 'stopped';
@@ -469,51 +503,92 @@ export class EventRelay {
   }
 
   /**
-   * Publishes one page after `checkpoint` and saves the checkpoint past it; true when the page
-   * reached the end of the log.
+   * Publishes one page after `after` (the stored checkpoint, or the end of the last confirmed
+   * page while its save is in flight) and, once the broker confirmed it, starts saving the
+   * checkpoint past it; true when the page reached the end of the log (its save is then done).
+   *
+   * The save of page N runs while page N + 1 is read, published and confirmed: at most one save
+   * is in flight, saves run in log order (each expects the position the one before saved), and
+   * none starts before its page is confirmed. Unsaved at any time: at most two pages.
    */
-  async #publishPage(link: BrokerLink, checkpoint: ProjectionCheckpoint): Promise<boolean> {
+  async #publishPage(link: BrokerLink, after: LogPosition): Promise<boolean> {
     const ahead = this.#readAhead;
     this.#readAhead = undefined;
-    const page =
-      ahead && compareLogPositions(ahead.after, checkpoint.position) === 0
-        ? await ahead.page
-        : await this.#read(checkpoint.position);
-    const items = inLogOrder(page);
+    const { page, items, messages } =
+      ahead && compareLogPositions(ahead.after, after) === 0 ? await ahead.page : await this.#prepare(after);
     const last = items.at(-1);
-    if (!last) return true;
+    if (!last) {
+      await this.#finishSave();
+      return true;
+    }
     const { channel } = link;
     const { exchange } = this.#settings;
-    for (const item of items) {
+    for (const message of messages) {
       if (link.isLost()) await link.lost;
-      const message = encodeEventMessage(item);
       if (!channel.publish(exchange, message.routingKey, message.content, message.options)) {
         // The socket's buffer is full: wait until it drains (or the connection is lost).
         await Promise.race([link.drained(), link.lost]);
       }
     }
-    // While the broker confirms this page, read the next one (only published after this page's
-    // checkpoint is saved: never more than one page unconfirmed or unsaved).
+    // While the broker confirms this page, read and encode the next one (published once this
+    // page is confirmed and the save before it is done).
     if (!page.caughtUp) {
-      const next = this.#read(page.next);
+      const next = this.#prepare(page.next);
       next.catch(() => {}); // a failed read-ahead is read again, and reported, by the next step
       this.#readAhead = { after: page.next, page: next };
     }
     await Promise.race([channel.waitForConfirms(), link.lost]);
     this.#published += items.length;
-    await this.#saveCheckpoint(checkpoint, page.next, last.timestamp);
+    this.#confirmed = page.next;
+    // One save at a time, in log order: the previous page's save ends before this one starts.
+    await this.#finishSave();
+    const saving = this.#saveCheckpoint(page.next, last.timestamp);
+    saving.catch(() => {}); // observed by #finishSave or #settleSave; never unhandled
+    this.#saving = saving;
+    if (page.caughtUp) await this.#finishSave();
     return page.caughtUp;
   }
 
-  #read(after: LogPosition): Promise<ReadAllResult> {
-    return this.#eventStore.readAll({ after, limit: this.#settings.batchSize, onUndecodable: 'report' });
+  /** Waits for the checkpoint save in flight, if any; rethrows its failure. */
+  async #finishSave(): Promise<void> {
+    const saving = this.#saving;
+    this.#saving = undefined;
+    await saving;
   }
 
-  async #saveCheckpoint(
-    expected: ProjectionCheckpoint,
-    position: LogPosition,
-    timestamp: Date,
-  ): Promise<void> {
+  /** Waits for the checkpoint save in flight, if any; returns its failure instead of throwing. */
+  async #settleSave(): Promise<unknown> {
+    try {
+      await this.#finishSave();
+      return undefined;
+    } catch (error) {
+      return error;
+    }
+  }
+
+  #saveFailed(error: unknown): ProjectionError {
+    return error instanceof ProjectionError
+      ? error
+      : new ProjectionError(this.#settings.name, `failed to save its checkpoint: ${messageOf(error)}`, {
+          cause: error,
+        });
+  }
+
+  /** Reads the page after `after` and encodes its messages. */
+  async #prepare(after: LogPosition): Promise<PreparedPage> {
+    const page = await this.#eventStore.readAll({
+      after,
+      limit: this.#settings.batchSize,
+      onUndecodable: 'report',
+    });
+    const items = inLogOrder(page);
+    return { page, items, messages: items.map(encodeEventMessage) };
+  }
+
+  /** Saves the checkpoint past a confirmed page, expecting the one saved before (`#checkpoint`). */
+  async #saveCheckpoint(position: LogPosition, timestamp: Date): Promise<void> {
+    const expected = this.#checkpoint;
+    if (!expected) throw new ProjectionError(this.#settings.name, 'no checkpoint loaded to save after');
     const fence = this.#leases.lease?.fence;
     const update: CheckpointUpdate = {
       expected: expected.position,
@@ -595,12 +670,17 @@ export class EventRelay {
     const lease = await this.#checkpoints.tryAcquireLease(this.#settings.name, this.#settings.owner);
     if (!lease) return false;
     this.#checkpoint = undefined;
+    this.#confirmed = undefined;
     this.#leases.hold(lease);
     return true;
   }
 
   async #dropLease(): Promise<void> {
+    // A save in flight ends (or fails, as it must once another relay took the lease) first.
+    await this.#settleSave();
     this.#checkpoint = undefined;
+    this.#confirmed = undefined;
+    this.#readAhead = undefined;
     await this.#leases.drop();
   }
 
