@@ -142,7 +142,8 @@ export interface ProjectionConsumerOptions<TContext, TUnit> {
   readonly maxReconnectDelayMs?: number;
   /**
    * The pause before a message whose handling failed on a transient store error
-   * (`isTransientError`: a lost connection, a serialization failure) is requeued, in milliseconds.
+   * (`isTransientError`, or the `processedEvents` store's `isTransientError`: a lost connection, a
+   * serialization failure) is requeued, in milliseconds.
    * Such failures never count as attempts.
    * @defaultValue 1000
    */
@@ -623,7 +624,8 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
     error: unknown,
   ): Promise<void> {
     const cause = error instanceof GapFillError ? error.cause : error;
-    if (isTransientError(cause)) {
+    // The store's own view too: a handler's query through the unit's client throws driver errors.
+    if (isTransientError(cause) || this.#processed.isTransientError?.(cause) === true) {
       this.#report(`event ${raw.eventId}: a transient store error; requeued, not counted`, cause);
       await this.#sleep(this.#transientRetryDelayMs);
       this.#nack(session, message);

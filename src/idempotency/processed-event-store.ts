@@ -54,4 +54,12 @@ export interface ProcessedEventStore<TUnit = undefined> {
    * when it was recorded already.
    */
   record(consumer: string, eventId: string): Promise<boolean>;
+
+  /**
+   * Whether an error thrown inside a unit of work of {@link ProcessedEventStore.runOnce} means the
+   * store failed (lost connection, server shut down) rather than the work: consumers retry such
+   * errors without counting them against a handler (as `ProjectionStore.isTransientError`).
+   * @defaultValue only the transient annals errors count ({@link isTransientError})
+   */
+  isTransientError?(error: unknown): boolean;
 }

@@ -10,11 +10,18 @@ import {
   type NewEvent,
   NO_STREAM,
   type ProjectionHandlerInfo,
+  ProjectionRunner,
   type StoredEvent,
 } from 'annals';
 import type { AmqpConnect } from 'annals/amqp';
-import type { PgQueryable, PostgresProjectionContext } from 'annals/postgres';
+import {
+  type PgPool,
+  type PgQueryable,
+  type PostgresProjectionContext,
+  PostgresProjectionStore,
+} from 'annals/postgres';
 import { orderEvents } from '../../examples/order/events.js';
+import { type OrderReadRow, orderReadModel, queryOrders } from '../../examples/order/order-read-model.js';
 import { encodeEventMessage } from '../../src/amqp/message-codec.js';
 
 /** A connect function for the consumer under test, naming its connections. */
@@ -81,6 +88,63 @@ export async function appendOrder(
   }
   const result = await store.append(orderId, NO_STREAM, events);
   return [...result.events];
+}
+
+/**
+ * Appends `ordersPerWriter` orders (created, 3 lines, then shipped or cancelled: 5 events each)
+ * from each of `writers` concurrent writers; resolves with the number of events appended.
+ */
+export async function appendOrdersConcurrently(
+  store: IEventStore,
+  { writers, ordersPerWriter, prefix }: { writers: number; ordersPerWriter: number; prefix: string },
+): Promise<number> {
+  await Promise.all(
+    Array.from({ length: writers }, async (_, w) => {
+      for (let o = 0; o < ordersPerWriter; o++) {
+        await appendOrder(store, `${prefix}-w${w}-o${o}`, 3, o % 2 === 0 ? 'shipped' : 'cancelled');
+      }
+    }),
+  );
+  return writers * ordersPerWriter * 5;
+}
+
+/** Every event id of the log, in log order. */
+export async function logEventIds(store: IEventStore): Promise<string[]> {
+  const ids: string[] = [];
+  let after: StoredEvent | undefined;
+  for (;;) {
+    const page = await store.readAll({ after, limit: 1000 });
+    ids.push(...page.events.map((event) => event.eventId));
+    after = page.events.at(-1) ?? after;
+    if (page.caughtUp) return ids;
+  }
+}
+
+/** How many events `consumer` recorded as processed in `schema`'s `processed_events`. */
+export async function processedCount(db: PgQueryable, schema: string, consumer: string): Promise<number> {
+  const { rows } = await db.query<{ count: string }>(
+    `SELECT count(*) AS count FROM "${schema}".processed_events WHERE consumer = $1`,
+    [consumer],
+  );
+  return Number(rows[0]!.count);
+}
+
+/**
+ * The Order read model as `ProjectionRunner` builds it from the log (in `schema`, the event
+ * store's, where its checkpoint lives too).
+ */
+export async function orderReadModelFromLog(
+  pool: PgPool,
+  schema: string,
+  eventStore: IEventStore,
+): Promise<OrderReadRow[]> {
+  const runner = new ProjectionRunner({
+    eventStore,
+    projectionStore: new PostgresProjectionStore({ pool, schema }),
+    projections: [orderReadModel],
+  });
+  await runner.catchUp();
+  return queryOrders(pool, schema);
 }
 
 /** Options of {@link ledgerProjection}. */

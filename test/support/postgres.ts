@@ -50,8 +50,11 @@ export interface PostgresTestDatabase {
   readonly schema: string;
   /** The connection string of the file's own database (server only). */
   readonly connectionString: string;
-  /** Opens another `pg.Pool` on the file's database (server only); it is ended after the file. */
-  newPool(maxConnections?: number): pg.Pool;
+  /**
+   * Opens another `pg.Pool` on the file's database (server only); it is ended after the file.
+   * `applicationName` names its connections in `pg_stat_activity` (fault tests kill them by it).
+   */
+  newPool(maxConnections?: number, applicationName?: string): pg.Pool;
 }
 
 /** Options of {@link usePostgres}. */
@@ -196,9 +199,13 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
       if (!fileUrl) throw new Error(`usePostgres.connectionString: ${NO_SERVER_REASON}`);
       return fileUrl;
     },
-    newPool(maxConnections = 10): pg.Pool {
+    newPool(maxConnections = 10, applicationName?: string): pg.Pool {
       if (!fileUrl) throw new Error(`usePostgres.newPool: ${NO_SERVER_REASON}`);
-      const extra = new pg.Pool({ connectionString: fileUrl, max: maxConnections });
+      const extra = new pg.Pool({
+        connectionString: fileUrl,
+        max: maxConnections,
+        ...(applicationName === undefined ? {} : { application_name: applicationName }),
+      });
       extra.on('error', () => undefined);
       extraPools.push(extra);
       return extra;

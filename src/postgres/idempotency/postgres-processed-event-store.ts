@@ -1,11 +1,13 @@
 import {
   assertValidId,
   InvalidArgumentError,
+  isTransientError,
   type ProcessedEvent,
   type ProcessedEventStore,
   type RunOnceResult,
   StoreFailedError,
 } from '../../core.js';
+import { isTransientDriverError } from '../driver/errors.js';
 import { quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
 import type { PgPool, PgQueryable, PgRow } from '../driver/pg-client.js';
 import { runInTransaction } from '../driver/transaction.js';
@@ -156,6 +158,16 @@ export class PostgresProcessedEventStore implements ProcessedEventStore<PgQuerya
     const client = options.client ?? this.#pool;
     const inserted = await runQuery(client, this.#sql.insert, [consumer, eventId], 'record');
     return inserted.rows.length > 0;
+  }
+
+  /**
+   * True for errors that mean the database failed rather than the work of `runOnce`: the driver's
+   * own errors of a lost or refused connection, a server shutdown, a serialization failure or a
+   * deadlock (a handler's query through the transaction's client throws them unwrapped), and the
+   * transient annals errors ({@link isTransientError}).
+   */
+  isTransientError(error: unknown): boolean {
+    return isTransientError(error) || isTransientDriverError(error);
   }
 }
 

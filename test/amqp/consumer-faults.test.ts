@@ -1,0 +1,229 @@
+/**
+ * A ProjectionConsumer under faults, on real RabbitMQ and a real PostgreSQL server, while an
+ * EventRelay publishes the events of concurrent writers: its broker connection force-closed
+ * mid-stream (it reconnects and resumes), and its database connections terminated mid-stream
+ * (the messages are requeued as transient failures: never counted, never dead-lettered). Either
+ * way the read model equals the one ProjectionRunner builds from the log: nothing lost, nothing
+ * applied twice.
+ */
+import amqplib from 'amqplib';
+import type { ProjectionError } from 'annals';
+import { EventRelay, ProjectionConsumer } from 'annals/amqp';
+import {
+  migrate,
+  type PgPool,
+  type PgQueryable,
+  PostgresEventStore,
+  PostgresProcessedEventStore,
+  PostgresProjectionStore,
+} from 'annals/postgres';
+import { afterEach, expect, it } from 'vitest';
+import { orderReadModel, queryOrders } from '../../examples/order/order-read-model.js';
+import { orderRegistry } from '../../examples/order/upcasters.js';
+import { describeWithServer, usePostgres } from '../support/postgres.js';
+import {
+  appendOrdersConcurrently,
+  connector,
+  orderReadModelFromLog,
+  processedCount,
+} from './consumer-fixtures.js';
+import { closeConnectionsNamed, describeWithRabbit, useRabbitVhost, waitUntil } from './support.js';
+
+const db = usePostgres({ serverOnly: true });
+const rabbit = useRabbitVhost();
+
+/** 8 writers x 100 orders x 5 events. */
+const WRITERS = 8;
+const ORDERS_PER_WRITER = 100;
+
+let relay: EventRelay | undefined;
+let consumer: ProjectionConsumer<unknown, PgQueryable> | undefined;
+afterEach(async () => {
+  await relay?.stop();
+  await consumer?.stop();
+  relay = undefined;
+  consumer = undefined;
+});
+
+/** What a consumer reported to `onError`, by kind. */
+function reportsOf(errors: readonly ProjectionError[]) {
+  const matching = (pattern: RegExp) => errors.filter((error) => pattern.test(error.message)).length;
+  return {
+    lost: matching(/connection or a channel closed; reconnecting/),
+    transient: matching(/a transient store error; requeued, not counted/),
+    counted: matching(/failed on attempt/),
+    deadLettered: matching(/dead-lettered/),
+  };
+}
+
+/** Messages waiting in `queue` (ready ones). */
+async function messagesIn(queue: string): Promise<number> {
+  const connection = await amqplib.connect(rabbit.url);
+  try {
+    const channel = await connection.createChannel();
+    return (await channel.checkQueue(queue)).messageCount;
+  } finally {
+    await connection.close();
+  }
+}
+
+/**
+ * A log of its own in schema `<db.schema>_<label>` (events, relay checkpoint, processed events
+ * through `consumerPool`), a consumer of the Order read model into `<db.schema>_<label>_read`,
+ * then a relay to an exchange of its own; the writers append while both run.
+ */
+async function startPipeline(label: string, consumerPool: PgPool, errors: ProjectionError[]) {
+  const registry = orderRegistry();
+  const schema = `${db.schema}_${label}`;
+  await migrate(db.pool, { schema });
+  const eventStore = new PostgresEventStore({ pool: db.pool, registry, schema });
+  const processed = new PostgresProcessedEventStore({ pool: consumerPool, schema });
+  const readSchema = `${schema}_read`;
+  await db.pool.query(`CREATE SCHEMA "${readSchema}"`);
+  const exchange = `faults_${label}`;
+  const connectionName = `faults consumer ${label}`;
+  consumer = new ProjectionConsumer<unknown, PgQueryable>({
+    projection: orderReadModel as never,
+    processedEvents: processed,
+    context: (client) => ({ client, schema: readSchema }),
+    eventStore,
+    registry,
+    connect: connector(rabbit.url, connectionName),
+    exchange,
+    queuePrefix: `${label}_`,
+    consumerName: `${orderReadModel.name}-${label}`,
+    prefetch: 20,
+    reconnectDelayMs: 100,
+    maxReconnectDelayMs: 400,
+    transientRetryDelayMs: 20,
+    onError: (error) => errors.push(error),
+  });
+  await consumer.start();
+  relay = new EventRelay({
+    eventStore,
+    checkpoints: new PostgresProjectionStore({ pool: db.pool, schema }),
+    url: rabbit.url,
+    connectionName: `faults relay ${label}`,
+    exchange,
+    batchSize: 200,
+    pollIntervalMs: 50,
+  });
+  relay.start();
+  const processedSoFar = () => processedCount(db.pool, schema, consumer!.consumerName);
+  const readModelFromLog = () => orderReadModelFromLog(db.pool, schema, eventStore);
+  return { eventStore, readSchema, connectionName, consumer, relay, processedSoFar, readModelFromLog };
+}
+
+describeWithRabbit('ProjectionConsumer under faults', () => {
+  describeWithServer('while a relay publishes the events of concurrent writers', () => {
+    it(`its broker connection force-closed three times mid-stream: it reconnects, resumes, and the read model equals the log runner’s`, async () => {
+      const errors: ProjectionError[] = [];
+      const pipeline = await startPipeline('broker', db.pool, errors);
+      const { processedSoFar } = pipeline;
+      const total = WRITERS * ORDERS_PER_WRITER * 5;
+
+      const closed: number[] = [];
+      const closing = (async () => {
+        for (const [index, threshold] of [300, 1300, 2600].entries()) {
+          await waitUntil(async () => (await processedSoFar()) >= threshold, {
+            timeoutMs: 60_000,
+            intervalMs: 25,
+            what: `${threshold} events processed`,
+          });
+          closed.push(
+            await closeConnectionsNamed(pipeline.connectionName, {
+              vhost: rabbit.vhost,
+              reason: 'closed mid-stream by consumer-faults',
+            }),
+          );
+          // It noticed and is consuming on a new connection before the next close.
+          await waitUntil(
+            () => reportsOf(errors).lost === index + 1 && pipeline.consumer.status().state === 'running',
+            { timeoutMs: 20_000, what: `reconnected after close ${index + 1}` },
+          );
+        }
+      })();
+      const appended = await appendOrdersConcurrently(pipeline.eventStore, {
+        writers: WRITERS,
+        ordersPerWriter: ORDERS_PER_WRITER,
+        prefix: 'broker',
+      });
+      expect(appended).toBe(total);
+      await closing;
+      await waitUntil(async () => (await processedSoFar()) === total, {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+        what: `all ${total} events processed`,
+      });
+      await waitUntil(async () => (await pipeline.relay.status()).lagEvents === 0n, {
+        what: 'the relay caught up',
+      });
+      const acknowledged = pipeline.consumer.status().acknowledged;
+      await pipeline.consumer.stop(); // waits for what is in flight
+
+      expect(closed).toEqual([1, 1, 1]);
+      const fromLog = await pipeline.readModelFromLog();
+      const fromBroker = await queryOrders(db.pool, pipeline.readSchema);
+      expect(fromLog).toHaveLength(WRITERS * ORDERS_PER_WRITER);
+      expect(fromBroker).toEqual(fromLog);
+      expect(await processedSoFar()).toBe(total);
+      // Each event acknowledged at least once (redeliveries of committed events are acked as duplicates).
+      expect(acknowledged).toBeGreaterThanOrEqual(total);
+      expect(reportsOf(errors)).toEqual({ lost: 3, transient: 0, counted: 0, deadLettered: 0 });
+      expect(await messagesIn(pipeline.consumer.deadLetterQueue)).toBe(0);
+      expect(await messagesIn(pipeline.consumer.queue)).toBe(0);
+    }, 90_000);
+
+    it('its database connections terminated mid-stream: requeued as transient failures, never counted or dead-lettered; the read model equals the log runner’s', async () => {
+      const errors: ProjectionError[] = [];
+      const applicationName = 'annals consumer-faults';
+      // The consumer's own pool (its processed events and read model), so only its backends die.
+      const consumerPool = db.newPool(10, applicationName);
+      const pipeline = await startPipeline('store', consumerPool, errors);
+      const { processedSoFar } = pipeline;
+      const total = WRITERS * ORDERS_PER_WRITER * 5;
+
+      let terminated = 0;
+      const killing = (async () => {
+        for (const threshold of [200, 600, 1000, 1400, 1800, 2200, 2600, 3000]) {
+          await waitUntil(async () => (await processedSoFar()) >= threshold, {
+            timeoutMs: 60_000,
+            intervalMs: 25,
+            what: `${threshold} events processed`,
+          });
+          const { rows } = await db.pool.query<{ killed: boolean }>(
+            `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
+              WHERE datname = current_database() AND application_name = $1`,
+            [applicationName],
+          );
+          terminated += rows.filter((row) => row.killed).length;
+        }
+      })();
+      await appendOrdersConcurrently(pipeline.eventStore, {
+        writers: WRITERS,
+        ordersPerWriter: ORDERS_PER_WRITER,
+        prefix: 'store',
+      });
+      await killing;
+      await waitUntil(async () => (await processedSoFar()) === total, {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+        what: `all ${total} events processed`,
+      });
+      await pipeline.consumer.stop();
+
+      expect(terminated).toBeGreaterThan(0);
+      const fromLog = await pipeline.readModelFromLog();
+      const fromBroker = await queryOrders(db.pool, pipeline.readSchema);
+      expect(fromLog).toHaveLength(WRITERS * ORDERS_PER_WRITER);
+      expect(fromBroker).toEqual(fromLog);
+      expect(await processedSoFar()).toBe(total);
+      const reports = reportsOf(errors);
+      // Killed backends hit handlers mid-transaction: requeued, not counted, not dead-lettered.
+      expect(reports.transient).toBeGreaterThan(0);
+      expect(reports).toMatchObject({ lost: 0, counted: 0, deadLettered: 0 });
+      expect(await messagesIn(pipeline.consumer.retryQueue)).toBe(0);
+      expect(await messagesIn(pipeline.consumer.deadLetterQueue)).toBe(0);
+    }, 90_000);
+  });
+});
