@@ -32,9 +32,23 @@ export * from './bus/in-memory-event-bus.js';
 export {
   type AnnalsConfig,
   type AnnalsConfigExport,
+  type AnnalsRelayConfig,
   type AnnalsRunnerOptions,
   defineConfig,
+  type EventStoreSettings,
+  type IdempotencySettings,
+  type MessageBrokerSettings,
+  type ProjectionsSettings,
+  type ProjectionTransport,
 } from './config/annals-config.js';
+export {
+  ConfigDefaults,
+  isEventStoreSettings,
+  type ResolvedAnnalsConfig,
+  type ResolvedEventStoreSettings,
+  type ResolvedMessageBrokerSettings,
+  resolveAnnalsConfig,
+} from './config/resolve-config.js';
 export * from './errors.js';
 export * from './events/define-event.js';
 export * from './events/event-envelope.js';

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../core.js';
+import { ConfigDefaults, InvalidArgumentError } from '../core.js';
 
 /**
  * The names of the broker objects annals declares, and their checks.
@@ -9,19 +9,19 @@ import { InvalidArgumentError } from '../core.js';
 /** The defaults of the seed's configuration. */
 export const AmqpDefaults = {
   /** The topic exchange the relay publishes to. */
-  exchange: 'domain_events',
+  exchange: ConfigDefaults.exchange,
   /** Prefix of each projection's queue: `projection_<name>`. */
-  queuePrefix: 'projection_',
+  queuePrefix: ConfigDefaults.queuePrefix,
   /** Where messages go after their last retry. */
-  deadLetterQueue: 'dlq_failed_events',
+  deadLetterQueue: ConfigDefaults.deadLetterQueue,
   /** Unacknowledged messages per consumer. */
-  prefetch: 10,
+  prefetch: ConfigDefaults.prefetch,
   /** Delay before a failed message is retried, in milliseconds. */
-  retryDelayMs: 1000,
+  retryDelayMs: ConfigDefaults.retryDelayMs,
   /** Retries after the first failure before a message is dead-lettered (as on the log runner). */
-  maxRetryAttempts: 5,
+  maxRetryAttempts: ConfigDefaults.maxRetryAttempts,
   /** Events per relay page (one confirm wait per page). */
-  batchSize: 50,
+  batchSize: ConfigDefaults.batchSize,
 } as const;
 
 // AMQP short strings: at most 255 bytes; annals keeps to a safe character set.

@@ -1,7 +1,7 @@
 import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type AnnalsConfig, resolveAnnalsConfig } from '../core.js';
+import { type ResolvedAnnalsConfig, resolveAnnalsConfig } from '../core.js';
 import { CliError, describeError } from './cli-error.js';
 
 /** The file names the CLI looks for in the current directory, in this order. */
@@ -10,7 +10,7 @@ export const DEFAULT_CONFIG_FILES = ['annals.config.ts', 'annals.config.js', 'an
 /** A loaded config and where it came from. */
 export interface LoadedConfig {
   readonly path: string;
-  readonly config: AnnalsConfig;
+  readonly config: ResolvedAnnalsConfig;
 }
 
 /** Finds the config module: `--config` (relative to `cwd`), or the first default file in `cwd`. */

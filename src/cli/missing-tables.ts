@@ -1,5 +1,5 @@
-import type { AnnalsConfig } from '../core.js';
 import { CliError } from './cli-error.js';
+import type { OpenedConfig } from './open-config.js';
 
 /** SQLSTATE of a relation that does not exist. */
 const UNDEFINED_TABLE = '42P01';
@@ -25,11 +25,11 @@ const schemaOf = (store: unknown): string | undefined => {
  * when they do not exist, whichever of its reads failed first: run the migrations. `undefined`
  * for any other error, which is reported as it is.
  */
-export function missingTablesError(error: unknown, config: AnnalsConfig): CliError | undefined {
+export function missingTablesError(error: unknown, config: OpenedConfig): CliError | undefined {
   if (!isUndefinedTable(error)) return undefined;
-  const schemas = [...new Set([schemaOf(config.eventStore), schemaOf(config.projectionStore)])].filter(
-    (schema): schema is string => schema !== undefined,
-  );
+  const schemas = [
+    ...new Set([schemaOf(config.eventStore), schemaOf(config.projectionStore), schemaOf(config.relayStore)]),
+  ].filter((schema): schema is string => schema !== undefined);
   const where =
     schemas.length === 0 ? '' : ` in schema ${schemas.map((schema) => `"${schema}"`).join(' or ')}`;
   return new CliError(`the annals tables are missing${where}; run the migrations (annals migrate)`, {

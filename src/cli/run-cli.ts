@@ -8,6 +8,7 @@ import { rebuildCommand } from './commands/rebuild-command.js';
 import { runCommand } from './commands/run-command.js';
 import { statusCommand } from './commands/status-command.js';
 import { loadConfig } from './load-config.js';
+import { openConfig } from './open-config.js';
 
 /** The text of `annals --help`. */
 export const HELP = `annals: operate annals projections and their PostgreSQL schema
@@ -114,11 +115,12 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     const run = COMMANDS[command];
     if (!run) throw new CliError(`unknown command "${command}"; run annals --help`);
-    const { config } = await loadConfig(io.cwd, options.config);
+    const { config: settings } = await loadConfig(io.cwd, options.config);
+    const config = await openConfig(settings);
     try {
       await run({ io, config, args, options });
     } finally {
-      await (config.close ? config.close() : config.eventStore.close()).catch((error: unknown) => {
+      await config.close().catch((error: unknown) => {
         writeLine(io.stderr, `annals: warning: closing the config's stores failed: ${describeError(error)}`);
       });
     }

@@ -1,4 +1,4 @@
-import { InvalidArgumentError } from '../errors.js';
+import type { EventRegistry } from '../events/event-registry.js';
 import type { Projection } from '../projections/define-projection.js';
 import type { ProjectionRunnerOptions } from '../projections/projection-runner-options.js';
 import type { ProjectionStore } from '../projections/projection-store.js';
@@ -14,44 +14,175 @@ export type AnnalsRunnerOptions = Omit<
 >;
 
 /**
- * What the `annals` command line works with: the stores and the projections of your
- * application. Export it as the default export of `annals.config.{ts,js,mjs}`, directly or as a
- * (possibly async) function that returns it; see {@link defineConfig}.
+ * Where the event store lives, as plain values: a PostgreSQL database (the `annals/postgres`
+ * adapter opens it). The field names are `createPostgres`'s own, so
+ * `createPostgres({ ...settings.eventStore, registry })` reads them.
+ */
+export interface EventStoreSettings {
+  /** The events database: `postgres://user:password@host:5432/database`. */
+  readonly connectionString: string;
+  /**
+   * The schema that holds annals' tables (lower-case letters, digits and `_`; at most 63 characters).
+   * @defaultValue `'annals'`
+   */
+  readonly schema?: string;
+  /**
+   * The most connections the pool opens.
+   * @defaultValue 10
+   */
+  readonly maxConnections?: number;
+}
+
+/**
+ * The RabbitMQ broker, as plain values: the field names are those of `EventRelay` and
+ * `ProjectionConsumer` (`annals/amqp`), which read them as they are.
+ */
+export interface MessageBrokerSettings {
+  /** The broker: `amqp://user:password@host:5672/vhost` (or `amqps://`). */
+  readonly url: string;
+  /**
+   * The topic exchange the relay publishes every event to.
+   * @defaultValue `'domain_events'`
+   */
+  readonly exchange?: string;
+  /**
+   * The prefix of each projection's queue: `<queuePrefix><projection name>`.
+   * @defaultValue `'projection_'`
+   */
+  readonly queuePrefix?: string;
+  /**
+   * Unacknowledged messages per consumer (1 to 65535).
+   * @defaultValue 10
+   */
+  readonly prefetch?: number;
+  /**
+   * The queue that holds the messages a consumer gave up on.
+   * @defaultValue `'dlq_failed_events'`
+   */
+  readonly deadLetterQueue?: string;
+}
+
+/** How projections are fed: by following the global log, or from RabbitMQ queues. */
+export type ProjectionTransport = 'log' | 'broker';
+
+/** The projections and how they run, as plain values (besides the definitions themselves). */
+export interface ProjectionsSettings {
+  /** The projections, made by `defineProjection`; each name once. */
+  readonly definitions: readonly Projection<any>[];
+  /**
+   * `'log'`: a `ProjectionRunner` follows the store's global log. `'broker'`: an `EventRelay`
+   * publishes the log to `messageBroker.exchange` and a `ProjectionConsumer` per projection
+   * consumes its queue (needs `messageBroker`).
+   * @defaultValue `'log'`
+   */
+  readonly transport?: ProjectionTransport;
+  /**
+   * The read model's database (`postgres://…`), when it is not the events database. Checkpoints,
+   * dead letters and processed-event records then live beside the read model, so a read-model
+   * update and its record commit together.
+   * @defaultValue the events database (`eventStore.connectionString`)
+   */
+  readonly targetDb?: string | undefined;
+  /**
+   * Events per batch of the log runner, and per page of the relay.
+   * @defaultValue 50
+   */
+  readonly batchSize?: number;
+  /**
+   * Delay before a failed event is tried again, in milliseconds.
+   * @defaultValue 1000
+   */
+  readonly retryDelayMs?: number;
+  /**
+   * Retries after the first failure before the event is dead-lettered.
+   * @defaultValue 5
+   */
+  readonly maxRetryAttempts?: number;
+}
+
+/** Idempotency, as plain values. */
+export interface IdempotencySettings {
+  /**
+   * How long a command's record is kept for de-duplication, in hours.
+   * @defaultValue 72
+   */
+  readonly commandTtlHours?: number;
+}
+
+/**
+ * The configuration of a service's annals, read by the `annals` command line and by your code
+ * ({@link resolveAnnalsConfig}). It has the seed's sections: `eventStore`, `messageBroker`,
+ * `projections`, `idempotency`. Plain values (URLs, names, numbers) are enough; live objects stay
+ * possible for those who compose the stores by hand (`eventStore` as an `IEventStore` together
+ * with `projectionStore`, and `projections` as an array).
+ *
+ * Export it as the default export of `annals.config.{ts,js,mjs}`, directly or as a (possibly
+ * async) function that returns it; see {@link defineConfig}.
  */
 export interface AnnalsConfig {
-  /** The event store whose global log the projections follow. */
-  readonly eventStore: IEventStore;
-  /** Where checkpoints, dead letters and leases live (such as `PostgresProjectionStore`). */
-  readonly projectionStore: ProjectionStore<any>;
-  /** The projections the CLI knows, by name. */
-  readonly projections: readonly Projection<any>[];
   /**
-   * Options of the runners the CLI creates (`batchSize`, `retryDelayMs`, `leaseRetryMs`, ...).
+   * The event store: where PostgreSQL is ({@link EventStoreSettings}, needs `registry`), or a
+   * live store (an `IEventStore` such as `PostgresEventStore`, needs `projectionStore`).
+   */
+  readonly eventStore: IEventStore | EventStoreSettings;
+  /**
+   * The event definitions and upcasters. Needed when `eventStore` is given as settings.
+   * @defaultValue none
+   */
+  readonly registry?: EventRegistry;
+  /**
+   * The projections: {@link ProjectionsSettings}, or just the array of definitions (the log
+   * transport, with `runner`'s options).
+   */
+  readonly projections: readonly Projection<any>[] | ProjectionsSettings;
+  /**
+   * With a live `eventStore`: where checkpoints, dead letters and leases live (such as
+   * `PostgresProjectionStore`). Not used with settings (see `projections.targetDb`).
+   * @defaultValue none
+   */
+  readonly projectionStore?: ProjectionStore<any>;
+  /**
+   * The RabbitMQ broker; needed by `projections.transport: 'broker'`, and the default of
+   * `annals dead-letters --broker`.
+   * @defaultValue none
+   */
+  readonly messageBroker?: MessageBrokerSettings;
+  /**
+   * Command de-duplication.
+   * @defaultValue `{ commandTtlHours: 72 }`
+   */
+  readonly idempotency?: IdempotencySettings;
+  /**
+   * Further options of the runners the CLI creates (`pollIntervalMs`, `leaseRetryMs`, `onError`,
+   * ...); `projections`' settings win over the same options here.
    * @defaultValue the runner's defaults
    */
   readonly runner?: AnnalsRunnerOptions;
   /**
    * The relays whose checkpoint and lag `annals status` shows, such as
-   * `[{ exchange: 'domain_events' }]`. Their checkpoints must live in `projectionStore`.
+   * `[{ exchange: 'domain_events' }]`. Their checkpoints live in the events database's projection
+   * store. With `projections.transport: 'broker'` the relay of `messageBroker.exchange` is listed
+   * without being named here.
    * @defaultValue none
    */
   readonly relays?: readonly AnnalsRelayConfig[];
   /**
    * What `annals migrate` runs. May return what it did (the PostgreSQL `migrate()` result) for
    * the CLI to print.
-   * @defaultValue `migrate()` of the event store and of the projection store, where they have one
+   * @defaultValue the migrations of the events database and of `targetDb` (with settings), or
+   * `migrate()` of each live store that has one
    */
   readonly migrate?: () => Promise<unknown>;
   /**
-   * Called once the CLI is done, to close connections.
-   * @defaultValue `eventStore.close()`
+   * Called once the CLI is done, to close connections of live stores.
+   * @defaultValue `eventStore.close()` (with settings, the CLI closes what it opened)
    */
   readonly close?: () => Promise<void>;
 }
 
 /**
  * A relay (`EventRelay` of `annals/amqp`) whose lag `annals status` shows: its checkpoint lives
- * in the config's projection store under `relay:<exchange>`.
+ * under `relay:<exchange>`.
  */
 export interface AnnalsRelayConfig {
   /**
@@ -61,135 +192,33 @@ export interface AnnalsRelayConfig {
   readonly exchange?: string;
 }
 
-/** The exchange of a relay entry that names none (`EventRelay`'s default). */
-export const DEFAULT_RELAY_EXCHANGE = 'domain_events';
-
 /** A config as a module may export it: the config, or a function (sync or async) that makes it. */
 export type AnnalsConfigExport = AnnalsConfig | (() => AnnalsConfig | Promise<AnnalsConfig>);
 
 /**
- * Types a config module's default export; returns its argument unchanged. Pass a function to
- * connect only when the CLI runs a command (and to report an unreachable database cleanly).
+ * Types a config module's default export; returns its argument unchanged. Plain values are
+ * enough: the CLI opens the databases and the broker they name. Pass a function to read the
+ * environment only when a command runs.
  *
  * @example
- * ```js
- * // annals.config.mjs
- * import pg from 'pg';
+ * ```ts
+ * // annals.config.ts
  * import { defineConfig } from 'annals';
- * import { PostgresEventStore, PostgresProjectionStore } from 'annals/postgres';
- * import { orderReadModel, orderRegistry } from './dist/orders.js';
+ * import { orderReadModel, orderRegistry } from './src/orders.js';
  *
- * export default defineConfig(() => {
- *   const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL, connectionTimeoutMillis: 5000 });
- *   return {
- *     eventStore: new PostgresEventStore({ pool, registry: orderRegistry() }),
- *     projectionStore: new PostgresProjectionStore({ pool }),
- *     projections: [orderReadModel],
- *     close: () => pool.end(),
- *   };
- * });
+ * export default defineConfig(() => ({
+ *   registry: orderRegistry(),
+ *   eventStore: { connectionString: process.env.DATABASE_URL! },
+ *   messageBroker: { url: process.env.RABBITMQ_URL!, prefetch: 10 },
+ *   projections: {
+ *     definitions: [orderReadModel],
+ *     transport: 'broker',
+ *     targetDb: process.env.READ_MODEL_DATABASE_URL,
+ *   },
+ *   idempotency: { commandTtlHours: 72 },
+ * }));
  * ```
  */
 export function defineConfig<const TConfig extends AnnalsConfigExport>(config: TConfig): TConfig {
   return config;
-}
-
-const isObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === 'object' && value !== null;
-const hasMethods = (value: unknown, ...names: string[]) =>
-  isObject(value) && names.every((name) => typeof value[name] === 'function');
-const isFunction = (value: unknown) => typeof value === 'function';
-
-/** One field of a config: whether it may be left out, and the check of its value. */
-interface FieldCheck {
-  readonly optional: boolean;
-  readonly isValid: (value: unknown) => boolean;
-  readonly message: string;
-}
-
-/** The config's fields in the order they are checked; the first problem is reported. */
-const configFields: ReadonlyArray<readonly [keyof AnnalsConfig, FieldCheck]> = [
-  [
-    'eventStore',
-    {
-      optional: false,
-      isValid: (value) => hasMethods(value, 'readAll', 'head', 'countAfter', 'load'),
-      message: 'must be an event store (an IEventStore such as PostgresEventStore)',
-    },
-  ],
-  [
-    'projectionStore',
-    {
-      optional: false,
-      isValid: (value) => hasMethods(value, 'transaction', 'loadCheckpoint', 'tryAcquireLease'),
-      message: 'must be a projection store (such as PostgresProjectionStore)',
-    },
-  ],
-  ['projections', { optional: false, isValid: Array.isArray, message: 'must be an array of projections' }],
-  ['runner', { optional: true, isValid: isObject, message: 'must be an object' }],
-  ['relays', { optional: true, isValid: Array.isArray, message: 'must be an array of { exchange }' }],
-  ['migrate', { optional: true, isValid: isFunction, message: 'must be a function' }],
-  ['close', { optional: true, isValid: isFunction, message: 'must be a function' }],
-];
-
-const isProjection = (value: unknown) =>
-  isObject(value) && typeof value.name === 'string' && hasMethods(value, 'handlerFor');
-
-/**
- * Resolves a config module's default export (calling it when it is a function) and checks its
- * shape. Throws {@link InvalidArgumentError} naming the first problem, such as
- * `config.projections[1] must be a projection made by defineProjection` or a projection name
- * listed twice.
- */
-export async function resolveAnnalsConfig(exported: unknown): Promise<AnnalsConfig> {
-  const value = typeof exported === 'function' ? await (exported as () => unknown)() : exported;
-  if (!isObject(value)) {
-    throw new InvalidArgumentError(
-      'the config must be an object { eventStore, projectionStore, projections } or a function returning one',
-    );
-  }
-  for (const [name, check] of configFields) {
-    const field = value[name];
-    if (field === undefined) {
-      if (check.optional) continue;
-      throw new InvalidArgumentError(`config.${name} is missing`);
-    }
-    if (!check.isValid(field)) throw new InvalidArgumentError(`config.${name} ${check.message}`);
-  }
-  const projections = value.projections as readonly unknown[];
-  if (projections.length === 0) {
-    throw new InvalidArgumentError('config.projections must list at least one projection');
-  }
-  const bad = projections.findIndex((projection) => !isProjection(projection));
-  if (bad !== -1) {
-    throw new InvalidArgumentError(
-      `config.projections[${bad}] must be a projection made by defineProjection`,
-    );
-  }
-  const firstIndex = new Map<string, number>();
-  for (const [index, projection] of (projections as readonly { name: string }[]).entries()) {
-    const first = firstIndex.get(projection.name);
-    if (first !== undefined) {
-      throw new InvalidArgumentError(
-        `config.projections lists the projection "${projection.name}" twice (at [${first}] and [${index}]); give each projection its own name`,
-      );
-    }
-    firstIndex.set(projection.name, index);
-  }
-  const relays = (value.relays ?? []) as readonly unknown[];
-  const seenRelays = new Set<string>();
-  for (const [index, relay] of relays.entries()) {
-    const exchange = isObject(relay) ? (relay.exchange ?? DEFAULT_RELAY_EXCHANGE) : undefined;
-    if (typeof exchange !== 'string' || exchange === '' || exchange.length > 94) {
-      throw new InvalidArgumentError(
-        `config.relays[${index}] must be { exchange?: string } with a non-empty exchange name of at most 94 characters; got ${JSON.stringify(relay)}`,
-      );
-    }
-    if (seenRelays.has(exchange)) {
-      throw new InvalidArgumentError(`config.relays lists the exchange "${exchange}" twice`);
-    }
-    seenRelays.add(exchange);
-  }
-  // The checked fields, and the objects themselves (not copies: stores keep their identity).
-  return value as unknown as AnnalsConfig;
 }

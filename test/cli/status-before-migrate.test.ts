@@ -1,4 +1,4 @@
-import { type AnnalsConfig, InMemoryEventStore, InMemoryProjectionStore } from 'annals';
+import { type AnnalsConfig, InMemoryEventStore, InMemoryProjectionStore, resolveAnnalsConfig } from 'annals';
 import { migrate, PostgresEventStore, PostgresProjectionStore } from 'annals/postgres';
 import { describe, expect, it } from 'vitest';
 import { orderReadModel } from '../../examples/order/order-read-model.js';
@@ -6,6 +6,7 @@ import { orderRegistry } from '../../examples/order/upcasters.js';
 import { describeError } from '../../src/cli/cli-error.js';
 import type { CliIo } from '../../src/cli/cli-io.js';
 import { statusCommand } from '../../src/cli/commands/status-command.js';
+import { openConfig } from '../../src/cli/open-config.js';
 import { ledgerProjection } from '../postgres/projections/fixtures.js';
 import { usePostgres } from '../support/postgres.js';
 
@@ -24,7 +25,8 @@ async function status(config: AnnalsConfig): Promise<string> {
   } as unknown as CliIo;
   const options = { config: undefined, json: false, debug: false, limit: undefined, offset: undefined };
   try {
-    await statusCommand({ io, config, args: [], options });
+    const opened = await openConfig(await resolveAnnalsConfig(config));
+    await statusCommand({ io, config: opened, args: [], options });
     return stdout;
   } catch (error) {
     return `error: ${describeError(error)}`;

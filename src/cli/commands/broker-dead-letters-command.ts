@@ -13,15 +13,20 @@ const SEARCH_LIMIT = 10_000;
  * `annals dead-letters --broker <url> list|retry|discard`: the dead letters of the broker's
  * dead-letter queue (`--dlq`, default `dlq_failed_events`) that projection consumers gave up on.
  */
-export async function brokerDeadLettersCommand(context: CommandContext, url: string): Promise<void> {
+export async function brokerDeadLettersCommand(
+  context: CommandContext,
+  broker: { readonly url: string; readonly deadLetterQueue?: string; readonly queuePrefix?: string },
+): Promise<void> {
   const [action, target, ...extra] = context.args;
   if (extra.length > 0 || (action !== 'list' && !target)) throw new CliError(USAGE);
   if (action !== 'list' && action !== 'retry' && action !== 'discard') throw new CliError(USAGE);
   if (context.options.offset !== undefined) throw new CliError('--offset does not apply to --broker');
+  const deadLetterQueue = context.options.dlq ?? broker.deadLetterQueue;
   const session = await BrokerDeadLetters.open({
-    url,
+    url: broker.url,
     connectionName: 'annals cli dead-letters',
-    ...(context.options.dlq === undefined ? {} : { deadLetterQueue: context.options.dlq }),
+    ...(deadLetterQueue === undefined ? {} : { deadLetterQueue }),
+    ...(broker.queuePrefix === undefined ? {} : { queuePrefix: broker.queuePrefix }),
   });
   try {
     if (action === 'list') await list(context, session, target);

@@ -1,5 +1,6 @@
-import { type AnnalsConfig, type Projection, ProjectionRunner } from '../../core.js';
+import { type Projection, ProjectionRunner } from '../../core.js';
 import type { CliIo } from '../cli-io.js';
+import type { OpenedConfig } from '../open-config.js';
 
 /** Options of the command line, parsed. */
 export interface CliOptions {
@@ -17,7 +18,7 @@ export interface CliOptions {
 /** What a command gets. */
 export interface CommandContext {
   readonly io: CliIo;
-  readonly config: AnnalsConfig;
+  readonly config: OpenedConfig;
   /** The words after the command's name (and sub-command's, for `dead-letters`). */
   readonly args: readonly string[];
   readonly options: CliOptions;
@@ -25,7 +26,7 @@ export interface CommandContext {
 
 /** A runner over the config's stores, with the config's runner options. */
 export function createRunner(
-  config: AnnalsConfig,
+  config: Pick<OpenedConfig, 'eventStore' | 'projectionStore' | 'projections' | 'runner'>,
   projections: readonly Projection<unknown>[] = config.projections,
 ): ProjectionRunner<unknown> {
   return new ProjectionRunner<unknown>({

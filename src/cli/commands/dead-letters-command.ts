@@ -7,9 +7,14 @@ import { type CommandContext, createRunner } from './command-context.js';
 
 const USAGE = 'usage: annals dead-letters list <projection> | retry <id> | discard <id>';
 
-/** `annals dead-letters list|retry|discard`. */
+/**
+ * `annals dead-letters list|retry|discard`: the projection store's dead letters, or the broker's
+ * dead-letter queue with `--broker <url>` or when the config's projections run on the broker.
+ */
 export async function deadLettersCommand(context: CommandContext): Promise<void> {
-  if (context.options.broker !== undefined) return brokerDeadLettersCommand(context, context.options.broker);
+  const { options, config } = context;
+  if (options.broker !== undefined) return brokerDeadLettersCommand(context, { url: options.broker });
+  if (config.transport === 'broker') return brokerDeadLettersCommand(context, config.messageBroker!);
   const [action, target, ...extra] = context.args;
   if (!target || extra.length > 0) throw new CliError(USAGE);
   switch (action) {

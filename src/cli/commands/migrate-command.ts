@@ -15,27 +15,11 @@ const isMigrateResult = (value: unknown): value is MigrateResultLike =>
   Array.isArray((value as MigrateResultLike).applied) &&
   typeof (value as MigrateResultLike).version === 'number';
 
-interface Migratable {
-  migrate(): Promise<unknown>;
-}
-
-const canMigrate = (value: unknown): value is Migratable =>
-  typeof (value as Partial<Migratable> | null)?.migrate === 'function';
-
-/** `annals migrate`: the config's `migrate`, or `migrate()` of each store that has one. */
+/** `annals migrate`: the config's `migrate`, or the migrations of each database it names. */
 export async function migrateCommand({ io, config }: CommandContext): Promise<void> {
-  const results: unknown[] = [];
-  if (config.migrate) {
-    results.push(await config.migrate());
-  } else {
-    const stores: Migratable[] = [];
-    for (const store of new Set<unknown>([config.eventStore, config.projectionStore])) {
-      if (canMigrate(store)) stores.push(store);
-    }
-    if (stores.length === 0) {
-      throw new CliError('nothing to migrate: the config has no `migrate` and its stores have no migrate()');
-    }
-    for (const store of stores) results.push(await store.migrate());
+  const results = await config.migrate();
+  if (results.length === 0) {
+    throw new CliError('nothing to migrate: the config has no `migrate` and its stores have no migrate()');
   }
   const bySchema = new Map<string, { applied: Set<number>; version: number }>();
   for (const result of results) {

@@ -1,5 +1,4 @@
 import {
-  DEFAULT_RELAY_EXCHANGE,
   describeBlocker,
   formatLogPosition,
   type ProjectionStore,
@@ -45,9 +44,11 @@ export async function statusCommand(context: CommandContext): Promise<void> {
 }
 
 async function printStatus({ io, config, options }: CommandContext): Promise<void> {
-  const { eventStore, projectionStore } = config;
+  const { eventStore, projectionStore, relayStore } = config;
+  // On the broker, projections keep no checkpoint: their backlog is their queue's.
+  const onLog = config.transport === 'log' ? config.projections : [];
   const statuses = await Promise.all(
-    config.projections.map(async (projection) => {
+    onLog.map(async (projection) => {
       const status = await readProjectionStatus(eventStore, projectionStore, projection.name, {
         state: 'stopped',
         lastError: undefined,
@@ -61,14 +62,14 @@ async function printStatus({ io, config, options }: CommandContext): Promise<voi
   );
   // Relays publish every event: their lag counts the whole log after their checkpoint.
   const relays = await Promise.all(
-    (config.relays ?? []).map(async (relay) => {
-      const exchange = relay.exchange ?? DEFAULT_RELAY_EXCHANGE;
+    config.relays.map(async (relay) => {
+      const { exchange } = relay;
       const name = `relay:${exchange}`;
-      const status = await readProjectionStatus(eventStore, projectionStore, name, {
+      const status = await readProjectionStatus(eventStore, relayStore, name, {
         state: 'stopped',
         lastError: undefined,
       });
-      const lease = knowsLeaseHolder(projectionStore) ? await projectionStore.leaseHolder(name) : null;
+      const lease = knowsLeaseHolder(relayStore) ? await relayStore.leaseHolder(name) : null;
       return { exchange, status, lease };
     }),
   );
@@ -80,6 +81,7 @@ async function printStatus({ io, config, options }: CommandContext): Promise<voi
       toJson({
         head: { position: formatLogPosition(head.position), timestamp: head.timestamp ?? null },
         horizon: horizon ?? null,
+        transport: config.transport,
         projections: statuses.map(({ status, lease }) => ({
           projection: status.projection,
           checkpoint: formatLogPosition(status.checkpoint),
@@ -129,7 +131,15 @@ async function printStatus({ io, config, options }: CommandContext): Promise<voi
       describeLease(lease),
     ]),
   );
-  for (const line of table) writeLine(io.stdout, line);
+  if (config.transport === 'log') for (const line of table) writeLine(io.stdout, line);
+  else {
+    const broker = config.messageBroker!;
+    const queues = config.projections.map((projection) => `${broker.queuePrefix}${projection.name}`);
+    writeLine(
+      io.stdout,
+      `projections on RabbitMQ: ${queues.join(', ')}; their backlog is in those queues, their dead letters in ${broker.deadLetterQueue} (annals dead-letters list)`,
+    );
+  }
   if (relays.length > 0) {
     const relayTable = formatTable(
       ['RELAY', 'CHECKPOINT', 'LAG', 'LAG TIME', 'LAST EVENT', 'CHECKPOINT STORED', 'LEASE'],
