@@ -19,8 +19,10 @@ Commands:
   migrate                          create or update the database schema
   status                           checkpoint, lag, dead letters and lease of every projection
   rebuild <projection>             reset a projection and replay the whole log, with progress
-  run [projection...]              run projections (all by default) until SIGINT or SIGTERM
-  dead-letters list <projection>   list a projection's dead letters (--limit, --offset)
+  run [projection...]              run projections (all by default) until SIGINT or SIGTERM,
+                                   on the log or (transport 'broker') the relay and consumers
+  dead-letters list <projection>   list a projection's dead letters (--limit, --offset);
+                                   the broker's when the projections run on it
   dead-letters retry <id>          apply a dead letter's event again; removed on success
   dead-letters discard <id>        remove a dead letter without applying its event
   dead-letters --broker <url> list [projection] | retry <event-id> | discard <event-id>
@@ -34,8 +36,9 @@ Options:
       --debug          print stack traces of errors
   -h, --help           show this help
 
-The config module's default export is defineConfig({ eventStore, projectionStore,
-projections, runner?, migrate?, close? }) from 'annals' (or a function returning it).
+The config module's default export is defineConfig({ registry, eventStore: { connectionString },
+messageBroker?: { url }, projections: { definitions, transport?, targetDb? }, idempotency? })
+from 'annals' (or a function returning it), or the same with live stores.
 Node.js runs a .ts config only through a loader: NODE_OPTIONS=--import=tsx annals status.
 See docs/operations.md.`;
 
