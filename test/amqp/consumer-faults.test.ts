@@ -1,8 +1,9 @@
 /**
  * A ProjectionConsumer under faults, on real RabbitMQ and a real PostgreSQL server, while an
  * EventRelay publishes the events of concurrent writers: its broker connection force-closed
- * mid-stream (it reconnects and resumes), and its database connections terminated mid-stream
- * (the messages are requeued as transient failures: never counted, never dead-lettered). Either
+ * mid-stream (it reconnects and resumes), its database connections terminated mid-stream, and its
+ * database unreachable for a while (the messages are requeued as transient failures: never
+ * counted, never dead-lettered). Either
  * way the read model equals the one ProjectionRunner builds from the log: nothing lost, nothing
  * applied twice.
  */
@@ -20,7 +21,8 @@ import {
 import { afterEach, expect, it } from 'vitest';
 import { orderReadModel, queryOrders } from '../../examples/order/order-read-model.js';
 import { orderRegistry } from '../../examples/order/upcasters.js';
-import { describeWithServer, usePostgres } from '../support/postgres.js';
+import { describeWithServer, serverUrl, usePostgres } from '../support/postgres.js';
+import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import {
   appendOrdersConcurrently,
   connector,
@@ -38,11 +40,15 @@ const ORDERS_PER_WRITER = 100;
 
 let relay: EventRelay | undefined;
 let consumer: ProjectionConsumer<unknown, PgQueryable> | undefined;
+let proxy: TcpProxy | undefined;
 afterEach(async () => {
+  await proxy?.restore().catch(() => undefined); // a consumer stuck behind a cut ends its work
   await relay?.stop();
   await consumer?.stop();
+  await proxy?.close();
   relay = undefined;
   consumer = undefined;
+  proxy = undefined;
 });
 
 /** What a consumer reported to `onError`, by kind. */
@@ -178,7 +184,7 @@ describeWithRabbit('ProjectionConsumer under faults', () => {
       const errors: ProjectionError[] = [];
       const applicationName = 'annals consumer-faults';
       // The consumer's own pool (its processed events and read model), so only its backends die.
-      const consumerPool = db.newPool(10, applicationName);
+      const consumerPool = db.newPool(10, { applicationName });
       const pipeline = await startPipeline('store', consumerPool, errors);
       const { processedSoFar } = pipeline;
       const total = WRITERS * ORDERS_PER_WRITER * 5;
@@ -220,6 +226,63 @@ describeWithRabbit('ProjectionConsumer under faults', () => {
       expect(await processedSoFar()).toBe(total);
       const reports = reportsOf(errors);
       // Killed backends hit handlers mid-transaction: requeued, not counted, not dead-lettered.
+      expect(reports.transient).toBeGreaterThan(0);
+      expect(reports).toMatchObject({ lost: 0, counted: 0, deadLettered: 0 });
+      expect(await messagesIn(pipeline.consumer.retryQueue)).toBe(0);
+      expect(await messagesIn(pipeline.consumer.deadLetterQueue)).toBe(0);
+    }, 90_000);
+
+    it('its database unreachable twice mid-stream (connections reset, new ones refused): requeued as transient failures, never counted or dead-lettered; the read model equals the log runner’s', async () => {
+      const errors: ProjectionError[] = [];
+      const server = new URL(serverUrl!);
+      proxy = await startTcpProxy({ host: server.hostname, port: Number(server.port || 5432) });
+      // The consumer reaches its database (processed events and read model) through the proxy.
+      const consumerPool = db.newPool(10, { port: proxy.port });
+      const pipeline = await startPipeline('outage', consumerPool, errors);
+      const { processedSoFar } = pipeline;
+      const total = WRITERS * ORDERS_PER_WRITER * 5;
+
+      const outages = (async () => {
+        for (const threshold of [800, 2400]) {
+          await waitUntil(async () => (await processedSoFar()) >= threshold, {
+            timeoutMs: 60_000,
+            intervalMs: 25,
+            what: `${threshold} events processed`,
+          });
+          const transientBefore = reportsOf(errors).transient;
+          await proxy!.cut();
+          // Unreachable until the consumer has met it (a transient report), and a while longer;
+          // meanwhile nothing commits (past the commits the server had received before the cut).
+          await waitUntil(() => reportsOf(errors).transient > transientBefore, {
+            what: 'a transient report',
+          });
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          const during = await processedSoFar();
+          await new Promise((resolve) => setTimeout(resolve, 800));
+          expect(await processedSoFar()).toBe(during);
+          await proxy!.restore();
+        }
+      })();
+      await appendOrdersConcurrently(pipeline.eventStore, {
+        writers: WRITERS,
+        ordersPerWriter: ORDERS_PER_WRITER,
+        prefix: 'outage',
+      });
+      await outages;
+      await waitUntil(async () => (await processedSoFar()) === total, {
+        timeoutMs: 60_000,
+        intervalMs: 50,
+        what: `all ${total} events processed`,
+      });
+      await pipeline.consumer.stop();
+
+      expect(proxy.reset).toBeGreaterThan(0);
+      const fromLog = await pipeline.readModelFromLog();
+      const fromBroker = await queryOrders(db.pool, pipeline.readSchema);
+      expect(fromLog).toHaveLength(WRITERS * ORDERS_PER_WRITER);
+      expect(fromBroker).toEqual(fromLog);
+      expect(await processedSoFar()).toBe(total);
+      const reports = reportsOf(errors);
       expect(reports.transient).toBeGreaterThan(0);
       expect(reports).toMatchObject({ lost: 0, counted: 0, deadLettered: 0 });
       expect(await messagesIn(pipeline.consumer.retryQueue)).toBe(0);

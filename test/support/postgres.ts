@@ -52,9 +52,13 @@ export interface PostgresTestDatabase {
   readonly connectionString: string;
   /**
    * Opens another `pg.Pool` on the file's database (server only); it is ended after the file.
-   * `applicationName` names its connections in `pg_stat_activity` (fault tests kill them by it).
+   * `applicationName` names its connections in `pg_stat_activity` (fault tests kill them by it);
+   * `port` connects to another port of the server's host (a fault test's proxy, see tcp-proxy.ts).
    */
-  newPool(maxConnections?: number, applicationName?: string): pg.Pool;
+  newPool(
+    maxConnections?: number,
+    options?: { readonly applicationName?: string; readonly port?: number },
+  ): pg.Pool;
 }
 
 /** Options of {@link usePostgres}. */
@@ -199,10 +203,12 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
       if (!fileUrl) throw new Error(`usePostgres.connectionString: ${NO_SERVER_REASON}`);
       return fileUrl;
     },
-    newPool(maxConnections = 10, applicationName?: string): pg.Pool {
+    newPool(maxConnections = 10, { applicationName, port } = {}): pg.Pool {
       if (!fileUrl) throw new Error(`usePostgres.newPool: ${NO_SERVER_REASON}`);
+      const url = new URL(fileUrl);
+      if (port !== undefined) url.port = String(port);
       const extra = new pg.Pool({
-        connectionString: fileUrl,
+        connectionString: url.toString(),
         max: maxConnections,
         ...(applicationName === undefined ? {} : { application_name: applicationName }),
       });
