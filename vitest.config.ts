@@ -16,6 +16,7 @@ export default defineConfig({
     // (vitest.restart.config.ts, the second step of `npm test`).
     exclude: [...configDefaults.exclude, 'test/amqp-restart/**'],
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/setup-logger.ts'],
     testTimeout: 60_000,
     // In CI a JSON report lets .ci/run print one plain summary line.
     reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-results.json' }]] : ['default'],

@@ -33,6 +33,8 @@ export * from './idempotency/in-memory-command-log.js';
 export * from './idempotency/in-memory-processed-event-store.js';
 export * from './idempotency/keyed-mutex.js';
 export * from './idempotency/processed-event-store.js';
+export * from './observability/log-fields.js';
+export * from './observability/logger.js';
 export * from './projections/batch-processor.js';
 export * from './projections/define-projection.js';
 export * from './projections/in-memory-projection-store.js';

@@ -73,6 +73,19 @@ export * from './idempotency/in-memory-command-log.js';
 export * from './idempotency/in-memory-processed-event-store.js';
 export * from './idempotency/processed-event-store.js';
 export {
+  type AnnalsLogger,
+  type ConsoleLike,
+  type ConsoleLoggerOptions,
+  consoleLogger,
+  getDefaultLogger,
+  type LogFields,
+  type LogLevel,
+  setDefaultLogger,
+  silentLogger,
+  type WinstonLike,
+  winstonLogger,
+} from './observability/logger.js';
+export {
   type DefineProjectionOptions,
   defineProjection,
   type Projection,

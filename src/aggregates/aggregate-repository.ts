@@ -3,9 +3,10 @@ import { CorruptDataError, ErrorCode, InvalidArgumentError, isAnnalsError } from
 import type { DomainEvent, NewEvent, StoredEvent } from '../events/event-envelope.js';
 import { assertValidId } from '../events/event-registry.js';
 import type { CommandLog, EventAppender } from '../idempotency/command-log.js';
+import { type AnnalsLogger, getDefaultLogger } from '../observability/logger.js';
 import { backoffDelayMs, type RetryOptions, resolveRetryOptions, sleep } from '../retry.js';
 import {
-  consoleWarning,
+  loggerWarning,
   type RepositoryWarningHandler,
   SnapshotKeeper,
 } from '../snapshots/snapshot-keeper.js';
@@ -61,9 +62,14 @@ export interface AggregateRepositoryOptions<TAggregate extends AggregateRoot<any
   /**
    * Receives what went wrong without failing the call (a corrupt snapshot ignored, a snapshot not
    * saved).
-   * @defaultValue writes to `console.warn`
+   * @defaultValue a warning of `logger`
    */
   readonly onWarning?: RepositoryWarningHandler;
+  /**
+   * Where warnings go when there is no `onWarning`.
+   * @defaultValue the default logger (`setDefaultLogger`)
+   */
+  readonly logger?: AnnalsLogger;
 }
 
 /** Options of one {@link AggregateRepository.execute} call. */
@@ -173,7 +179,7 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
         snapshots: options.snapshots.store,
         policy: options.snapshots.policy ?? everyNEvents(DEFAULT_SNAPSHOT_EVERY_N_EVENTS),
         create: options.create,
-        warn: options.onWarning ?? consoleWarning,
+        warn: options.onWarning ?? loggerWarning(options.logger ?? getDefaultLogger()),
       });
     }
   }

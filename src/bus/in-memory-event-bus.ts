@@ -1,4 +1,6 @@
 import type { StoredEvent } from '../events/event-envelope.js';
+import { eventLogFields } from '../observability/log-fields.js';
+import { type AnnalsLogger, getDefaultLogger, safeLog } from '../observability/logger.js';
 import type { Unsubscribe } from '../store/event-store.js';
 import type { EventBus, EventListener } from './event-bus.js';
 
@@ -7,9 +9,14 @@ export interface InMemoryEventBusOptions {
   /**
    * Called when a listener throws. Publishing goes on with the next listener either way, and
    * `publish` never rejects because of a listener.
-   * @defaultValue writes the error to `console.error`
+   * @defaultValue an error of `logger`, with the event's ids
    */
   readonly onListenerError?: (error: unknown, event: StoredEvent) => void;
+  /**
+   * Where listener failures go when there is no `onListenerError`.
+   * @defaultValue the default logger (`setDefaultLogger`)
+   */
+  readonly logger?: AnnalsLogger;
 }
 
 /**
@@ -26,9 +33,16 @@ export class InMemoryEventBus implements EventBus {
   readonly #onListenerError: (error: unknown, event: StoredEvent) => void;
 
   constructor(options: InMemoryEventBusOptions = {}) {
+    const logger = options.logger ?? getDefaultLogger();
     this.#onListenerError =
       options.onListenerError ??
-      ((error, event) => console.error(`annals: listener failed on ${event.type} ${event.eventId}`, error));
+      ((error, event) =>
+        safeLog(
+          logger,
+          'error',
+          { ...eventLogFields(event), err: error },
+          `a listener failed on ${event.type} ${event.eventId}`,
+        ));
   }
 
   subscribe(type: string, listener: EventListener): Unsubscribe {

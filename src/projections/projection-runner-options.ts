@@ -1,4 +1,5 @@
 import type { ProjectionError } from '../errors.js';
+import type { AnnalsLogger } from '../observability/logger.js';
 import type { IEventStore } from '../store/event-store.js';
 import type { Projection } from './define-projection.js';
 import type { ProjectionStore } from './projection-store.js';
@@ -58,10 +59,18 @@ export interface ProjectionRunnerOptions<TContext> {
   readonly owner?: string;
   /**
    * Called with each failure the runner handles on its own: an event parked as a dead letter, a
-   * projection stopped by its `'stop'` policy, a store failure it will retry, a lost lease.
+   * projection stopped by its `'stop'` policy, a store failure it will retry, a lost lease. They
+   * are logged as well (see `logger`).
    * @defaultValue none
    */
   readonly onError?: (error: ProjectionError) => void;
+  /**
+   * Where the runner logs: dead letters, retried store failures and lost leases as warnings, a
+   * projection that stopped as an error, with `projection`, `eventId`, `position`, `attempt` and
+   * `err`.
+   * @defaultValue the default logger (`setDefaultLogger`; warnings and errors to `console`)
+   */
+  readonly logger?: AnnalsLogger;
   /**
    * The clock, in milliseconds since the epoch (dead-letter times, rebuild rates).
    * @defaultValue `Date.now`

@@ -1,5 +1,7 @@
 import { ProjectionError } from '../errors.js';
 import { compareLogPositions, LOG_START, type LogPosition, logPositionOf } from '../events/event-envelope.js';
+import { projectionErrorLogFields } from '../observability/log-fields.js';
+import { safeLog } from '../observability/logger.js';
 import { backoffDelayMs, sleep } from '../retry.js';
 import type { IEventStore, ReadAllResult } from '../store/event-store.js';
 import { BatchProcessor, CheckpointMovedError } from './batch-processor.js';
@@ -378,6 +380,12 @@ export class ProjectionWorker<TContext> {
         ? { eventId: error.eventId, position: error.position }
         : {}),
     };
+    safeLog(
+      this.#settings.logger,
+      this.#state === 'failed' ? 'error' : 'warn',
+      projectionErrorLogFields(error),
+      error.message,
+    );
     try {
       this.#settings.onError(error);
     } catch {

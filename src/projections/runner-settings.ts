@@ -1,4 +1,5 @@
 import { InvalidArgumentError, type ProjectionError } from '../errors.js';
+import { type AnnalsLogger, assertLogger, getDefaultLogger } from '../observability/logger.js';
 import { type ResolvedRetryOptions, resolveRetryOptions } from '../retry.js';
 import { normaliseLimit } from '../store/read-options.js';
 import type { ProjectionRunnerOptions } from './projection-runner-options.js';
@@ -13,6 +14,7 @@ export interface RunnerSettings {
   readonly leaseRenewMs: number;
   readonly owner: string;
   readonly onError: (error: ProjectionError) => void;
+  readonly logger: AnnalsLogger;
   readonly now: () => number;
 }
 
@@ -70,6 +72,8 @@ export function resolveRunnerSettings(options: ProjectionRunnerOptions<unknown>)
   if (options.onError !== undefined && typeof options.onError !== 'function') {
     throw new InvalidArgumentError('ProjectionRunner: onError must be a function');
   }
+  const logger = options.logger ?? getDefaultLogger();
+  assertLogger('ProjectionRunner: logger', logger);
   return {
     batchSize,
     pollIntervalMs: positive('pollIntervalMs', options.pollIntervalMs ?? 1000),
@@ -78,6 +82,7 @@ export function resolveRunnerSettings(options: ProjectionRunnerOptions<unknown>)
     leaseRenewMs: positive('leaseRenewMs', options.leaseRenewMs ?? 5000),
     owner,
     onError: options.onError ?? (() => {}),
+    logger,
     now: options.now ?? Date.now,
   };
 }

@@ -1,5 +1,6 @@
 import type { AggregateRoot } from '../aggregates/aggregate-root.js';
 import { CorruptDataError } from '../errors.js';
+import { type AnnalsLogger, safeLog } from '../observability/logger.js';
 import type { IEventStore } from '../store/event-store.js';
 import { isSnapshotAggregate } from './snapshot-aggregate-root.js';
 import type { SnapshotPolicy } from './snapshot-policy.js';
@@ -27,10 +28,25 @@ export interface RepositoryWarning {
 /** Receives {@link RepositoryWarning}s. */
 export type RepositoryWarningHandler = (warning: RepositoryWarning) => void;
 
-/** Writes a warning to `console.warn`; the default {@link RepositoryWarningHandler}. */
-export const consoleWarning: RepositoryWarningHandler = (warning) => {
-  console.warn(`annals: ${warning.message}`, ...(warning.error === undefined ? [] : [warning.error]));
-};
+/**
+ * The default {@link RepositoryWarningHandler}: a warning of `logger` with `aggregateId`, the
+ * warning's `code` and the error under `err`.
+ *
+ * @internal
+ */
+export function loggerWarning(logger: AnnalsLogger): RepositoryWarningHandler {
+  return (warning) =>
+    safeLog(
+      logger,
+      'warn',
+      {
+        aggregateId: warning.aggregateId,
+        code: warning.code,
+        ...(warning.error === undefined ? {} : { err: warning.error }),
+      },
+      warning.message,
+    );
+}
 
 /** Options of {@link SnapshotKeeper}. */
 export interface SnapshotKeeperOptions<TAggregate> {

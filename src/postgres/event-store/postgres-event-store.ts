@@ -1,10 +1,12 @@
 import {
+  type AnnalsLogger,
   type AppendResult,
   assertValidId,
   type CountAfterOptions,
   decodeLogPage,
   type EventRegistry,
   type ExpectedVersionMode,
+  getDefaultLogger,
   type IEventStore,
   InvalidArgumentError,
   LOG_START,
@@ -20,6 +22,7 @@ import {
   type ReadAllResult,
   type StoredEvent,
   StoreFailedError,
+  safeLog,
   type Unsubscribe,
 } from '../../core.js';
 import { appendedChannel, quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
@@ -73,10 +76,17 @@ export interface PostgresEventStoreOptions {
   readonly notifyThrottleMs?: number;
   /**
    * Told about failures of the LISTEN connection or of a NOTIFY. They never fail an append;
-   * LISTEN is retried, and readers keep polling.
-   * @defaultValue ignore them
+   * LISTEN is retried, and readers keep polling. They are logged as well (see `logger`).
+   * @defaultValue none
    */
   readonly onNotificationError?: (error: unknown) => void;
+  /**
+   * Where the store logs: failures of LISTEN/NOTIFY as warnings (the 1st, 2nd, 4th, 8th, ... in
+   * the store's life, so a database that stays down does not flood the log), with `schema`,
+   * `channel`, `failures` and `err`.
+   * @defaultValue the default logger (`setDefaultLogger` of `annals`)
+   */
+  readonly logger?: AnnalsLogger;
   /**
    * What bounds the readable log (see {@link PostgresEventStore.horizonScope}): `'auto'` uses the
    * unfinished transactions of this database only when the server allows it (a role that can read
@@ -166,9 +176,9 @@ export class PostgresEventStore implements IEventStore {
     if (!Number.isFinite(notifyThrottleMs) || notifyThrottleMs < 0) {
       throw new InvalidArgumentError('notifyThrottleMs must be a number >= 0');
     }
-    const onError = options.onNotificationError ? { onError: options.onNotificationError } : {};
     this.schema = resolveSchemaName(options.schema);
     this.channel = appendedChannel(this.schema);
+    const onError = { onError: notificationErrorReporter(this.schema, this.channel, options) };
     this.#pool = options.pool;
     this.#registry = options.registry;
     this.#ownsPool = options.ownsPool ?? false;
@@ -506,4 +516,30 @@ export class PostgresEventStore implements IEventStore {
   #assertOpen(): void {
     if (this.#closed) throw new StoreFailedError('the PostgresEventStore is closed');
   }
+}
+
+/** Logs LISTEN/NOTIFY failures (1st, 2nd, 4th, ...) and tells `onNotificationError`. */
+function notificationErrorReporter(
+  schema: string,
+  channel: string,
+  options: Pick<PostgresEventStoreOptions, 'logger' | 'onNotificationError'>,
+): (error: unknown) => void {
+  const logger = options.logger ?? getDefaultLogger();
+  let failures = 0;
+  return (error) => {
+    failures += 1;
+    if ((failures & (failures - 1)) === 0) {
+      safeLog(
+        logger,
+        'warn',
+        { schema, channel, failures, err: error },
+        `LISTEN/NOTIFY on ${channel} failed (${failures} failure(s) so far); readers poll meanwhile and LISTEN is retried`,
+      );
+    }
+    try {
+      options.onNotificationError?.(error);
+    } catch {
+      // A failing listener must not stop notifications.
+    }
+  };
 }
