@@ -572,8 +572,12 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
       this.#lost(session);
       return;
     }
-    const work = this.#handle(session, message).catch((error) => {
-      this.#report('handling a message failed unexpectedly; it will be redelivered', error);
+    const work = this.#handle(session, message).catch(async (error) => {
+      // Such as a republish (to the retry or dead-letter queue) the broker nacked: the channel
+      // is still open, so requeue the message rather than hold it unacknowledged for good.
+      this.#report('handling a message failed unexpectedly; requeued', error);
+      await this.#sleep(this.#transientRetryDelayMs);
+      this.#nack(session, message);
     });
     this.#inFlight.add(work);
     void work.finally(() => this.#inFlight.delete(work));

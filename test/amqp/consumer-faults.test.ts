@@ -8,7 +8,7 @@
  * applied twice.
  */
 import amqplib from 'amqplib';
-import type { ProjectionError } from 'annals';
+import type { Projection, ProjectionError } from 'annals';
 import { EventRelay, ProjectionConsumer } from 'annals/amqp';
 import {
   migrate,
@@ -24,12 +24,21 @@ import { orderRegistry } from '../../examples/order/upcasters.js';
 import { describeWithServer, serverUrl, usePostgres } from '../support/postgres.js';
 import { startTcpProxy, type TcpProxy } from '../support/tcp-proxy.js';
 import {
+  appendOrder,
   appendOrdersConcurrently,
   connector,
+  ledgerProjection,
+  ledgerRows,
   orderReadModelFromLog,
   processedCount,
 } from './consumer-fixtures.js';
-import { closeConnectionsNamed, describeWithRabbit, useRabbitVhost, waitUntil } from './support.js';
+import {
+  closeConnectionsNamed,
+  describeWithRabbit,
+  rabbitmqctl,
+  useRabbitVhost,
+  waitUntil,
+} from './support.js';
 
 const db = usePostgres({ serverOnly: true });
 const rabbit = useRabbitVhost();
@@ -59,6 +68,7 @@ function reportsOf(errors: readonly ProjectionError[]) {
     transient: matching(/a transient store error; requeued, not counted/),
     counted: matching(/failed on attempt/),
     deadLettered: matching(/dead-lettered/),
+    unexpected: matching(/failed unexpectedly/),
   };
 }
 
@@ -78,7 +88,12 @@ async function messagesIn(queue: string): Promise<number> {
  * through `consumerPool`), a consumer of the Order read model into `<db.schema>_<label>_read`,
  * then a relay to an exchange of its own; the writers append while both run.
  */
-async function startPipeline(label: string, consumerPool: PgPool, errors: ProjectionError[]) {
+async function startPipeline(
+  label: string,
+  consumerPool: PgPool,
+  errors: ProjectionError[],
+  projection: Projection<unknown> = orderReadModel as never,
+) {
   const registry = orderRegistry();
   const schema = `${db.schema}_${label}`;
   await migrate(db.pool, { schema });
@@ -89,7 +104,7 @@ async function startPipeline(label: string, consumerPool: PgPool, errors: Projec
   const exchange = `faults_${label}`;
   const connectionName = `faults consumer ${label}`;
   consumer = new ProjectionConsumer<unknown, PgQueryable>({
-    projection: orderReadModel as never,
+    projection,
     processedEvents: processed,
     context: (client) => ({ client, schema: readSchema }),
     eventStore,
@@ -97,7 +112,7 @@ async function startPipeline(label: string, consumerPool: PgPool, errors: Projec
     connect: connector(rabbit.url, connectionName),
     exchange,
     queuePrefix: `${label}_`,
-    consumerName: `${orderReadModel.name}-${label}`,
+    consumerName: `${projection.name}-${label}`,
     prefetch: 20,
     reconnectDelayMs: 100,
     maxReconnectDelayMs: 400,
@@ -175,7 +190,13 @@ describeWithRabbit('ProjectionConsumer under faults', () => {
       expect(await processedSoFar()).toBe(total);
       // Each event acknowledged at least once (redeliveries of committed events are acked as duplicates).
       expect(acknowledged).toBeGreaterThanOrEqual(total);
-      expect(reportsOf(errors)).toEqual({ lost: 3, transient: 0, counted: 0, deadLettered: 0 });
+      expect(reportsOf(errors)).toEqual({
+        lost: 3,
+        transient: 0,
+        counted: 0,
+        deadLettered: 0,
+        unexpected: 0,
+      });
       expect(await messagesIn(pipeline.consumer.deadLetterQueue)).toBe(0);
       expect(await messagesIn(pipeline.consumer.queue)).toBe(0);
     }, 90_000);
@@ -227,7 +248,7 @@ describeWithRabbit('ProjectionConsumer under faults', () => {
       const reports = reportsOf(errors);
       // Killed backends hit handlers mid-transaction: requeued, not counted, not dead-lettered.
       expect(reports.transient).toBeGreaterThan(0);
-      expect(reports).toMatchObject({ lost: 0, counted: 0, deadLettered: 0 });
+      expect(reports).toMatchObject({ lost: 0, counted: 0, deadLettered: 0, unexpected: 0 });
       expect(await messagesIn(pipeline.consumer.retryQueue)).toBe(0);
       expect(await messagesIn(pipeline.consumer.deadLetterQueue)).toBe(0);
     }, 90_000);
@@ -284,9 +305,57 @@ describeWithRabbit('ProjectionConsumer under faults', () => {
       expect(await processedSoFar()).toBe(total);
       const reports = reportsOf(errors);
       expect(reports.transient).toBeGreaterThan(0);
-      expect(reports).toMatchObject({ lost: 0, counted: 0, deadLettered: 0 });
+      expect(reports).toMatchObject({ lost: 0, counted: 0, deadLettered: 0, unexpected: 0 });
       expect(await messagesIn(pipeline.consumer.retryQueue)).toBe(0);
       expect(await messagesIn(pipeline.consumer.deadLetterQueue)).toBe(0);
     }, 90_000);
   });
+
+  it('the broker refuses its republish to the retry queue (a reject-publish policy): the failing messages are requeued, not left unacknowledged; once the retry queue takes them, every event is applied once, in version order', async () => {
+    const errors: ProjectionError[] = [];
+    let failing = true;
+    const ledger = ledgerProjection({
+      name: 'ledger-refused',
+      before: (event) => {
+        if (failing && event.aggregateId.startsWith('poison')) throw new Error('poisoned for a while');
+      },
+    });
+    const pipeline = await startPipeline('refused', db.pool, errors, ledger as never);
+    // The retry queue takes no message: every publish to it is nacked.
+    const policy = ['-p', rabbit.vhost, 'annals-refuse-retry'];
+    await rabbitmqctl(
+      'set_policy',
+      ...policy,
+      `^${pipeline.consumer.retryQueue.replaceAll('.', '\\.')}$`,
+      '{"max-length":0,"overflow":"reject-publish"}',
+      '--apply-to',
+      'queues',
+    );
+    const events = [
+      ...(await appendOrder(pipeline.eventStore, 'poison-1', 3, 'shipped')),
+      ...(await appendOrder(pipeline.eventStore, 'poison-2', 3, 'cancelled')),
+    ];
+    for (let o = 0; o < 10; o++) {
+      events.push(...(await appendOrder(pipeline.eventStore, `fine-${o}`, 3, 'shipped')));
+    }
+    // Far more failures than the prefetch (20) holds: the refused messages go back to the queue
+    // and come again, instead of staying unacknowledged and filling the prefetch.
+    await waitUntil(() => reportsOf(errors).unexpected > 3 * 20, { what: 'refused messages handled again' });
+    await rabbitmqctl('clear_policy', ...policy);
+    failing = false;
+    await waitUntil(async () => (await pipeline.processedSoFar()) === events.length, {
+      timeoutMs: 30_000,
+      what: `all ${events.length} events applied`,
+    });
+    await pipeline.consumer.stop();
+
+    const rows = await ledgerRows(db.pool, pipeline.readSchema, ledger.name);
+    expect(rows.map((row) => row.eventId).sort()).toEqual(events.map((event) => event.eventId).sort());
+    for (const aggregateId of new Set(events.map((event) => event.aggregateId))) {
+      const versions = rows.filter((row) => row.aggregateId === aggregateId).map((row) => row.version);
+      expect(versions).toEqual([...versions].sort((a, b) => a - b));
+    }
+    expect(reportsOf(errors).deadLettered).toBe(0);
+    expect(await messagesIn(pipeline.consumer.deadLetterQueue)).toBe(0);
+  }, 60_000);
 });

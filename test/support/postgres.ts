@@ -52,12 +52,13 @@ export interface PostgresTestDatabase {
   readonly connectionString: string;
   /**
    * Opens another `pg.Pool` on the file's database (server only); it is ended after the file.
-   * `applicationName` names its connections in `pg_stat_activity` (fault tests kill them by it);
-   * `port` connects to another port of the server's host (a fault test's proxy, see tcp-proxy.ts).
+   * `applicationName` (or `options` given as a string) names its connections in
+   * `pg_stat_activity` (fault tests kill them by it); `port` connects to another port of the
+   * server's host (a fault test's proxy, see tcp-proxy.ts).
    */
   newPool(
     maxConnections?: number,
-    options?: { readonly applicationName?: string; readonly port?: number },
+    options?: string | { readonly applicationName?: string; readonly port?: number },
   ): pg.Pool;
 }
 
@@ -203,8 +204,9 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
       if (!fileUrl) throw new Error(`usePostgres.connectionString: ${NO_SERVER_REASON}`);
       return fileUrl;
     },
-    newPool(maxConnections = 10, { applicationName, port } = {}): pg.Pool {
+    newPool(maxConnections = 10, options = {}): pg.Pool {
       if (!fileUrl) throw new Error(`usePostgres.newPool: ${NO_SERVER_REASON}`);
+      const { applicationName, port } = typeof options === 'string' ? { applicationName: options } : options;
       const url = new URL(fileUrl);
       if (port !== undefined) url.port = String(port);
       const extra = new pg.Pool({
