@@ -1,8 +1,9 @@
 /**
  * The relay's throughput: events of the log published to RabbitMQ and confirmed per second, from
- * `relay.start()` until its checkpoint (saved in PostgreSQL after each page) is past the first
- * `EVENTS` events of the log. Each round relays to a fresh durable topic exchange bound to one
- * durable classic queue (purged between phases), so every message is routed and persisted.
+ * `relay.start()` until its checkpoint (saved in PostgreSQL after each page is confirmed, while the
+ * next page is published) is past the first `EVENTS` events of the log. Each round relays to a
+ * fresh durable topic exchange bound to one durable classic queue (purged between phases), so
+ * every message is routed and persisted.
  *
  * The baseline publishes the same messages (read and encoded before the clock starts) with raw
  * amqplib on a confirm channel, `waitForConfirms()` once per page of the same size (50, the default, and 500): the broker's share of
@@ -164,7 +165,7 @@ const benchmark: Benchmark = {
         baselineName: `raw amqplib confirm channel, waitForConfirms per ${batch}`,
         ratio: result.annals / result.baseline,
         target: { atLeast: 0.7 },
-        note: `~${Math.round(bytes)}-byte persistent messages into 1 durable classic queue; the relay also reads the log and saves its PostgreSQL checkpoint per page; rounds annals ${result.annalsRounds.map(Math.round).join('/')}, baseline ${result.baselineRounds.map(Math.round).join('/')}`,
+        note: `~${Math.round(bytes)}-byte persistent messages into 1 durable classic queue; the relay also reads the log and saves its PostgreSQL checkpoint per page (overlapping the next page); rounds annals ${result.annalsRounds.map(Math.round).join('/')}, baseline ${result.baselineRounds.map(Math.round).join('/')}`,
       };
     };
 
