@@ -1,16 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import {
+  type AnnalsLogger,
   applyProjectionEvent,
+  assertLogger,
   type EventRegistry,
+  getDefaultLogger,
   type IEventStore,
   InvalidArgumentError,
   isTransientError,
   KeyedMutex,
+  type LogFields,
   type ProcessedEventStore,
   type Projection,
   ProjectionError,
   type RawStoredEvent,
   type StoredEvent,
+  safeLog,
 } from '../core.js';
 import type {
   AmqpChannel,
@@ -156,10 +161,16 @@ export interface ProjectionConsumerOptions<TContext, TUnit> {
   readonly runSetup?: boolean;
   /**
    * Called with each failure the consumer handles on its own: a retry, a dead letter, a transient
-   * error, a dropped connection.
+   * error, a dropped connection. They are logged as well (see `logger`).
    * @defaultValue none
    */
   readonly onError?: (error: ProjectionError) => void;
+  /**
+   * Where the consumer logs those failures, as warnings with `projection`, `queue`, `eventId`,
+   * `eventType`, `aggregateId`, `attempt`, `correlationId` and `err` where they apply.
+   * @defaultValue the default logger (`setDefaultLogger` of `annals`)
+   */
+  readonly logger?: AnnalsLogger;
 }
 
 /** Where a {@link ProjectionConsumer} stands. */
@@ -271,6 +282,7 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
   readonly #transientRetryDelayMs: number;
   readonly #runSetup: boolean;
   readonly #onError: ((error: ProjectionError) => void) | undefined;
+  readonly #logger: AnnalsLogger;
   readonly #handled: ReadonlySet<string>;
 
   readonly #mutex = new KeyedMutex();
@@ -397,6 +409,8 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
     this.#connect = connect;
     this.#runSetup = options.runSetup ?? true;
     this.#onError = options.onError;
+    this.#logger = options.logger ?? getDefaultLogger();
+    assertLogger(`${where}: \`logger\``, this.#logger);
     this.#handled = new Set(projection.eventTypes);
   }
 
@@ -630,7 +644,11 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
     const cause = error instanceof GapFillError ? error.cause : error;
     // The store's own view too: a handler's query through the unit's client throws driver errors.
     if (isTransientError(cause) || this.#processed.isTransientError?.(cause) === true) {
-      this.#report(`event ${raw.eventId}: a transient store error; requeued, not counted`, cause);
+      this.#report(
+        `event ${raw.eventId}: a transient store error; requeued, not counted`,
+        cause,
+        rawFields(raw),
+      );
       await this.#sleep(this.#transientRetryDelayMs);
       this.#nack(session, message);
       return;
@@ -640,6 +658,7 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
       this.#report(
         `event ${raw.eventId} (${raw.type}) failed on attempt ${attempts}; retried in ${this.#retryDelayMs} ms`,
         error,
+        { ...rawFields(raw), attempt: attempts },
       );
       await this.#publish(session, this.retryQueue, message, {
         [FailureHeader.attempts]: attempts,
@@ -710,6 +729,7 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
     this.#report(
       `event ${eventId} dead-lettered to ${this.deadLetterQueue} after ${attempts} attempt(s)`,
       error,
+      { eventId, attempt: attempts, deadLetterQueue: this.deadLetterQueue },
     );
     await this.#send(session, this.deadLetterQueue, content, properties, headers, {
       [FailureHeader.projection]: this.#projection.name,
@@ -838,13 +858,24 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
     }
   }
 
-  #report(message: string, cause?: unknown): void {
+  #report(message: string, cause?: unknown, fields: LogFields = {}): void {
     const error = new ProjectionError(
       this.#projection.name,
       cause === undefined ? message : `${message}: ${messageOf(cause)}`,
       cause === undefined ? undefined : { cause },
     );
     this.#lastError = error;
+    safeLog(
+      this.#logger,
+      'warn',
+      {
+        projection: this.#projection.name,
+        queue: this.queue,
+        ...fields,
+        ...(cause === undefined ? {} : { err: cause }),
+      },
+      error.message,
+    );
     try {
       this.#onError?.(error);
     } catch {
@@ -913,4 +944,17 @@ function messageOf(error: unknown): string {
 
 function truncate(text: string): string {
   return text.length > MAX_ERROR_HEADER ? `${text.slice(0, MAX_ERROR_HEADER - 1)}…` : text;
+}
+
+/** The ids of an event message, for log records. */
+function rawFields(raw: RawStoredEvent): LogFields {
+  const { correlationId, causationId } = (raw.metadata ?? {}) as Record<string, unknown>;
+  return {
+    eventId: raw.eventId,
+    eventType: raw.type,
+    aggregateId: raw.aggregateId,
+    version: raw.version,
+    ...(typeof correlationId === 'string' ? { correlationId } : {}),
+    ...(typeof causationId === 'string' ? { causationId } : {}),
+  };
 }

@@ -139,9 +139,16 @@ describeWithRabbit('ProjectionConsumer on RabbitMQ and PostgreSQL', () => {
       },
     });
     const errors: string[] = [];
+    const warnings: { fields: Record<string, unknown>; message: string }[] = [];
     const consumer = consumerOf(projection, {
       maxRetryAttempts: 2,
       onError: (error) => errors.push(error.message),
+      logger: {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: (fields, message) => warnings.push({ fields, message }),
+        error: () => undefined,
+      },
     });
     await consumer.start();
     const [a, b] = [unique('poisoned'), unique('healthy')];
@@ -172,6 +179,18 @@ describeWithRabbit('ProjectionConsumer on RabbitMQ and PostgreSQL', () => {
     expect(calls).toHaveLength(3);
     for (let i = 1; i < calls.length; i++) expect(calls[i]! - calls[i - 1]!).toBeGreaterThanOrEqual(80);
     expect(errors.some((m) => m.includes('dead-lettered'))).toBe(true);
+    // Logged as warnings with the ids: two retries, then the dead letter.
+    const retries = warnings.filter((w) => w.fields.eventId === poison.id && /retried in/.test(w.message));
+    expect(retries.map((w) => w.fields.attempt)).toEqual([1, 2]);
+    expect(retries[0]!.fields).toMatchObject({
+      projection: name,
+      queue: `projection_${name}`,
+      aggregateId: a,
+      version: 2,
+    });
+    const deadLetter = warnings.find((w) => /dead-lettered/.test(w.message));
+    expect(deadLetter?.fields).toMatchObject({ projection: name, eventId: poison.id, attempt: 3 });
+    expect((deadLetter?.fields.err as Error).message).toBe('the handler cannot take this one');
     expect(await processed.find(`${name}#dead-letter`, poison.id)).toBeDefined();
 
     const dlq = await BrokerDeadLetters.open({ connect: connector(rabbit.url, 'dlq') });
