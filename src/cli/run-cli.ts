@@ -36,13 +36,21 @@ Options:
       --debug          print stack traces of errors
   -h, --help           show this help
 
+Alerts of status: it prints the status all the same, then one "annals: alert: ..." line per
+breach on stderr, and exits with 2 (an error exits with 1):
+      --max-lag-events <n>    a projection or relay is more than n events behind
+      --max-lag-ms <n>        a projection or relay is more than n ms behind in event time
+      --fail-on-dead-letters  a projection has dead letters
+      --fail-on-blocked       a projection waits at an event it cannot read
+
 The config module's default export is defineConfig({ registry, eventStore: { connectionString },
 messageBroker?: { url }, projections: { definitions, transport?, targetDb? }, idempotency? })
 from 'annals' (or a function returning it), or the same with live stores.
 Node.js runs a .ts config only through a loader: NODE_OPTIONS=--import=tsx annals status.
 See docs/operations.md.`;
 
-type Command = (context: CommandContext) => Promise<void>;
+/** A command; one that resolves to a number exits with it (`status`: 2 when a threshold is breached). */
+type Command = (context: CommandContext) => Promise<number | undefined> | Promise<void>;
 
 const COMMANDS: Record<string, Command> = {
   migrate: migrateCommand,
@@ -88,6 +96,10 @@ function parse(argv: readonly string[]): {
       offset: parseCount('offset', values.offset, 0),
       broker: values.broker,
       dlq: values.dlq,
+      maxLagEvents: parseCount('max-lag-events', values['max-lag-events'], 0),
+      maxLagMs: parseCount('max-lag-ms', values['max-lag-ms'], 0),
+      failOnDeadLetters: values['fail-on-dead-letters'] === true,
+      failOnBlocked: values['fail-on-blocked'] === true,
     },
   };
 }
@@ -99,6 +111,10 @@ const OPTIONS = {
   offset: { type: 'string' },
   broker: { type: 'string' },
   dlq: { type: 'string' },
+  'max-lag-events': { type: 'string' },
+  'max-lag-ms': { type: 'string' },
+  'fail-on-dead-letters': { type: 'boolean' },
+  'fail-on-blocked': { type: 'boolean' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
 } as const;
@@ -106,7 +122,7 @@ const OPTIONS = {
 /**
  * Runs the `annals` command line with `argv` (the words after `annals`). Resolves to the exit
  * code: 0 on success, 1 on any error, which is reported as one line on stderr (with the stack
- * when `--debug` is given).
+ * when `--debug` is given), 2 when `status` found a threshold it was given breached.
  */
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const debug = argv.includes('--debug');
@@ -120,14 +136,15 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     if (!run) throw new CliError(`unknown command "${command}"; run annals --help`);
     const { config: settings } = await loadConfig(io.cwd, options.config);
     const config = await openConfig(settings);
+    let code: number | undefined;
     try {
-      await run({ io, config, args, options });
+      code = (await run({ io, config, args, options })) ?? undefined;
     } finally {
       await config.close().catch((error: unknown) => {
         writeLine(io.stderr, `annals: warning: closing the config's stores failed: ${describeError(error)}`);
       });
     }
-    return 0;
+    return code ?? 0;
   } catch (error) {
     writeLine(io.stderr, `annals: error: ${describeError(error)}`);
     if (debug) writeLine(io.stderr, formatStack(error));

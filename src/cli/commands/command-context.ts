@@ -13,6 +13,14 @@ export interface CliOptions {
   readonly broker?: string | undefined;
   /** `--dlq <queue>`: the broker's dead-letter queue (default `dlq_failed_events`). */
   readonly dlq?: string | undefined;
+  /** `--max-lag-events <n>`: `status` alerts (exit 2) on a projection or relay more events behind. */
+  readonly maxLagEvents?: number | undefined;
+  /** `--max-lag-ms <n>`: `status` alerts (exit 2) on a projection or relay further behind in event time. */
+  readonly maxLagMs?: number | undefined;
+  /** `--fail-on-dead-letters`: `status` alerts (exit 2) on a projection with dead letters. */
+  readonly failOnDeadLetters?: boolean | undefined;
+  /** `--fail-on-blocked`: `status` alerts (exit 2) on a projection waiting at an unreadable event. */
+  readonly failOnBlocked?: boolean | undefined;
 }
 
 /** What a command gets. */

@@ -4,11 +4,13 @@ import {
   type ProjectionStore,
   readProjectionStatus,
 } from '../../core.js';
+import { CliError } from '../cli-error.js';
 import { writeLine } from '../cli-io.js';
 import { describeHorizon } from '../describe-horizon.js';
 import { formatDuration, formatTable, toJson } from '../format.js';
 import { missingTablesError } from '../missing-tables.js';
 import type { CommandContext } from './command-context.js';
+import { EXIT_UNHEALTHY, findAlerts, type StatusThresholds } from './status-alerts.js';
 
 /** A lease holder as `PostgresProjectionStore.leaseHolder` reports it. */
 interface LeaseHolder {
@@ -34,16 +36,36 @@ function describeLease(holder: LeaseHolder | undefined | null): string {
  * `annals status`: checkpoint, lag, dead letters and lease of every projection of the config,
  * then checkpoint, lag and lease of every relay the config names (`relays`).
  * Before `annals migrate` it says to run the migrations, whichever of its reads failed first.
+ *
+ * With thresholds (`--max-lag-events`, `--max-lag-ms`, `--fail-on-dead-letters`,
+ * `--fail-on-blocked`), it prints the status all the same, then one `annals: alert: ` line per
+ * breach on stderr, and resolves to {@link EXIT_UNHEALTHY} (2) when there is one; else to 0.
  */
-export async function statusCommand(context: CommandContext): Promise<void> {
+export async function statusCommand(context: CommandContext): Promise<number> {
+  const { options, config } = context;
+  const thresholds: StatusThresholds = {
+    maxLagEvents: options.maxLagEvents,
+    maxLagMs: options.maxLagMs,
+    failOnDeadLetters: options.failOnDeadLetters,
+    failOnBlocked: options.failOnBlocked,
+  };
+  if (config.transport !== 'log' && (thresholds.failOnDeadLetters || thresholds.failOnBlocked)) {
+    const flag = thresholds.failOnDeadLetters ? '--fail-on-dead-letters' : '--fail-on-blocked';
+    throw new CliError(
+      `${flag} does not apply on transport '${config.transport}': the projections' backlog and dead letters are the broker's (annals dead-letters list); status checks only the relays' lag there`,
+    );
+  }
   try {
-    await printStatus(context);
+    return await printStatus(context, thresholds);
   } catch (error) {
     throw missingTablesError(error, context.config) ?? error;
   }
 }
 
-async function printStatus({ io, config, options }: CommandContext): Promise<void> {
+async function printStatus(
+  { io, config, options }: CommandContext,
+  thresholds: StatusThresholds,
+): Promise<number> {
   const { eventStore, projectionStore, relayStore } = config;
   // On the broker, projections keep no checkpoint: their backlog is their queue's.
   const onLog = config.transport === 'log' ? config.projections : [];
@@ -75,6 +97,22 @@ async function printStatus({ io, config, options }: CommandContext): Promise<voi
   );
   const head = await eventStore.head();
   const horizon = statuses[0]?.status.horizon ?? (await eventStore.readHorizon?.());
+  const alerts = findAlerts(
+    [
+      ...statuses.map(({ status }) => ({ ...status, subject: status.projection })),
+      // Relays: lag only (they keep no dead letters and read every event as it is).
+      ...relays.map(({ status }) => ({
+        subject: status.projection,
+        lagEvents: status.lagEvents,
+        lagMs: status.lagMs,
+      })),
+    ],
+    thresholds,
+  );
+  const exitCode = alerts.length > 0 ? EXIT_UNHEALTHY : 0;
+  const reportAlerts = () => {
+    for (const alert of alerts) writeLine(io.stderr, `annals: alert: ${alert.message}`);
+  };
   if (options.json) {
     writeLine(
       io.stdout,
@@ -105,9 +143,11 @@ async function printStatus({ io, config, options }: CommandContext): Promise<voi
           checkpointUpdatedAt: status.checkpointUpdatedAt ?? null,
           lease: lease === null ? undefined : (lease ?? null),
         })),
+        alerts,
       }),
     );
-    return;
+    reportAlerts();
+    return exitCode;
   }
   const table = formatTable(
     [
@@ -163,4 +203,6 @@ async function printStatus({ io, config, options }: CommandContext): Promise<voi
     `head of the log: ${formatLogPosition(head.position)}${head.timestamp ? ` (${head.timestamp.toISOString()})` : ' (empty)'}`,
   );
   if (horizon) writeLine(io.stdout, describeHorizon(horizon));
+  reportAlerts();
+  return exitCode;
 }
