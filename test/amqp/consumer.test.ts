@@ -189,8 +189,9 @@ describeWithRabbit('ProjectionConsumer on RabbitMQ and PostgreSQL', () => {
       version: 2,
     });
     const deadLetter = warnings.find((w) => /dead-lettered/.test(w.message));
-    expect(deadLetter?.fields).toMatchObject({ projection: name, eventId: poison.id, attempt: 3 });
-    expect((deadLetter?.fields.err as Error).message).toBe('the handler cannot take this one');
+    expect(deadLetter).toBeDefined();
+    expect(deadLetter!.fields).toMatchObject({ projection: name, eventId: poison.id, attempt: 3 });
+    expect((deadLetter!.fields.err as Error).message).toBe('the handler cannot take this one');
     expect(await processed.find(`${name}#dead-letter`, poison.id)).toBeDefined();
 
     const dlq = await BrokerDeadLetters.open({ connect: connector(rabbit.url, 'dlq') });
