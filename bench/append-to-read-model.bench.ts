@@ -192,15 +192,27 @@ function stampingProcessedEvents(
 const benchmark: Benchmark = {
   name: 'end-to-end',
   async run(ctx) {
-    let admin: AmqpConnection;
     try {
-      admin = await connectAmqp({ url, connectionName: 'annals bench e2e admin' });
+      await (await connectAmqp({ url, connectionName: 'annals bench e2e admin' })).close();
     } catch (error) {
       process.stderr.write(` skipped (no RabbitMQ at ${url}: ${(error as Error).message})`);
       return [];
     }
-    admin.on('error', () => {});
-    const adminChannel = await admin.createChannel();
+    /** Deletes a phase's queues and exchange on a connection of its own (the broker may have restarted). */
+    const deleteBrokerObjects = async (queues: string[], exchange: string) => {
+      let admin: AmqpConnection | undefined;
+      try {
+        admin = await connectAmqp({ url, connectionName: 'annals bench e2e admin' });
+        admin.on('error', () => {});
+        const channel = await admin.createChannel();
+        for (const queue of queues) await channel.deleteQueue(queue);
+        await channel.deleteExchange(exchange);
+      } catch (error) {
+        process.stderr.write(` (could not delete ${exchange} and its queues: ${(error as Error).message})`);
+      } finally {
+        await admin?.close().catch(() => {});
+      }
+    };
     const registry = orderRegistry();
     // Writers; relay or runner; consumer: a pool each, as separate processes would have.
     const writerPool = ctx.newPool(WRITERS + 2);
@@ -276,10 +288,7 @@ const benchmark: Benchmark = {
       } finally {
         await relay.stop();
         await consumer.stop();
-        await adminChannel.deleteQueue(consumer.queue).catch(() => {});
-        await adminChannel.deleteQueue(`${consumer.queue}.retry`).catch(() => {});
-        await adminChannel.deleteQueue(deadLetterQueue).catch(() => {});
-        await adminChannel.deleteExchange(exchange).catch(() => {});
+        await deleteBrokerObjects([consumer.queue, `${consumer.queue}.retry`, deadLetterQueue], exchange);
         await done(follower, consumerStore);
       }
     };
@@ -305,46 +314,42 @@ const benchmark: Benchmark = {
       }
     };
 
-    try {
-      const broker: PhaseResult[] = [];
-      const log: PhaseResult[] = [];
-      for (let round = 0; round < ctx.rounds; round++) {
-        if (round % 2 === 0) {
-          log.push(await throughLog());
-          broker.push(await throughBroker());
-        } else {
-          broker.push(await throughBroker());
-          log.push(await throughLog());
-        }
+    const broker: PhaseResult[] = [];
+    const log: PhaseResult[] = [];
+    for (let round = 0; round < ctx.rounds; round++) {
+      if (round % 2 === 0) {
+        log.push(await throughLog());
+        broker.push(await throughBroker());
+      } else {
+        broker.push(await throughBroker());
+        log.push(await throughLog());
       }
-      const all = (results: PhaseResult[]) => results.flatMap((result) => result.latencies);
-      const brokerAll = all(broker);
-      const logAll = all(log);
-      const describe = (results: PhaseResult[], p: number) =>
-        results.map((result) => percentile(result.latencies, p).toFixed(1)).join('/');
-      const rates = [...broker, ...log].map((result) => result.rate);
-      const missing = [...broker, ...log].reduce((sum, result) => sum + result.missing, 0);
-      const conditions =
-        `${WRITERS} writers, ${Math.round(Math.min(...rates))}-${Math.round(Math.max(...rates))} events/s ` +
-        `(target ${RATE}), one event per append, consumer prefetch ${PREFETCH ?? 10}, ${ctx.rounds} alternating phases of ${PHASE_MS / 1000} s each path, ` +
-        `${brokerAll.length} + ${logAll.length} events counted` +
-        (missing > 0 ? `, ${missing} never reached the read model` : '');
-      return [50, 99].map((p) => {
-        const annals = percentile(brokerAll, p);
-        const baseline = percentile(logAll, p);
-        return {
-          name: `end to end: append commit -> read-model commit, p${p}, through RabbitMQ (relay + consumer)`,
-          unit: 'ms',
-          annals,
-          baseline,
-          baselineName: 'ProjectionRunner on the log, LISTEN/NOTIFY',
-          ratio: annals / baseline,
-          note: `${conditions}; per phase p${p} broker ${describe(broker, p)}, log ${describe(log, p)}; max broker ${Math.max(...brokerAll).toFixed(1)}, log ${Math.max(...logAll).toFixed(1)}`,
-        };
-      });
-    } finally {
-      await admin.close().catch(() => {});
     }
+    const all = (results: PhaseResult[]) => results.flatMap((result) => result.latencies);
+    const brokerAll = all(broker);
+    const logAll = all(log);
+    const describe = (results: PhaseResult[], p: number) =>
+      results.map((result) => percentile(result.latencies, p).toFixed(1)).join('/');
+    const rates = [...broker, ...log].map((result) => result.rate);
+    const missing = [...broker, ...log].reduce((sum, result) => sum + result.missing, 0);
+    const conditions =
+      `${WRITERS} writers, ${Math.round(Math.min(...rates))}-${Math.round(Math.max(...rates))} events/s ` +
+      `(target ${RATE}), one event per append, consumer prefetch ${PREFETCH ?? 10}, ${ctx.rounds} alternating phases of ${PHASE_MS / 1000} s each path, ` +
+      `${brokerAll.length} + ${logAll.length} events counted` +
+      (missing > 0 ? `, ${missing} never reached the read model` : '');
+    return [50, 99].map((p) => {
+      const annals = percentile(brokerAll, p);
+      const baseline = percentile(logAll, p);
+      return {
+        name: `end to end: append commit -> read-model commit, p${p}, through RabbitMQ (relay + consumer)`,
+        unit: 'ms',
+        annals,
+        baseline,
+        baselineName: 'ProjectionRunner on the log, LISTEN/NOTIFY',
+        ratio: annals / baseline,
+        note: `${conditions}; per phase p${p} broker ${describe(broker, p)}, log ${describe(log, p)}; max broker ${Math.max(...brokerAll).toFixed(1)}, log ${Math.max(...logAll).toFixed(1)}`,
+      };
+    });
   },
 };
 
