@@ -82,6 +82,7 @@ export async function openConfig(settings: ResolvedAnnalsConfig): Promise<Opened
   const events = await createPostgres({
     ...eventStore,
     registry,
+    logger: settings.logger,
     migrate: false,
     commands: { ttlHours: settings.idempotency.commandTtlHours },
   });
@@ -93,6 +94,7 @@ export async function openConfig(settings: ResolvedAnnalsConfig): Promise<Opened
         schema: eventStore.schema,
         maxConnections: eventStore.maxConnections,
         registry,
+        logger: settings.logger,
         migrate: false,
       });
     } catch (error) {

@@ -1,4 +1,5 @@
 import type { EventRegistry } from '../events/event-registry.js';
+import type { AnnalsLogger } from '../observability/logger.js';
 import type { Projection } from '../projections/define-projection.js';
 import type { ProjectionRunnerOptions } from '../projections/projection-runner-options.js';
 import type { ProjectionStore } from '../projections/projection-store.js';
@@ -152,6 +153,12 @@ export interface AnnalsConfig {
    * @defaultValue `{ commandTtlHours: 72 }`
    */
   readonly idempotency?: IdempotencySettings;
+  /**
+   * Where the stores, runners, relay and consumers the CLI creates log (a pino logger, or
+   * `consoleLogger()`...).
+   * @defaultValue the default logger (`setDefaultLogger`; warnings and errors to the console)
+   */
+  readonly logger?: AnnalsLogger;
   /**
    * Further options of the runners the CLI creates (`pollIntervalMs`, `leaseRetryMs`, `onError`,
    * ...); `projections`' settings win over the same options here.

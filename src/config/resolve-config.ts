@@ -1,5 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import type { EventRegistry } from '../events/event-registry.js';
+import { type AnnalsLogger, getDefaultLogger } from '../observability/logger.js';
 import type { Projection } from '../projections/define-projection.js';
 import type { ProjectionStore } from '../projections/projection-store.js';
 import type { IEventStore } from '../store/event-store.js';
@@ -69,6 +70,8 @@ export interface ResolvedAnnalsConfig {
   readonly messageBroker: ResolvedMessageBrokerSettings | undefined;
   /** Command de-duplication. */
   readonly idempotency: { readonly commandTtlHours: number };
+  /** The config's logger, or the default logger. */
+  readonly logger: AnnalsLogger;
   /**
    * The runner options: `runner`'s, with `projections`' `batchSize`, `retryDelayMs` and
    * `maxRetryAttempts` over them.
@@ -220,6 +223,7 @@ export async function resolveAnnalsConfig(exported: unknown): Promise<ResolvedAn
     'relays',
     'migrate',
     'close',
+    'logger',
   ]);
   for (const key of Object.keys(value)) {
     if (!known.has(key)) problems.add(key, `is not a field of the config (known: ${[...known].join(', ')})`);
@@ -296,6 +300,10 @@ export async function resolveAnnalsConfig(exported: unknown): Promise<ResolvedAn
     if (value[name] !== undefined && typeof value[name] !== 'function')
       problems.add(name, 'must be a function', value[name]);
   }
+  const logger = value.logger;
+  if (logger !== undefined && !hasMethods(logger, 'debug', 'info', 'warn', 'error')) {
+    problems.add('logger', "must have debug, info, warn and error methods (pino's shape)", logger);
+  }
   const relays = relayEntries(
     problems,
     value.relays,
@@ -312,7 +320,12 @@ export async function resolveAnnalsConfig(exported: unknown): Promise<ResolvedAn
     targetDb: section.targetDb,
     messageBroker: broker,
     idempotency: { commandTtlHours: (ttl as number | undefined) ?? ConfigDefaults.commandTtlHours },
-    runner: { ...(runner as AnnalsRunnerOptions | undefined), ...section.runner },
+    logger: (logger as AnnalsLogger | undefined) ?? getDefaultLogger(),
+    runner: {
+      logger: (logger as AnnalsLogger | undefined) ?? getDefaultLogger(),
+      ...(runner as AnnalsRunnerOptions | undefined),
+      ...section.runner,
+    },
     relays,
     migrate: value.migrate as (() => Promise<unknown>) | undefined,
     close: value.close as (() => Promise<void>) | undefined,

@@ -1,4 +1,4 @@
-import { type EventRegistry, InvalidArgumentError, StoreFailedError } from '../core.js';
+import { type AnnalsLogger, type EventRegistry, InvalidArgumentError, StoreFailedError } from '../core.js';
 import { DEFAULT_SCHEMA, resolveSchemaName } from './driver/identifier.js';
 import type { PgPool } from './driver/pg-client.js';
 import { type PGliteLike, pgliteAsPool } from './driver/pglite-pool.js';
@@ -57,6 +57,11 @@ export interface CreatePostgresOptions {
    * @defaultValue false
    */
   readonly closeDatabase?: boolean;
+  /**
+   * Where the stores log (the event store's LISTEN/NOTIFY failures).
+   * @defaultValue the default logger (`setDefaultLogger` of `annals`)
+   */
+  readonly logger?: AnnalsLogger;
   /** Further options of the event store. */
   readonly eventStore?: Omit<PostgresEventStoreOptions, 'pool' | 'registry' | 'schema' | 'ownsPool'>;
   /** Further options of the projection store (leases). */
@@ -135,6 +140,7 @@ export async function createPostgres(options: CreatePostgresOptions): Promise<Po
   const { pool, end } = await openPool(options);
   try {
     const eventStore = new PostgresEventStore({
+      ...(options.logger === undefined ? {} : { logger: options.logger }),
       ...options.eventStore,
       pool,
       registry: options.registry,

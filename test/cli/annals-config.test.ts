@@ -58,6 +58,9 @@ describe('the configuration with live stores (composed by hand)', () => {
     expect(await problem({ eventStore, projectionStore, projections: [projection], close: 'no' })).toBe(
       'config.close must be a function; got "no"',
     );
+    expect(
+      await problem({ eventStore, projectionStore, projections: [projection], logger: console.log }),
+    ).toBe("config.logger must have debug, info, warn and error methods (pino's shape); got a function");
     expect(await problem({ eventStore, projectionStore, projections: [projection], evenStore: {} })).toMatch(
       /^config\.evenStore is not a field of the config \(known: eventStore, registry, /,
     );
@@ -95,7 +98,7 @@ describe('the configuration in plain values (the seed’s sections)', () => {
     expect(resolved.idempotency).toEqual({ commandTtlHours: ConfigDefaults.commandTtlHours });
     expect(resolved.relays).toEqual([{ exchange: 'domain_events' }]);
     expect(resolved.registry).toBe(registry);
-    expect(resolved.runner).toEqual({});
+    expect(resolved.runner).toEqual({ logger: resolved.logger });
   });
 
   it('takes every value it is given; projections’ settings win over runner’s', async () => {
@@ -121,6 +124,7 @@ describe('the configuration in plain values (the seed’s sections)', () => {
       relays: [{ exchange: 'orders' }, { exchange: 'audit' }],
     });
     expect(resolved.runner).toEqual({
+      logger: resolved.logger,
       batchSize: 200,
       pollIntervalMs: 250,
       retryDelayMs: 0,

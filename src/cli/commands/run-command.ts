@@ -1,7 +1,7 @@
 import { ProjectionConsumer } from '../../amqp/projection-consumer.js';
 import { EventRelay } from '../../amqp/relay.js';
 import { formatLogPosition, type Projection, type ProjectionError } from '../../core.js';
-import { CliError, describeError } from '../cli-error.js';
+import { CliError } from '../cli-error.js';
 import { writeLine } from '../cli-io.js';
 import type { OpenedConfig } from '../open-config.js';
 import { type CommandContext, createRunner } from './command-context.js';
@@ -26,12 +26,10 @@ export async function runCommand(context: CommandContext): Promise<void> {
   return runOnLog(context, projections);
 }
 
+/** The config's `onError`, if any: the runners, the relay and the consumers log on their own. */
 function reportTo(context: CommandContext): (error: ProjectionError) => void {
   const userOnError = context.config.runner.onError;
-  return (error) => {
-    writeLine(context.io.stderr, `annals: ${describeError(error)}`);
-    userOnError?.(error);
-  };
+  return (error) => userOnError?.(error);
 }
 
 async function runOnLog(context: CommandContext, projections: readonly Projection<any>[]): Promise<void> {
@@ -84,6 +82,7 @@ async function runOnBroker(context: CommandContext, projections: readonly Projec
         queuePrefix: broker.queuePrefix,
         prefetch: broker.prefetch,
         deadLetterQueue: broker.deadLetterQueue,
+        logger: config.settings.logger,
         ...(retryDelayMs === undefined ? {} : { retryDelayMs }),
         ...(maxRetryAttempts === undefined ? {} : { maxRetryAttempts }),
         onError,
