@@ -35,6 +35,8 @@ export * from './idempotency/keyed-mutex.js';
 export * from './idempotency/processed-event-store.js';
 export * from './observability/log-fields.js';
 export * from './observability/logger.js';
+export * from './observability/store-telemetry.js';
+export * from './observability/telemetry.js';
 export * from './projections/batch-processor.js';
 export * from './projections/define-projection.js';
 export * from './projections/in-memory-projection-store.js';

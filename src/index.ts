@@ -86,6 +86,14 @@ export {
   winstonLogger,
 } from './observability/logger.js';
 export {
+  getTelemetryState,
+  type OpenTelemetryApi,
+  setTelemetry,
+  type TelemetryOptions,
+  type TelemetryState,
+  TRACEPARENT,
+} from './observability/telemetry.js';
+export {
   type DefineProjectionOptions,
   defineProjection,
   type Projection,

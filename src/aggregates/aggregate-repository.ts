@@ -4,6 +4,7 @@ import type { DomainEvent, NewEvent, StoredEvent } from '../events/event-envelop
 import { assertValidId } from '../events/event-registry.js';
 import type { CommandLog, EventAppender } from '../idempotency/command-log.js';
 import { type AnnalsLogger, getDefaultLogger } from '../observability/logger.js';
+import { addActiveSpanEvent, withSpan } from '../observability/telemetry.js';
 import { backoffDelayMs, type RetryOptions, resolveRetryOptions, sleep } from '../retry.js';
 import {
   loggerWarning,
@@ -222,10 +223,29 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
    * JSON-serialisable ({@link InvalidArgumentError} otherwise, before anything is appended). A
    * command that throws records nothing and may be retried.
    */
-  async execute<TValue>(
+  execute<TValue>(
     id: string,
     command: AggregateCommand<TAggregate, TValue>,
     options: ExecuteOptions = {},
+  ): Promise<CommandResult<TAggregate, TValue>> {
+    return withSpan('annals.execute', { attributes: executeAttributes(id, options) }, async (span) => {
+      const result = await this.#execute(id, command, options);
+      if (span?.isRecording()) {
+        span.setAttributes({
+          'annals.attempts': result.attempts,
+          'annals.duplicate': result.duplicate,
+          'annals.event.count': result.events.length,
+          'annals.next_expected_version': result.version,
+        });
+      }
+      return result;
+    });
+  }
+
+  async #execute<TValue>(
+    id: string,
+    command: AggregateCommand<TAggregate, TValue>,
+    options: ExecuteOptions,
   ): Promise<CommandResult<TAggregate, TValue>> {
     const commandId = options.metadata?.commandId;
     if (this.#commands && commandId !== undefined) {
@@ -233,7 +253,7 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
     }
     for (let attempt = 1; ; attempt++) {
       const aggregate = await this.load(id);
-      const value = await command(aggregate);
+      const value = await decide(aggregate, command, attempt);
       if (aggregate.uncommittedEvents.length === 0) {
         return {
           aggregate,
@@ -288,7 +308,7 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
         let value: TValue | undefined;
         let appended: AppendResult | undefined;
         const outcome = await commands.runOnce(commandId, async (unit): Promise<RecordedCommand> => {
-          value = await command(aggregate);
+          value = await decide(aggregate, command, attempt);
           assertJsonValue(commandId, value);
           appended =
             aggregate.uncommittedEvents.length > 0
@@ -370,10 +390,45 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
 
   /** Rethrows `error` unless it is a concurrency conflict worth another attempt; then waits. */
   async #beforeRetry(error: unknown, attempt: number, signal: AbortSignal | undefined): Promise<void> {
-    if (!isAnnalsError(error, ErrorCode.Concurrency) || attempt >= this.#retry.maxAttempts || signal?.aborted)
-      throw error;
+    if (!isAnnalsError(error, ErrorCode.Concurrency)) throw error;
+    const retrying = attempt < this.#retry.maxAttempts && !signal?.aborted;
+    addActiveSpanEvent('annals.conflict', {
+      'annals.attempt': attempt,
+      'annals.retrying': retrying,
+      'exception.message': error.message,
+    });
+    if (!retrying) throw error;
     await sleep(backoffDelayMs(this.#retry, attempt), signal);
   }
+}
+
+function executeAttributes(id: string, options: ExecuteOptions): Record<string, string> {
+  const metadata = options.metadata;
+  const attributes: Record<string, string> = { 'annals.aggregate.id': id };
+  if (metadata?.commandId !== undefined) attributes['annals.command.id'] = metadata.commandId;
+  if (metadata?.correlationId !== undefined) attributes['annals.correlation.id'] = metadata.correlationId;
+  return attributes;
+}
+
+/** Runs the command on the aggregate in an `annals.decide` span. */
+function decide<TAggregate extends AggregateRoot<any>, TValue>(
+  aggregate: TAggregate,
+  command: AggregateCommand<TAggregate, TValue>,
+  attempt: number,
+): Promise<TValue> {
+  return withSpan(
+    'annals.decide',
+    { attributes: { 'annals.aggregate.id': aggregate.id, 'annals.attempt': attempt } },
+    async (span) => {
+      const value = await command(aggregate);
+      if (span?.isRecording()) {
+        const raised = aggregate.uncommittedEvents;
+        span.setAttribute('annals.event.count', raised.length);
+        if (raised[0]) span.setAttribute('annals.aggregate.type', raised[0].aggregateType);
+      }
+      return value;
+    },
+  );
 }
 
 function assertJsonValue(commandId: string, value: unknown): void {

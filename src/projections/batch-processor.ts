@@ -1,10 +1,18 @@
 import { ErrorCode, isAnnalsError, isTransientError, ProjectionError } from '../errors.js';
 import {
   compareLogPositions,
+  formatLogPosition,
   type LogPosition,
   logPositionOf,
   type StoredEvent,
 } from '../events/event-envelope.js';
+import {
+  errorType,
+  extractTraceparent,
+  secondsSince,
+  telemetry,
+  withSpan,
+} from '../observability/telemetry.js';
 import { backoffDelayMs, sleep } from '../retry.js';
 import { storedEventOf, type UndecodableEvent } from '../store/undecodable-event.js';
 import { applyProjectionEvent, type Projection } from './define-projection.js';
@@ -58,6 +66,26 @@ type LogMark = Pick<StoredEvent, 'transactionId' | 'globalPosition' | 'timestamp
  * and keeps the checkpoint those units built. Failing events are isolated, retried with backoff,
  * then parked or reported per the projection's policy.
  */
+function batchAttributes(
+  projection: string,
+  events: readonly StoredEvent[],
+  rebuilding: boolean,
+): Record<string, string | number | boolean> {
+  const first = events[0];
+  const last = events.at(-1);
+  return {
+    'annals.projection': projection,
+    'annals.event.count': events.length,
+    'annals.rebuilding': rebuilding,
+    ...(first && last
+      ? {
+          'annals.log.position.first': formatLogPosition(logPositionOf(first)),
+          'annals.log.position.last': formatLogPosition(logPositionOf(last)),
+        }
+      : {}),
+  };
+}
+
 export class BatchProcessor<TContext> {
   /** The checkpoint as last loaded or committed; `undefined` when it must be loaded again. */
   checkpoint: ProjectionCheckpoint | undefined;
@@ -96,7 +124,34 @@ export class BatchProcessor<TContext> {
    * goes through the same retries to a dead letter. Transient failures of the store propagate
    * without counting against any handler; the checkpoint must then be loaded again.
    */
-  async process(events: readonly StoredEvent[], options: ProcessOptions): Promise<number> {
+  process(events: readonly StoredEvent[], options: ProcessOptions): Promise<number> {
+    const found = telemetry();
+    if (found === null) return this.#process(events, options);
+    const instruments = found.instruments;
+    const attributes = { 'annals.projection': this.projection.name };
+    const start = performance.now();
+    let outcome: Record<string, string> = attributes;
+    return withSpan(
+      'annals.projection.batch',
+      {
+        attributes: batchAttributes(this.projection.name, events, options.rebuilding),
+        links: events.map((event) => extractTraceparent(event.metadata)),
+      },
+      async (span) => {
+        const processed = await this.#process(events, options);
+        span?.setAttribute('annals.event.processed_count', processed);
+        if (processed > 0) instruments?.eventsProcessed.add(processed, attributes);
+        return processed;
+      },
+    )
+      .catch((error: unknown) => {
+        outcome = { ...attributes, 'error.type': errorType(error) };
+        throw error;
+      })
+      .finally(() => instruments?.batchDuration.record(secondsSince(start), outcome));
+  }
+
+  async #process(events: readonly StoredEvent[], options: ProcessOptions): Promise<number> {
     let from = 0;
     let singly = false;
     const end = () => (singly ? Math.min(from + 1, events.length) : events.length);
@@ -199,7 +254,7 @@ export class BatchProcessor<TContext> {
       await this.store.transaction(async (transaction) => {
         for (const [index, event] of events.entries()) {
           try {
-            await applyProjectionEvent(this.projection, event, transaction.context, { attempt, rebuilding });
+            await this.#apply(event, transaction.context, attempt, rebuilding);
           } catch (error) {
             failure = { index, error };
             throw error;
@@ -220,6 +275,38 @@ export class BatchProcessor<TContext> {
   }
 
   /**
+   * Applies one event: in an `annals.projection.handle` span parented to the event's own trace
+   * context (from its metadata's `traceparent`) and linked to the batch span, so one trace shows
+   * the command, its append and the read-model updates it caused.
+   */
+  #apply(event: StoredEvent, context: TContext, attempt: number, rebuilding: boolean): Promise<boolean> {
+    const found = telemetry();
+    if (found?.tracer === undefined || !this.projection.handlerFor(event.type)) {
+      return applyProjectionEvent(this.projection, event, context, { attempt, rebuilding });
+    }
+    const batch = found.api.trace.getSpanContext(found.api.context.active());
+    const traceparent = extractTraceparent(event.metadata);
+    return withSpan(
+      'annals.projection.handle',
+      {
+        attributes: {
+          'annals.projection': this.projection.name,
+          'annals.event.id': event.eventId,
+          'annals.event.type': event.type,
+          'annals.aggregate.id': event.aggregateId,
+          'annals.aggregate.type': event.aggregateType,
+          'annals.event.version': event.version,
+          'annals.log.position': formatLogPosition(logPositionOf(event)),
+          'annals.attempt': attempt,
+        },
+        parent: traceparent,
+        ...(traceparent !== undefined && batch !== undefined ? { linkContexts: [batch] } : {}),
+      },
+      () => applyProjectionEvent(this.projection, event, context, { attempt, rebuilding }),
+    );
+  }
+
+  /**
    * True for a permanent failure of a unit of work that no handler reported: the store refused
    * a statement or the commit ({@link StoreFailedError}, such as `25P02` after a handler swallowed
    * an SQL error). A transient failure, annals' own projection errors (another runner moved the
@@ -236,6 +323,10 @@ export class BatchProcessor<TContext> {
     for (let attempt = 2; attempt <= retry.maxAttempts; attempt++) {
       await sleep(backoffDelayMs(retry, attempt - 1), options.signal);
       if (!options.shouldContinue()) return false;
+      telemetry()?.instruments?.handlerRetries.add(1, {
+        'annals.projection': this.projection.name,
+        'annals.event.type': event.type,
+      });
       const failure = await this.#commit([event], attempt, options.rebuilding);
       if (failure === undefined) return true;
       error = failure.error;
@@ -258,6 +349,10 @@ export class BatchProcessor<TContext> {
         failedAt: new Date(this.settings.now()),
       });
       await this.#saveCheckpoint(transaction, event);
+    });
+    telemetry()?.instruments?.deadLetters.add(1, {
+      'annals.projection': this.projection.name,
+      'annals.event.type': event.type,
     });
   }
 

@@ -1,6 +1,8 @@
+import type { BatchObservableCallback } from '@opentelemetry/api';
 import { InvalidArgumentError, ProjectionError } from '../errors.js';
 import { compareLogPositions, type LogPosition } from '../events/event-envelope.js';
 import type { EventRegistry } from '../events/event-registry.js';
+import { telemetry } from '../observability/telemetry.js';
 import { sleep } from '../retry.js';
 import type { IEventStore } from '../store/event-store.js';
 import { assertProjectionName, type Projection } from './define-projection.js';
@@ -56,6 +58,7 @@ export class ProjectionRunner<TContext> {
   readonly #workers = new Map<string, ProjectionWorker<TContext>>();
   readonly #settings: RunnerSettings;
   #started = false;
+  #stopObservingLag: (() => void) | undefined;
 
   constructor(options: ProjectionRunnerOptions<TContext>) {
     if (typeof options !== 'object' || options === null) {
@@ -89,6 +92,31 @@ export class ProjectionRunner<TContext> {
     }
   }
 
+  /**
+   * While started, reports each projection's lag (from {@link ProjectionRunner.statusAll}) to the
+   * `annals.projection.lag.events` and `annals.projection.lag.time` gauges at each collection.
+   */
+  #observeLag(): void {
+    const instruments = telemetry()?.instruments;
+    if (instruments === undefined || this.#stopObservingLag) return;
+    const { meter, lagEvents, lagTime } = instruments;
+    const callback: BatchObservableCallback = async (result) => {
+      let statuses: ProjectionStatus[];
+      try {
+        statuses = await this.statusAll();
+      } catch {
+        return; // The store is unreachable: no observation this time.
+      }
+      for (const status of statuses) {
+        const attributes = { 'annals.projection': status.projection };
+        result.observe(lagEvents, Number(status.lagEvents), attributes);
+        result.observe(lagTime, status.lagMs / 1000, attributes);
+      }
+    };
+    meter.addBatchObservableCallback(callback, [lagEvents, lagTime]);
+    this.#stopObservingLag = () => meter.removeBatchObservableCallback(callback, [lagEvents, lagTime]);
+  }
+
   /** The names of the runner's projections. */
   get projections(): string[] {
     return [...this.#workers.keys()];
@@ -102,6 +130,7 @@ export class ProjectionRunner<TContext> {
    */
   start(): void {
     this.#started = true;
+    this.#observeLag();
     for (const worker of this.#workers.values()) worker.start();
   }
 
@@ -111,6 +140,8 @@ export class ProjectionRunner<TContext> {
    */
   async stop(): Promise<void> {
     this.#started = false;
+    this.#stopObservingLag?.();
+    this.#stopObservingLag = undefined;
     await Promise.all([...this.#workers.values()].map((worker) => worker.stop()));
   }
 

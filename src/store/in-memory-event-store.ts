@@ -13,6 +13,11 @@ import {
   type EventRegistry,
   type RawStoredEvent,
 } from '../events/event-registry.js';
+import {
+  instrumentAppend,
+  instrumentLoad,
+  type StoreTelemetryTarget,
+} from '../observability/store-telemetry.js';
 import { assertLogPosition } from './assert-log-position.js';
 import type {
   AppendResult,
@@ -41,6 +46,8 @@ interface MemoryRow {
   readonly globalPosition: bigint;
   readonly transactionId: bigint;
 }
+
+const MEMORY_TARGET: StoreTelemetryTarget = Object.freeze({ store: 'memory' });
 
 /** Options of {@link InMemoryEventStore}. */
 export interface InMemoryEventStoreOptions {
@@ -80,7 +87,17 @@ export class InMemoryEventStore implements IEventStore {
     return this.#registry;
   }
 
-  async append(
+  append(
+    aggregateId: string,
+    expectedVersion: ExpectedVersionMode,
+    events: readonly NewEvent[],
+  ): Promise<AppendResult> {
+    return instrumentAppend(MEMORY_TARGET, aggregateId, expectedVersion, events, (traced) =>
+      this.#append(aggregateId, expectedVersion, traced),
+    );
+  }
+
+  async #append(
     aggregateId: string,
     expectedVersion: ExpectedVersionMode,
     events: readonly NewEvent[],
@@ -131,11 +148,13 @@ export class InMemoryEventStore implements IEventStore {
     };
   }
 
-  async load(aggregateId: string, options: LoadOptions = {}): Promise<StoredEvent[]> {
-    assertValidId('aggregateId', aggregateId);
-    const { fromVersion, toVersion } = normaliseLoadRange(options);
-    const stream = this.#streams.get(aggregateId) ?? [];
-    return stream.slice(fromVersion - 1, toVersion).map((row) => this.#decode(row));
+  load(aggregateId: string, options: LoadOptions = {}): Promise<StoredEvent[]> {
+    return instrumentLoad(MEMORY_TARGET, aggregateId, async () => {
+      assertValidId('aggregateId', aggregateId);
+      const { fromVersion, toVersion } = normaliseLoadRange(options);
+      const stream = this.#streams.get(aggregateId) ?? [];
+      return stream.slice(fromVersion - 1, toVersion).map((row) => this.#decode(row));
+    });
   }
 
   async streamVersion(aggregateId: string): Promise<number> {

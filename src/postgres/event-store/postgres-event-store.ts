@@ -9,6 +9,8 @@ import {
   getDefaultLogger,
   type IEventStore,
   InvalidArgumentError,
+  instrumentAppend,
+  instrumentLoad,
   LOG_START,
   type LoadOptions,
   type LogHead,
@@ -22,6 +24,7 @@ import {
   type ReadAllResult,
   type StoredEvent,
   StoreFailedError,
+  type StoreTelemetryTarget,
   safeLog,
   type Unsubscribe,
 } from '../../core.js';
@@ -162,6 +165,7 @@ export class PostgresEventStore implements IEventStore {
   readonly #listeners: AppendListeners;
   readonly #announcer: AppendAnnouncer;
   #closed: Promise<void> | undefined;
+  readonly #telemetry: StoreTelemetryTarget;
 
   constructor(options: PostgresEventStoreOptions) {
     if (!options?.pool || typeof options.pool.query !== 'function') {
@@ -178,6 +182,7 @@ export class PostgresEventStore implements IEventStore {
     }
     this.schema = resolveSchemaName(options.schema);
     this.channel = appendedChannel(this.schema);
+    this.#telemetry = { store: 'postgresql', dbSystem: 'postgresql', dbNamespace: this.schema };
     const onError = { onError: notificationErrorReporter(this.schema, this.channel, options) };
     this.#pool = options.pool;
     this.#registry = options.registry;
@@ -225,7 +230,7 @@ export class PostgresEventStore implements IEventStore {
    * and serialised before anything is sent. With `options.client` the append joins the
    * caller's transaction on that connection.
    */
-  async append(
+  append(
     aggregateId: string,
     expectedVersion: ExpectedVersionMode,
     events: readonly NewEvent[],
@@ -234,24 +239,34 @@ export class PostgresEventStore implements IEventStore {
     // On a caller's connection the store cannot see the commit, so append_events sends the
     // NOTIFY inside the transaction; otherwise the store announces the append after it.
     const inCallerTransaction = options.client !== undefined;
-    const prepared = prepareAppend(this.#registry, aggregateId, expectedVersion, events, inCallerTransaction);
-    const result = await this.#append(options.client ?? this.#queryable(), prepared, !inCallerTransaction);
-    if (!inCallerTransaction && !result.duplicate && result.events.length > 0) this.#appended();
-    return result;
+    return instrumentAppend(this.#telemetry, aggregateId, expectedVersion, events, async (traced) => {
+      const prepared = prepareAppend(
+        this.#registry,
+        aggregateId,
+        expectedVersion,
+        traced,
+        inCallerTransaction,
+      );
+      const result = await this.#append(options.client ?? this.#queryable(), prepared, !inCallerTransaction);
+      if (!inCallerTransaction && !result.duplicate && result.events.length > 0) this.#appended();
+      return result;
+    });
   }
 
   /** The events of a stream in version order; see {@link IEventStore.load}. */
-  async load(aggregateId: string, options: PostgresLoadOptions = {}): Promise<StoredEvent[]> {
-    assertValidId('aggregateId', aggregateId);
-    const { fromVersion, toVersion } = normaliseLoadRange(options);
-    if (fromVersion > MAX_INT4 || toVersion < fromVersion) return [];
-    const rows = await this.#query<EventRow>(
-      options.client ?? this.#queryable(),
-      this.#sql.load,
-      [aggregateId, fromVersion, Math.min(toVersion, MAX_INT4)],
-      'load',
-    );
-    return rows.map((row) => this.#registry.decode(toRawEvent(row)));
+  load(aggregateId: string, options: PostgresLoadOptions = {}): Promise<StoredEvent[]> {
+    return instrumentLoad(this.#telemetry, aggregateId, async () => {
+      assertValidId('aggregateId', aggregateId);
+      const { fromVersion, toVersion } = normaliseLoadRange(options);
+      if (fromVersion > MAX_INT4 || toVersion < fromVersion) return [];
+      const rows = await this.#query<EventRow>(
+        options.client ?? this.#queryable(),
+        this.#sql.load,
+        [aggregateId, fromVersion, Math.min(toVersion, MAX_INT4)],
+        'load',
+      );
+      return rows.map((row) => this.#registry.decode(toRawEvent(row)));
+    });
   }
 
   /**
@@ -412,13 +427,14 @@ export class PostgresEventStore implements IEventStore {
     const result = await runInTransaction(this.#pool, (client) =>
       work({
         client,
-        append: async (aggregateId, expectedVersion, events) => {
-          // Announced by the store once COMMIT has succeeded.
-          const prepared = prepareAppend(this.#registry, aggregateId, expectedVersion, events, false);
-          const outcome = await this.#append(client, prepared, false);
-          if (!outcome.duplicate && outcome.events.length > 0) appended = true;
-          return outcome;
-        },
+        append: (aggregateId, expectedVersion, events) =>
+          instrumentAppend(this.#telemetry, aggregateId, expectedVersion, events, async (traced) => {
+            // Announced by the store once COMMIT has succeeded.
+            const prepared = prepareAppend(this.#registry, aggregateId, expectedVersion, traced, false);
+            const outcome = await this.#append(client, prepared, false);
+            if (!outcome.duplicate && outcome.events.length > 0) appended = true;
+            return outcome;
+          }),
         load: (aggregateId, options) => this.load(aggregateId, { ...options, client }),
         streamVersion: (aggregateId) => this.streamVersion(aggregateId, { client }),
       }),
