@@ -1,7 +1,10 @@
 import {
+  type AnnalsLogger,
+  assertLogger,
   assertProjectionName,
   type CheckpointUpdate,
   compareLogPositions,
+  getDefaultLogger,
   type IEventStore,
   InvalidArgumentError,
   LeaseHolder,
@@ -16,6 +19,7 @@ import {
   type ReadAllResult,
   readProjectionStatus,
   type StoredEvent,
+  safeLog,
   sleep,
   Wakeup,
 } from '../core.js';
@@ -64,8 +68,8 @@ export interface EventRelayOptions {
   readonly exchange?: string;
   /**
    * Events per page: the relay publishes a page, waits once for the broker's confirms, then
-   * saves its checkpoint past it while it publishes the next page. A crash republishes at most
-   * two pages. An integer from 1 to 10000.
+   * saves its checkpoint past it while it publishes the next pages. A crash republishes at most
+   * four pages. An integer from 1 to 10000.
    * @defaultValue 50
    */
   readonly batchSize?: number;
@@ -106,10 +110,16 @@ export interface EventRelayOptions {
   readonly owner?: string;
   /**
    * Called with each failure the relay meets and recovers from (lost connection, store error,
-   * lost lease). It keeps running; `status().lastError` holds the last one.
-   * @defaultValue ignore
+   * lost lease). It keeps running; `status().lastError` holds the last one. They are logged as
+   * well (see `logger`).
+   * @defaultValue none
    */
   readonly onError?: (error: ProjectionError) => void;
+  /**
+   * Where the relay logs those failures, as warnings with `relay`, `exchange` and `err`.
+   * @defaultValue the default logger (`setDefaultLogger` of `annals`)
+   */
+  readonly logger?: AnnalsLogger;
 }
 
 /**
@@ -153,6 +163,7 @@ interface RelaySettings {
   readonly leaseRenewMs: number;
   readonly owner: string;
   readonly onError: (error: ProjectionError) => void;
+  readonly logger: AnnalsLogger;
 }
 
 /** The broker side of a relay: one connection and its confirm channel. */
@@ -166,6 +177,12 @@ interface BrokerLink {
   /** Resolves on the channel's next 'drain' (its write buffer emptied). */
   drained(): Promise<void>;
 }
+
+/**
+ * Confirmed pages a checkpoint save may wait for while the save before it runs: the relay keeps
+ * publishing while a save is in flight, and one save then covers up to this many pages.
+ */
+const MAX_PENDING_PAGES = 2;
 
 /** The stored checkpoint moved under this relay: another relay published (or the lease moved). */
 class RelayCheckpointMovedError extends ProjectionError {
@@ -253,6 +270,8 @@ function resolveSettings(options: EventRelayOptions): RelaySettings {
   if (options.onError !== undefined && typeof options.onError !== 'function') {
     throw new InvalidArgumentError('EventRelay: onError must be a function');
   }
+  const logger = options.logger ?? getDefaultLogger();
+  assertLogger('EventRelay: logger', logger);
   return {
     name,
     exchange,
@@ -265,6 +284,7 @@ function resolveSettings(options: EventRelayOptions): RelaySettings {
     leaseRenewMs: positive('leaseRenewMs', options.leaseRenewMs, 5000),
     owner,
     onError: options.onError ?? (() => {}),
+    logger,
   };
 }
 
@@ -315,12 +335,13 @@ function messageOf(error: unknown): string {
  *   form), publishes them on a confirm channel (persistent messages; id = event id; routing key
  *   `<aggregateType>.<eventType>`; headers, see `EventHeader`), waits once for the broker's
  *   confirms, then saves its checkpoint past the page (compare-and-set, fenced by the lease)
- *   while it reads, publishes and confirms the next page. One save at a time, in log order, and
- *   never past an event the broker has not confirmed.
- * - **At-least-once**: a crash (or a lost lease) republishes the pages published but not yet
- *   checkpointed: the page whose save was in flight and the page after it, at most
- *   `2 × batchSize` events. A lost connection republishes at most the page in flight
- *   (`batchSize` events: the save before it completes first). Consumers de-duplicate by message
+ *   while it reads, publishes and confirms the next pages. One save at a time, in log order, and
+ *   never past an event the broker has not confirmed; a page confirmed while a save still runs
+ *   is covered by the next save (at most two pages per save).
+ * - **At-least-once**: a crash republishes the pages published but not yet checkpointed: those
+ *   of the save in flight, those waiting for it and the page being published, at most
+ *   `4 × batchSize` events (a lost lease too). A lost connection republishes at most the page in flight
+ *   (`batchSize` events: the confirmed pages are saved first). Consumers de-duplicate by message
  *   id. `stop()` waits for the last save, so a clean restart republishes nothing.
  * - **Reconnects**: when the connection or channel closes or fails it reconnects with backoff
  *   (`reconnectDelayMs` doubling to `maxReconnectDelayMs`), keeping its lease, and goes on from
@@ -352,10 +373,14 @@ export class EventRelay {
    */
   #confirmed: LogPosition | undefined;
   /**
-   * The checkpoint save in flight, if any (at most one): the save of the last confirmed page,
-   * overlapped with reading and publishing the next one. It updates `#checkpoint` when it is done.
+   * The checkpoint save in flight, if any (at most one): the save of the last confirmed pages,
+   * overlapped with reading and publishing the next ones. It updates `#checkpoint` when it is done.
    */
-  #saving: Promise<void> | undefined;
+  #saving: { readonly promise: Promise<void>; settled: boolean } | undefined;
+  /** The end of the confirmed pages whose save has not started (it waits for the one in flight). */
+  #pending: { readonly position: LogPosition; readonly timestamp: Date } | undefined;
+  /** How many confirmed pages `#pending` covers. */
+  #pendingPages = 0;
   #published = 0;
   /** The next page, read and encoded while the broker confirms the current one. */
   #readAhead: { readonly after: LogPosition; readonly page: Promise<PreparedPage> } | undefined;
@@ -509,7 +534,8 @@ export class EventRelay {
    *
    * The save of page N runs while page N + 1 is read, published and confirmed: at most one save
    * is in flight, saves run in log order (each expects the position the one before saved), and
-   * none starts before its page is confirmed. Unsaved at any time: at most two pages.
+   * none starts before its page is confirmed; a save may cover up to MAX_PENDING_PAGES pages.
+   * Unsaved at any time: at most four pages.
    */
   async #publishPage(link: BrokerLink, after: LogPosition): Promise<boolean> {
     const ahead = this.#readAhead;
@@ -540,28 +566,58 @@ export class EventRelay {
     await Promise.race([channel.waitForConfirms(), link.lost]);
     this.#published += items.length;
     this.#confirmed = page.next;
-    // One save at a time, in log order: the previous page's save ends before this one starts.
+    this.#pending = { position: page.next, timestamp: last.timestamp };
+    this.#pendingPages += 1;
+    // One save at a time, in log order. While the save before is still running, the next page
+    // goes out without waiting for it (its save will cover both pages), up to
+    // MAX_PENDING_PAGES pages; then, and at the end of the log, the relay waits for it.
+    const busy = this.#saving !== undefined && !this.#saving.settled;
+    if (busy && this.#pendingPages < MAX_PENDING_PAGES && !page.caughtUp) return false;
     await this.#finishSave();
-    const saving = this.#saveCheckpoint(page.next, last.timestamp);
-    saving.catch(() => {}); // observed by #finishSave or #settleSave; never unhandled
-    this.#saving = saving;
+    this.#startPendingSave();
     if (page.caughtUp) await this.#finishSave();
     return page.caughtUp;
+  }
+
+  /** Starts saving the checkpoint past the confirmed pages that wait for a save, if any. */
+  #startPendingSave(): void {
+    const target = this.#pending;
+    if (!target) return;
+    this.#pending = undefined;
+    this.#pendingPages = 0;
+    const saving = { promise: this.#saveCheckpoint(target.position, target.timestamp), settled: false };
+    saving.promise.then(
+      () => {
+        saving.settled = true;
+      },
+      () => {
+        saving.settled = true; // the failure is observed by #finishSave or #settleSave
+      },
+    );
+    this.#saving = saving;
   }
 
   /** Waits for the checkpoint save in flight, if any; rethrows its failure. */
   async #finishSave(): Promise<void> {
     const saving = this.#saving;
     this.#saving = undefined;
-    await saving;
+    await saving?.promise;
   }
 
-  /** Waits for the checkpoint save in flight, if any; returns its failure instead of throwing. */
+  /**
+   * Waits for the checkpoint save in flight, then saves past the confirmed pages still waiting
+   * for a save (so a lost connection or `stop()` republishes none of them); returns the first
+   * failure instead of throwing.
+   */
   async #settleSave(): Promise<unknown> {
     try {
       await this.#finishSave();
+      this.#startPendingSave();
+      await this.#finishSave();
       return undefined;
     } catch (error) {
+      this.#pending = undefined;
+      this.#pendingPages = 0;
       return error;
     }
   }
@@ -686,6 +742,16 @@ export class EventRelay {
 
   #report(error: ProjectionError): void {
     this.#lastError = { error, message: error.message, at: new Date() };
+    safeLog(
+      this.#settings.logger,
+      'warn',
+      {
+        relay: this.#settings.name,
+        exchange: this.#settings.exchange,
+        ...(error.cause === undefined ? {} : { err: error.cause }),
+      },
+      error.message,
+    );
     try {
       this.#settings.onError(error);
     } catch {

@@ -232,12 +232,19 @@ describeWithRabbit('EventRelay on RabbitMQ', () => {
     const received = await collect(exchange);
     const errors: string[] = [];
     const connectionName = `relay under test ${exchange}`;
+    const warnings: { fields: Record<string, unknown>; message: string }[] = [];
     const relay = startRelay({
       eventStore: relayStore,
       checkpoints,
       exchange,
       connectionName,
       onError: (error) => errors.push(error.message),
+      logger: {
+        debug: () => undefined,
+        info: () => undefined,
+        warn: (fields, message) => warnings.push({ fields, message }),
+        error: () => undefined,
+      },
     });
     const appending = appendConcurrently(writer, { writers: 3, orders: 10, perOrder: 4, prefix: 'c' });
     await waitUntil(() => received.length >= 20, { what: 'the relay published a few pages' });
@@ -258,6 +265,10 @@ describeWithRabbit('EventRelay on RabbitMQ', () => {
     const status = await relay.status();
     expect(status.state).toBe('running');
     expect(status.lastError?.message).toMatch(/lost the broker/);
+    // Logged as a warning naming the relay and its exchange.
+    const lost = warnings.find((warning) => /lost the broker/.test(warning.message));
+    expect(lost?.fields).toMatchObject({ relay: `relay:${exchange}`, exchange });
+    expect(warnings.map((warning) => warning.message)).toEqual(errors);
   });
 
   it('with two relays, only the lease holder publishes', async () => {

@@ -67,6 +67,7 @@ async function runOnBroker(context: CommandContext, projections: readonly Projec
     url: broker.url,
     exchange: broker.exchange,
     connectionName: 'annals run relay',
+    logger: config.settings.logger,
     ...(batchSize === undefined ? {} : { batchSize }),
     onError,
   });
