@@ -15,32 +15,54 @@ import {
 
 /**
  * The store an instrumented append or load runs on: its `annals.store` attribute and, for a
- * database, the `db.*` attributes of OpenTelemetry's database conventions.
+ * database, the `db.*` attributes of OpenTelemetry's database conventions. Made once per store
+ * by {@link storeTelemetryTarget}, with the attribute sets precomputed.
  *
  * @internal
  */
 export interface StoreTelemetryTarget {
-  /** `memory` or `postgresql`. */
-  readonly store: string;
-  /** `db.system.name` (`postgresql`), for a database. */
-  readonly dbSystem?: string;
-  /** `db.namespace`: the schema the store's tables are in. */
-  readonly dbNamespace?: string;
+  /** `annals.store` and the `db.*` attributes of an append. */
+  readonly append: Otel.Attributes;
+  /** The same for a load. */
+  readonly load: Otel.Attributes;
+  /** Append metric attributes by outcome. */
+  readonly ok: Otel.Attributes;
+  readonly duplicate: Otel.Attributes;
+  /** The span kind: `client` for a database, else `internal`. */
+  readonly kind: 'client' | 'internal';
+}
+
+/**
+ * The telemetry target of a store: `store` is `memory` or `postgresql`; a database store gives
+ * `dbSystem` (`db.system.name`) and `dbNamespace` (`db.namespace`, its schema).
+ *
+ * @internal
+ */
+export function storeTelemetryTarget(
+  store: string,
+  database?: { readonly system: string; readonly namespace?: string },
+): StoreTelemetryTarget {
+  const attributes = (operation: string): Otel.Attributes =>
+    database === undefined
+      ? { 'annals.store': store }
+      : {
+          'annals.store': store,
+          'db.system.name': database.system,
+          'db.operation.name': operation,
+          ...(database.namespace === undefined ? {} : { 'db.namespace': database.namespace }),
+        };
+  const append = attributes('append');
+  return Object.freeze({
+    append,
+    load: attributes('load'),
+    ok: { ...append, 'annals.outcome': 'ok' },
+    duplicate: { ...append, 'annals.outcome': 'duplicate' },
+    kind: database === undefined ? 'internal' : 'client',
+  });
 }
 
 function expectedVersionAttribute(expectedVersion: ExpectedVersionMode): string | number {
   return typeof expectedVersion === 'number' ? expectedVersion : String(expectedVersion);
-}
-
-function baseAttributes(target: StoreTelemetryTarget, operation: string): Otel.Attributes {
-  return target.dbSystem === undefined
-    ? { 'annals.store': target.store }
-    : {
-        'annals.store': target.store,
-        'db.system.name': target.dbSystem,
-        'db.operation.name': operation,
-        ...(target.dbNamespace === undefined ? {} : { 'db.namespace': target.dbNamespace }),
-      };
 }
 
 /**
@@ -58,7 +80,7 @@ export function instrumentAppend(
   run: (events: readonly NewEvent[]) => Promise<AppendResult>,
 ): Promise<AppendResult> {
   const found = telemetry();
-  if (found === null) return run(events);
+  if (found === null || !found.live) return run(events);
   return tracedAppend(found, target, aggregateId, expectedVersion, events, run);
 }
 
@@ -72,12 +94,12 @@ async function tracedAppend(
 ): Promise<AppendResult> {
   const instruments = found.instruments;
   const start = performance.now();
-  const attributes = baseAttributes(target, 'append');
+  const attributes = target.append;
   try {
     const result = await withSpan(
       'annals.append',
       {
-        kind: target.dbSystem === undefined ? 'internal' : 'client',
+        kind: target.kind,
         attributes: {
           ...attributes,
           'annals.aggregate.id': aggregateId,
@@ -110,12 +132,12 @@ async function tracedAppend(
       },
     );
     if (instruments) {
-      const outcome = result.duplicate ? 'duplicate' : 'ok';
-      instruments.appends.add(1, { ...attributes, 'annals.outcome': outcome });
+      const outcome = result.duplicate ? target.duplicate : target.ok;
+      instruments.appends.add(1, outcome);
       if (!result.duplicate && result.events.length > 0) {
         instruments.eventsAppended.add(result.events.length, attributes);
       }
-      instruments.appendDuration.record(secondsSince(start), { ...attributes, 'annals.outcome': outcome });
+      instruments.appendDuration.record(secondsSince(start), outcome);
     }
     return result;
   } catch (error) {
@@ -146,7 +168,7 @@ export function instrumentLoad(
   run: () => Promise<StoredEvent[]>,
 ): Promise<StoredEvent[]> {
   const found = telemetry();
-  if (found === null) return run();
+  if (found === null || !found.live) return run();
   return tracedLoad(found, target, aggregateId, run);
 }
 
@@ -158,13 +180,13 @@ async function tracedLoad(
 ): Promise<StoredEvent[]> {
   const instruments = found.instruments;
   const start = performance.now();
-  const attributes = baseAttributes(target, 'load');
+  const attributes = target.load;
   let outcome: Otel.Attributes = attributes;
   try {
     return await withSpan(
       'annals.load',
       {
-        kind: target.dbSystem === undefined ? 'internal' : 'client',
+        kind: target.kind,
         attributes: { ...attributes, 'annals.aggregate.id': aggregateId },
       },
       async (span) => {

@@ -149,12 +149,21 @@ function createInstruments(meter: Otel.Meter): TelemetryInstruments {
 /**
  * Telemetry as annals runs it: the API, the tracer, the instruments.
  *
+ * With the API installed but no SDK registered, {@link Telemetry.liveTracer} and
+ * {@link Telemetry.instruments} are undefined, so instrumented calls skip their spans and
+ * measurements (the no-op API's spans and instruments would do nothing anyway).
+ *
  * @internal
  */
 export class Telemetry {
-  /** The tracer; undefined when tracing is off. */
-  readonly tracer: Otel.Tracer | undefined;
+  readonly #tracer: Otel.Tracer | undefined;
   readonly #metrics: boolean;
+  /** The no-op tracer provider of this copy of the API (a proxy's delegate until an SDK registers). */
+  readonly #noopTracerProvider: Otel.TracerProvider;
+  /** The class of this copy of the API's no-op meter. */
+  readonly #noopMeter: abstract new (
+    ...args: never[]
+  ) => unknown;
   #provider: unknown;
   #instruments: TelemetryInstruments | undefined;
 
@@ -164,22 +173,57 @@ export class Telemetry {
     metrics: boolean,
   ) {
     // A ProxyTracer: it follows a tracer provider registered later.
-    this.tracer = tracing ? api.trace.getTracer(TELEMETRY_SCOPE) : undefined;
+    this.#tracer = tracing ? api.trace.getTracer(TELEMETRY_SCOPE) : undefined;
     this.#metrics = metrics;
+    this.#noopTracerProvider = new api.ProxyTracerProvider().getDelegate();
+    this.#noopMeter = api.createNoopMeter().constructor as abstract new (...args: never[]) => unknown;
+  }
+
+  /** True when metrics are on (whether or not an SDK is registered). */
+  get metricsEnabled(): boolean {
+    return this.#metrics;
+  }
+
+  /** True when tracing is on (whether or not an SDK is registered). */
+  get tracing(): boolean {
+    return this.#tracer !== undefined;
   }
 
   /**
-   * The metric instruments; undefined when metrics are off. The API has no proxy meter, so the
-   * instruments are created again when the global meter provider changed.
+   * The tracer when tracing is on and a tracer provider (an SDK) is registered; undefined
+   * otherwise.
+   */
+  get liveTracer(): Otel.Tracer | undefined {
+    if (this.#tracer === undefined) return undefined;
+    const provider = this.api.trace.getTracerProvider();
+    if (
+      provider instanceof this.api.ProxyTracerProvider &&
+      provider.getDelegate() === this.#noopTracerProvider
+    ) {
+      return undefined;
+    }
+    return this.#tracer;
+  }
+
+  /**
+   * The metric instruments when metrics are on and a meter provider (an SDK) is registered;
+   * undefined otherwise. The API has no proxy meter, so the instruments are created again when
+   * the global meter provider changed.
    */
   get instruments(): TelemetryInstruments | undefined {
     if (!this.#metrics) return undefined;
     const provider = this.api.metrics.getMeterProvider();
     if (provider !== this.#provider) {
       this.#provider = provider;
-      this.#instruments = createInstruments(provider.getMeter(TELEMETRY_SCOPE));
+      const meter = provider.getMeter(TELEMETRY_SCOPE);
+      this.#instruments = meter instanceof this.#noopMeter ? undefined : createInstruments(meter);
     }
     return this.#instruments;
+  }
+
+  /** True when there is anything to do: a registered tracer or meter provider. */
+  get live(): boolean {
+    return this.liveTracer !== undefined || this.instruments !== undefined;
   }
 }
 
@@ -247,8 +291,8 @@ export function getTelemetryState(): TelemetryState {
   const found = telemetry();
   return {
     active: found !== null,
-    tracing: found?.tracer !== undefined,
-    metrics: found !== null && found.instruments !== undefined,
+    tracing: found?.tracing === true,
+    metrics: found?.metricsEnabled === true,
   };
 }
 
@@ -292,7 +336,7 @@ export function parseTraceparent(text: unknown): Otel.SpanContext | undefined {
  */
 export function activeTraceparent(): string | undefined {
   const found = telemetry();
-  if (found?.tracer === undefined) return undefined;
+  if (found?.liveTracer === undefined) return undefined;
   const spanContext = found.api.trace.getSpanContext(found.api.context.active());
   return spanContext && found.api.trace.isSpanContextValid(spanContext)
     ? formatTraceparent(spanContext)
@@ -384,6 +428,7 @@ function spanKind(api: typeof Otel, kind: AnnalsSpanKind | undefined): Otel.Span
 }
 
 function linksOf(options: AnnalsSpanOptions): Otel.Link[] | undefined {
+  if (options.links === undefined && options.linkContexts === undefined) return undefined;
   const links: Otel.Link[] = [];
   const seen = new Set<string>();
   for (const context of options.linkContexts ?? []) {
@@ -413,11 +458,11 @@ export function withSpan<T>(
   work: (span: Otel.Span | undefined) => Promise<T>,
 ): Promise<T> {
   const found = telemetry();
-  const tracer = found?.tracer;
+  const tracer = found?.liveTracer;
   if (found === null || tracer === undefined) return work(undefined);
   const { api } = found;
   let parent = api.context.active();
-  const remote = parseTraceparent(options.parent);
+  const remote = options.parent === undefined ? undefined : parseTraceparent(options.parent);
   if (remote) parent = api.trace.setSpanContext(parent, remote);
   const links = linksOf(options);
   const span = tracer.startSpan(
@@ -464,7 +509,7 @@ export function recordSpanError(span: Otel.Span | undefined, error: unknown): vo
 /** Adds an event to the active span, when annals traces and one is recording. @internal */
 export function addActiveSpanEvent(name: string, attributes: Otel.Attributes): void {
   const found = telemetry();
-  if (found?.tracer === undefined) return;
+  if (found?.liveTracer === undefined) return;
   const span = found.api.trace.getActiveSpan();
   if (span?.isRecording()) span.addEvent(name, attributes);
 }

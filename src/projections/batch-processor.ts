@@ -126,7 +126,7 @@ export class BatchProcessor<TContext> {
    */
   process(events: readonly StoredEvent[], options: ProcessOptions): Promise<number> {
     const found = telemetry();
-    if (found === null) return this.#process(events, options);
+    if (found === null || !found.live) return this.#process(events, options);
     const instruments = found.instruments;
     const attributes = { 'annals.projection': this.projection.name };
     const start = performance.now();
@@ -281,7 +281,7 @@ export class BatchProcessor<TContext> {
    */
   #apply(event: StoredEvent, context: TContext, attempt: number, rebuilding: boolean): Promise<boolean> {
     const found = telemetry();
-    if (found?.tracer === undefined || !this.projection.handlerFor(event.type)) {
+    if (found?.liveTracer === undefined || !this.projection.handlerFor(event.type)) {
       return applyProjectionEvent(this.projection, event, context, { attempt, rebuilding });
     }
     const batch = found.api.trace.getSpanContext(found.api.context.active());

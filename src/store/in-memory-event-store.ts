@@ -17,6 +17,7 @@ import {
   instrumentAppend,
   instrumentLoad,
   type StoreTelemetryTarget,
+  storeTelemetryTarget,
 } from '../observability/store-telemetry.js';
 import { assertLogPosition } from './assert-log-position.js';
 import type {
@@ -47,7 +48,7 @@ interface MemoryRow {
   readonly transactionId: bigint;
 }
 
-const MEMORY_TARGET: StoreTelemetryTarget = Object.freeze({ store: 'memory' });
+const MEMORY_TARGET: StoreTelemetryTarget = storeTelemetryTarget('memory');
 
 /** Options of {@link InMemoryEventStore}. */
 export interface InMemoryEventStoreOptions {

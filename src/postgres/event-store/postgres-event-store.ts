@@ -26,6 +26,7 @@ import {
   StoreFailedError,
   type StoreTelemetryTarget,
   safeLog,
+  storeTelemetryTarget,
   type Unsubscribe,
 } from '../../core.js';
 import { appendedChannel, quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
@@ -182,7 +183,7 @@ export class PostgresEventStore implements IEventStore {
     }
     this.schema = resolveSchemaName(options.schema);
     this.channel = appendedChannel(this.schema);
-    this.#telemetry = { store: 'postgresql', dbSystem: 'postgresql', dbNamespace: this.schema };
+    this.#telemetry = storeTelemetryTarget('postgresql', { system: 'postgresql', namespace: this.schema });
     const onError = { onError: notificationErrorReporter(this.schema, this.channel, options) };
     this.#pool = options.pool;
     this.#registry = options.registry;
