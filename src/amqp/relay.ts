@@ -544,7 +544,8 @@ export class EventRelay {
       ahead && compareLogPositions(ahead.after, after) === 0 ? await ahead.page : await this.#prepare(after);
     const last = items.at(-1);
     if (!last) {
-      await this.#finishSave();
+      // The end of the log: the confirmed pages still waiting for a save are saved now.
+      await this.#saveConfirmed();
       return true;
     }
     const { channel } = link;
@@ -579,6 +580,13 @@ export class EventRelay {
     return page.caughtUp;
   }
 
+  /** Waits for the save in flight, then saves past every confirmed page; rethrows a failure. */
+  async #saveConfirmed(): Promise<void> {
+    await this.#finishSave();
+    this.#startPendingSave();
+    await this.#finishSave();
+  }
+
   /** Starts saving the checkpoint past the confirmed pages that wait for a save, if any. */
   #startPendingSave(): void {
     const target = this.#pending;
@@ -611,9 +619,7 @@ export class EventRelay {
    */
   async #settleSave(): Promise<unknown> {
     try {
-      await this.#finishSave();
-      this.#startPendingSave();
-      await this.#finishSave();
+      await this.#saveConfirmed();
       return undefined;
     } catch (error) {
       this.#pending = undefined;

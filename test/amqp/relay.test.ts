@@ -226,6 +226,40 @@ describeWithRabbit('EventRelay on RabbitMQ', () => {
     expect(ids(received)).toEqual(log);
   });
 
+  it('with checkpoint saves slower than the pages, it keeps publishing and still checkpoints the end of the log', async () => {
+    const { writer, relayStore, checkpoints } = stores;
+    const exchange = nextExchange();
+    const received = await collect(exchange);
+    // The real store, each save 150 ms late: a page is confirmed while the save before it runs.
+    let saves = 0;
+    const slowTransaction: typeof checkpoints.transaction = async (work) => {
+      saves += 1;
+      await new Promise((resolve) => setTimeout(resolve, 150));
+      return checkpoints.transaction(work);
+    };
+    const slow = new Proxy(checkpoints, {
+      get: (target, property) => {
+        if (property === 'transaction') return slowTransaction;
+        const value = Reflect.get(target, property, target);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    await appendConcurrently(writer, { writers: 2, orders: 5, perOrder: 4, prefix: 'slow' });
+    const log = await logIds(writer);
+    const relay = startRelay({ eventStore: relayStore, checkpoints: slow, exchange });
+    await waitUntil(async () => (await relay.status()).lagEvents === 0n, {
+      what: 'the relay caught up, its checkpoint at the head',
+    });
+    const stored = await checkpoints.loadCheckpoint(`relay:${exchange}`);
+    expect(stored.position).toEqual((await writer.head()).position);
+    // Fewer saves than pages: pages confirmed during a save were covered by the next one.
+    const pages = Math.ceil(log.length / 10);
+    expect(saves).toBeLessThan(pages);
+    await relay.stop();
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    expect(ids(received)).toEqual(log);
+  });
+
   it('reconnects after the broker closes its connection and goes on without loss', async () => {
     const { writer, relayStore, checkpoints } = stores;
     const exchange = nextExchange();
