@@ -7,11 +7,12 @@
 // - node_modules/annals is a symlink to this repository, so `annals`, `annals/postgres`, ... resolve
 //   through package.json's exports map to dist/ (no path aliases); the peers (zod, pg, amqplib,
 //   PGlite, vitest, valibot, @types/*) are symlinks to this repository's node_modules.
-// - a block of docs/x.md becomes docs/x.<n>.ts and a block of README.md README.<n>.ts, so relative
-//   imports work as they read from the Markdown file: `../examples/order/events.js` in docs/*.md
-//   (`./examples/...` in README.md) is the Order example (copied into the project).
-// - a block whose first line is a file name comment (`// src/orders.ts`) is that file of a small
-//   project of its own, docs/x/src/orders.ts, so the blocks of a guide can import each other.
+// - the blocks of docs/x.md are files in docs/x/ (block-<n>.ts), those of README.md README.<n>.ts;
+//   relative imports work as they read from the Markdown file: `../examples/order/events.js` in
+//   docs/*.md (`./examples/...` in README.md) is the Order example (copied into the project, with
+//   docs/examples a link to it).
+// - a block whose first line is a file name comment (`// src/orders.ts`) is that file,
+//   docs/x/src/orders.ts, so the blocks of a page can import each other (`./src/orders.js`).
 // - compiler options: strict, module/moduleResolution nodenext, ES2022, "type": "module".
 //
 // Markers, an HTML comment on the line before the block (invisible on GitHub):
@@ -117,6 +118,8 @@ try {
     fs.symlinkSync(source, path.join(project, 'node_modules', peer), 'dir');
   }
   fs.cpSync(path.join(root, 'examples'), path.join(project, 'examples'), { recursive: true });
+  fs.mkdirSync(path.join(project, 'docs'));
+  fs.symlinkSync('../examples', path.join(project, 'docs/examples'), 'dir');
 
   const snippets = [];
   const skipped = [];
@@ -141,7 +144,9 @@ try {
         throw new Error(`${where}: unknown marker "snippet: ${block.marker.kind}"`);
       }
       const named = /^\/\/ ([\w./-]+\.tsx?)\s*$/.exec(block.text.split('\n')[0] ?? '');
-      const relative = named ? `${base}/${named[1]}` : `${base}.${n}.ts`;
+      const nested = file.includes('/');
+      const relative = named ? `${base}/${named[1]}` : nested ? `${base}/block-${n}.ts` : `${base}.${n}.ts`;
+      if (named && !nested) throw new Error(`${where}: file name comments work in docs/*.md only`);
       let text = block.text;
       // A block with no import or export is a script; make it a module, so top-level await
       // works and its names do not collide with other blocks'.
