@@ -8,6 +8,8 @@ export interface CliIo {
   readonly cwd: string;
   /** Resolves when the user asks a long-running command to stop (SIGINT or SIGTERM). */
   readonly stopRequested: () => Promise<string>;
+  /** The environment (`DATABASE_URL` for `annals migrate` without a config). @defaultValue `process.env` */
+  readonly env?: Readonly<Record<string, string | undefined>>;
 }
 
 /** The part of a writable stream the CLI uses. */

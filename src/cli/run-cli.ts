@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { ResolvedAnnalsConfig } from '../core.js';
 import { CliError, describeError } from './cli-error.js';
 import { type CliIo, writeLine } from './cli-io.js';
 import type { CliOptions, CommandContext } from './commands/command-context.js';
@@ -7,58 +8,51 @@ import { migrateCommand } from './commands/migrate-command.js';
 import { rebuildCommand } from './commands/rebuild-command.js';
 import { runCommand } from './commands/run-command.js';
 import { statusCommand } from './commands/status-command.js';
+import { COMMAND_HELP, HELP } from './help.js';
 import { loadConfig } from './load-config.js';
 import { openConfig } from './open-config.js';
+import { packageVersion } from './version.js';
 
-/** The text of `annals --help`. */
-export const HELP = `annals: operate annals projections and their PostgreSQL schema
-
-Usage: annals <command> [options]
-
-Commands:
-  migrate                          create or update the database schema
-  status                           checkpoint, lag, dead letters and lease of every projection
-  rebuild <projection>             reset a projection and replay the whole log, with progress
-  run [projection...]              run projections (all by default) until SIGINT or SIGTERM,
-                                   on the log or (transport 'broker') the relay and consumers
-  dead-letters list <projection>   list a projection's dead letters (--limit, --offset);
-                                   the broker's when the projections run on it
-  dead-letters retry <id>          apply a dead letter's event again; removed on success
-  dead-letters discard <id>        remove a dead letter without applying its event
-  dead-letters --broker <url> list [projection] | retry <event-id> | discard <event-id>
-                                   the same on RabbitMQ's dead-letter queue (--dlq <queue>)
-
-Options:
-  -c, --config <path>  the config module (default: annals.config.ts, .js or .mjs here)
-      --json           JSON output (status, dead-letters list)
-      --limit <n>      dead letters per page (default 100)
-      --offset <n>     dead letters to skip (default 0)
-      --debug          print stack traces of errors
-  -h, --help           show this help
-
-Alerts of status: it prints the status all the same, then one "annals: alert: ..." line per
-breach on stderr, and exits with 2 (an error exits with 1):
-      --max-lag-events <n>    a projection or relay is more than n events behind
-      --max-lag-ms <n>        a projection or relay is more than n ms behind in event time
-      --fail-on-dead-letters  a projection has dead letters
-      --fail-on-blocked       a projection waits at an event it cannot read
-
-The config module's default export is defineConfig({ registry, eventStore: { connectionString },
-messageBroker?: { url }, projections: { definitions, transport?, targetDb? }, idempotency? })
-from 'annals' (or a function returning it), or the same with live stores.
-Node.js runs a .ts config only through a loader: NODE_OPTIONS=--import=tsx annals status.
-See docs/operations.md.`;
+export { HELP } from './help.js';
 
 /** A command; one that resolves to a number exits with it (`status`: 2 when a threshold is breached). */
 type Command = (context: CommandContext) => Promise<number | undefined> | Promise<void>;
 
-const COMMANDS: Record<string, Command> = {
-  migrate: migrateCommand,
-  status: statusCommand,
-  rebuild: rebuildCommand,
-  run: runCommand,
-  'dead-letters': deadLettersCommand,
+/** A command and what it needs. */
+interface CommandSpec {
+  readonly run: Command;
+  /** The options (long names) that apply besides --config, --debug and --help. */
+  readonly options: readonly string[];
+  /** Whether the config must list projections for this invocation. */
+  readonly needsProjections: (settings: ResolvedAnnalsConfig, options: CliOptions) => boolean;
+}
+
+const ALERT_OPTIONS = ['json', 'max-lag-events', 'max-lag-ms', 'fail-on-dead-letters', 'fail-on-blocked'];
+
+const COMMANDS: Record<string, CommandSpec> = {
+  // `migrate` finds its config itself (it may do without); see runCli.
+  migrate: {
+    run: async () => undefined,
+    options: ['print-sql', 'database-url', 'schema'],
+    needsProjections: () => false,
+  },
+  status: {
+    run: statusCommand,
+    options: ALERT_OPTIONS,
+    // A service that only relays its events has relays to show.
+    needsProjections: (settings) => settings.relays.length === 0,
+  },
+  rebuild: { run: rebuildCommand, options: [], needsProjections: () => true },
+  run: { run: runCommand, options: [], needsProjections: () => true },
+  'dead-letters': {
+    run: deadLettersCommand,
+    options: ['json', 'limit', 'offset', 'broker', 'dlq'],
+    needsProjections: (_settings, options) => options.broker === undefined,
+  },
 };
+
+/** Options that apply to every command. */
+const GLOBAL_OPTIONS = new Set(['config', 'debug', 'help', 'version']);
 
 function parseCount(name: string, text: string | undefined, minimum: number): number | undefined {
   if (text === undefined) return undefined;
@@ -74,6 +68,8 @@ function parse(argv: readonly string[]): {
   args: string[];
   options: CliOptions;
   help: boolean;
+  version: boolean;
+  given: string[];
 } {
   let parsed: ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true; strict: true }>>;
   try {
@@ -88,6 +84,8 @@ function parse(argv: readonly string[]): {
     command,
     args,
     help: values.help === true,
+    version: values.version === true,
+    given: Object.keys(values).filter((name) => values[name as keyof typeof values] !== undefined),
     options: {
       config: values.config,
       json: values.json === true,
@@ -100,6 +98,9 @@ function parse(argv: readonly string[]): {
       maxLagMs: parseCount('max-lag-ms', values['max-lag-ms'], 0),
       failOnDeadLetters: values['fail-on-dead-letters'] === true,
       failOnBlocked: values['fail-on-blocked'] === true,
+      databaseUrl: values['database-url'],
+      schema: values.schema,
+      printSql: values['print-sql'] === true,
     },
   };
 }
@@ -115,8 +116,12 @@ const OPTIONS = {
   'max-lag-ms': { type: 'string' },
   'fail-on-dead-letters': { type: 'boolean' },
   'fail-on-blocked': { type: 'boolean' },
+  'database-url': { type: 'string' },
+  schema: { type: 'string' },
+  'print-sql': { type: 'boolean' },
   debug: { type: 'boolean' },
   help: { type: 'boolean', short: 'h' },
+  version: { type: 'boolean', short: 'v' },
 } as const;
 
 /**
@@ -127,18 +132,48 @@ const OPTIONS = {
 export async function runCli(argv: readonly string[], io: CliIo): Promise<number> {
   const debug = argv.includes('--debug');
   try {
-    const { command, args, options, help } = parse(argv);
-    if (help || command === undefined || command === 'help') {
-      writeLine(help || command === 'help' ? io.stdout : io.stderr, HELP);
-      return help || command === 'help' ? 0 : 1;
+    const { command, args, options, help, version, given } = parse(argv);
+    if (version) {
+      writeLine(io.stdout, packageVersion());
+      return 0;
     }
-    const run = COMMANDS[command];
-    if (!run) throw new CliError(`unknown command "${command}"; run annals --help`);
-    const { config: settings } = await loadConfig(io.cwd, options.config);
+    if (command === 'help' || (help && command !== undefined)) {
+      // `annals help <command>` or `annals <command> --help`.
+      const name = command === 'help' ? args[0] : command;
+      if (name === undefined) {
+        writeLine(io.stdout, HELP);
+        return 0;
+      }
+      const text = COMMAND_HELP[name];
+      if (text === undefined) throw new CliError(`unknown command "${name}"; run annals --help`);
+      writeLine(io.stdout, text);
+      return 0;
+    }
+    if (help || command === undefined) {
+      writeLine(help ? io.stdout : io.stderr, HELP);
+      return help ? 0 : 1;
+    }
+    const spec = COMMANDS[command];
+    if (!spec) throw new CliError(`unknown command "${command}"; run annals --help`);
+    for (const name of given) {
+      if (!GLOBAL_OPTIONS.has(name) && !spec.options.includes(name)) {
+        throw new CliError(`--${name} does not apply to ${command}; run annals ${command} --help`);
+      }
+    }
+    if (command === 'migrate') {
+      await migrateCommand({ io, args, options });
+      return 0;
+    }
+    const { path, config: settings } = await loadConfig(io.cwd, options.config);
+    if (settings.projections.length === 0 && spec.needsProjections(settings, options)) {
+      throw new CliError(
+        `${command} needs projections, and ${path} has none (projections: { definitions: [...] }); annals migrate works without`,
+      );
+    }
     const config = await openConfig(settings);
     let code: number | undefined;
     try {
-      code = (await run({ io, config, args, options })) ?? undefined;
+      code = (await spec.run({ io, config, args, options })) ?? undefined;
     } finally {
       await config.close().catch((error: unknown) => {
         writeLine(io.stderr, `annals: warning: closing the config's stores failed: ${describeError(error)}`);

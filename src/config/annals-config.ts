@@ -117,7 +117,7 @@ export interface IdempotencySettings {
  * possible for those who compose the stores by hand (`eventStore` as an `IEventStore` together
  * with `projectionStore`, and `projections` as an array).
  *
- * Export it as the default export of `annals.config.{ts,js,mjs}`, directly or as a (possibly
+ * Export it as the default export of `annals.config.{ts,mts,cts,js,mjs,cjs}`, directly or as a (possibly
  * async) function that returns it; see {@link defineConfig}.
  */
 export interface AnnalsConfig {
@@ -133,9 +133,12 @@ export interface AnnalsConfig {
   readonly registry?: EventRegistry;
   /**
    * The projections: {@link ProjectionsSettings}, or just the array of definitions (the log
-   * transport, with `runner`'s options).
+   * transport, with `runner`'s options). A service without projections leaves it out (or gives
+   * an empty list): `annals migrate` works without; `status`, `rebuild`, `run` and `dead-letters`
+   * say they need projections.
+   * @defaultValue none
    */
-  readonly projections: readonly Projection<any>[] | ProjectionsSettings;
+  readonly projections?: readonly Projection<any>[] | ProjectionsSettings;
   /**
    * With a live `eventStore`: where checkpoints, dead letters and leases live (such as
    * `PostgresProjectionStore`). Not used with settings (see `projections.targetDb`).

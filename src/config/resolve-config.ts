@@ -60,7 +60,7 @@ export interface ResolvedAnnalsConfig {
   readonly registry: EventRegistry | undefined;
   /** The live projection store, when the config composes by hand. */
   readonly projectionStore: ProjectionStore<any> | undefined;
-  /** The projection definitions. */
+  /** The projection definitions; empty when the config has none. */
   readonly projections: readonly Projection<any>[];
   /** How the projections are fed. */
   readonly transport: ProjectionTransport;
@@ -208,7 +208,7 @@ export async function resolveAnnalsConfig(exported: unknown): Promise<ResolvedAn
   const value = typeof exported === 'function' ? await (exported as () => unknown)() : exported;
   if (!isObject(value) || Array.isArray(value)) {
     throw new InvalidArgumentError(
-      'the config must be an object { eventStore, projections, ... } or a function returning one',
+      'the config must be an object { eventStore, projections?, ... } or a function returning one',
     );
   }
   const problems = new Problems();
@@ -433,10 +433,9 @@ function projectionsSection(
   eventStore: ResolvedAnnalsConfig['eventStore'] | undefined,
 ): ProjectionsSection {
   const empty: ProjectionsSection = { definitions: [], transport: 'log', targetDb: undefined, runner: {} };
-  if (value === undefined) {
-    problems.add('projections', 'is missing: give { definitions: [...] } or an array of projections');
-    return empty;
-  }
+  // No projections is a valid config (a service that only writes events): `annals migrate` needs
+  // none; the commands that run projections say so themselves.
+  if (value === undefined) return empty;
   if (Array.isArray(value)) return { ...empty, definitions: definitions(problems, 'projections', value) };
   if (!isObject(value) || isProjection(value)) {
     const got = isProjection(value) ? 'one projection (put it in an array)' : shown(value);
@@ -503,10 +502,6 @@ const isProjection = (value: unknown) =>
   isObject(value) && typeof value.name === 'string' && hasMethods(value, 'handlerFor');
 
 function definitions(problems: Problems, path: string, list: readonly unknown[]): readonly Projection<any>[] {
-  if (list.length === 0) {
-    problems.add(path, 'must list at least one projection');
-    return [];
-  }
   const firstIndex = new Map<string, number>();
   for (const [index, projection] of list.entries()) {
     if (!isProjection(projection)) {

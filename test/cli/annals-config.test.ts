@@ -35,6 +35,23 @@ describe('the configuration with live stores (composed by hand)', () => {
     expect((await resolveAnnalsConfig(defineConfig(async () => config))).projections).toEqual([projection]);
   });
 
+  it('accepts a config without projections (missing or empty), for a service that only writes events', async () => {
+    for (const projections of [undefined, [], { definitions: [] }]) {
+      const resolved = await resolveAnnalsConfig({ eventStore, projectionStore, projections });
+      expect(resolved.projections).toEqual([]);
+      expect(resolved.transport).toBe('log');
+    }
+    const settings = await resolveAnnalsConfig(
+      defineConfig({ registry, eventStore: { connectionString: 'postgres://db/events' } }),
+    );
+    expect(settings.projections).toEqual([]);
+    expect(settings.eventStore).toEqual({
+      connectionString: 'postgres://db/events',
+      schema: 'annals',
+      maxConnections: 10,
+    });
+  });
+
   it('names the problem of a config of the wrong shape', async () => {
     expect(await problem(42)).toMatch(/must be an object/);
     expect(await problem({ projectionStore, projections: [projection] })).toMatch(
@@ -48,9 +65,6 @@ describe('the configuration with live stores (composed by hand)', () => {
     );
     expect(await problem({ eventStore, projectionStore, projections: projection })).toMatch(
       /^config\.projections must be \{ definitions, transport\?, targetDb\?, \.\.\. \} or an array of projections; got one projection \(put it in an array\)$/,
-    );
-    expect(await problem({ eventStore, projectionStore, projections: [] })).toBe(
-      'config.projections must list at least one projection',
     );
     expect(await problem({ eventStore, projectionStore, projections: [projection, { name: 'x' }] })).toBe(
       'config.projections[1] must be a projection made by defineProjection; got an object',

@@ -21,6 +21,12 @@ export interface CliOptions {
   readonly failOnDeadLetters?: boolean | undefined;
   /** `--fail-on-blocked`: `status` alerts (exit 2) on a projection waiting at an unreadable event. */
   readonly failOnBlocked?: boolean | undefined;
+  /** `--database-url <url>`: `migrate` works on this database, without a config. */
+  readonly databaseUrl?: string | undefined;
+  /** `--schema <name>`: `migrate`'s schema without a config. */
+  readonly schema?: string | undefined;
+  /** `--print-sql`: `migrate` prints the SQL instead of running it. */
+  readonly printSql?: boolean | undefined;
 }
 
 /** What a command gets. */

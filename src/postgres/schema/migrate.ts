@@ -32,7 +32,7 @@ export interface MigrateResult {
 }
 
 /** First key of the advisory lock that serialises migrations ("anna" in ASCII). */
-const MIGRATION_LOCK_CLASS = 0x616e6e61;
+export const MIGRATION_LOCK_CLASS = 0x616e6e61;
 
 /**
  * Creates the schema, or brings it up to date: runs every migration not yet recorded in
