@@ -53,10 +53,15 @@ const { events } = await pg.eventStore.readAll();
 check(events.length === 1 && events[0].globalPosition > 0n, 'PGlite round trip: readAll');
 await pg.close();
 
+// The optional @opentelemetry/api is not installed here: annals looked for it (the append) and
+// runs without it, writing no traceparent.
+check(!core.getTelemetryState().active, 'telemetry is active without @opentelemetry/api');
+check(event?.metadata?.traceparent === undefined, 'an event got a traceparent without @opentelemetry/api');
+
 if (failures.length > 0) {
   console.error(failures.map((failure) => `FAIL ${failure}`).join('\n'));
   process.exit(1);
 }
 console.log(
-  'ESM: every entry point loads; runtime exports match etc/public-api.txt; one core; PGlite round trip',
+  'ESM: every entry point loads; runtime exports match etc/public-api.txt; one core; PGlite round trip; no telemetry without its peer',
 );
