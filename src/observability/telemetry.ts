@@ -296,6 +296,35 @@ export function getTelemetryState(): TelemetryState {
   };
 }
 
+/**
+ * Instruments of an adapter (the relay's, a consumer's), made by `create` from annals' meter the
+ * first time they are asked for and again when the global meter provider changed. The returned
+ * function gives undefined when metrics are off or no SDK is registered.
+ *
+ * @example
+ * ```ts
+ * const relayInstruments = meterInstruments((meter) => ({
+ *   published: meter.createCounter('annals.relay.published', { unit: '{message}' }),
+ * }));
+ * relayInstruments()?.published.add(page.length, { 'annals.relay': name });
+ * ```
+ *
+ * @internal
+ */
+export function meterInstruments<T>(create: (meter: Otel.Meter) => T): () => T | undefined {
+  let meter: Otel.Meter | undefined;
+  let made: T | undefined;
+  return () => {
+    const current = telemetry()?.instruments?.meter;
+    if (current === undefined) return undefined;
+    if (current !== meter) {
+      meter = current;
+      made = create(current);
+    }
+    return made;
+  };
+}
+
 /** How many times annals tried to load `@opentelemetry/api`. @internal */
 export function telemetryDetections(): number {
   return detections;

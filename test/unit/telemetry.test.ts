@@ -9,6 +9,12 @@ import {
 } from 'annals';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  extractTraceparent,
+  injectTraceparent,
+  meterInstruments,
+  withSpan,
+} from '../../src/observability/telemetry.js';
+import {
   counterSum,
   histogramCount,
   parentSpanId,
@@ -278,5 +284,58 @@ describe('telemetry (in memory)', () => {
 
   it('refuses an api that is not the OpenTelemetry API', () => {
     expect(() => setTelemetry({ api: {} as never })).toThrow(/@opentelemetry\/api/);
+  });
+});
+
+describe('telemetry helpers for the adapters', () => {
+  it('injects the active span into headers and parents a consumer span to extracted headers', async () => {
+    const headers: Record<string, unknown> = {};
+    await withSpan('publish orders', { kind: 'producer' }, async () => {
+      injectTraceparent(headers);
+    });
+    const [publish] = otel.spansNamed('publish orders');
+    expect(headers.traceparent).toBe(traceparentOf(publish!));
+    // An AMQP header may arrive as a Buffer.
+    const received = { traceparent: Buffer.from(headers.traceparent as string) };
+    await withSpan(
+      'process orders',
+      { kind: 'consumer', parent: extractTraceparent(received) },
+      async () => {},
+    );
+    const [consumed] = otel.spansNamed('process orders');
+    expect(consumed!.kind).toBe(4); // SpanKind.CONSUMER
+    expect(consumed!.spanContext().traceId).toBe(publish!.spanContext().traceId);
+    expect(parentSpanId(consumed!)).toBe(publish!.spanContext().spanId);
+    expect(injectTraceparent({ traceparent: 'kept' }).traceparent).toBe('kept');
+    expect(extractTraceparent({ traceparent: 'not-a-traceparent' })).toBeUndefined();
+  });
+
+  it('links a span to traceparents, skipping invalid and repeated ones, and records a failure', async () => {
+    const one = '00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01';
+    const two = '00-0af7651916cd43dd8448eb211c80319d-b7ad6b7169203332-00';
+    await expect(
+      withSpan('publish page', { links: [one, undefined, 'junk', one, two] }, async () => {
+        throw new Error('broker down');
+      }),
+    ).rejects.toThrow('broker down');
+    const [span] = otel.spansNamed('publish page');
+    expect(span!.links.map((link) => link.context.spanId)).toEqual(['b7ad6b7169203331', 'b7ad6b7169203332']);
+    expect(span!.status.code).toBe(2);
+    expect(span!.attributes['error.type']).toBe('Error');
+    expect(span!.events.map((event) => event.name)).toEqual(['exception']);
+  });
+
+  it('makes adapter instruments from the meter once, and none when telemetry is off', async () => {
+    let made = 0;
+    const instruments = meterInstruments((meter) => {
+      made++;
+      return { published: meter.createCounter('annals.test.published', { unit: '{message}' }) };
+    });
+    instruments()?.published.add(2);
+    instruments()?.published.add(3);
+    expect(made).toBe(1);
+    expect(counterSum(await otel.collect(), 'annals.test.published')).toBe(5);
+    setTelemetry({ enabled: false });
+    expect(instruments()).toBeUndefined();
   });
 });
