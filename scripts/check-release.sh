@@ -54,10 +54,15 @@ if [ -z "$section" ]; then failures+=("CHANGELOG.md has no '## $after' section")
 first_heading=$(grep -m1 '^## ' CHANGELOG.md || true)
 if [ "$first_heading" != "## $after" ]; then failures+=("the first release heading is '$first_heading', not '## $after'"); fi
 
+# changesets formats the notes with prettier, which escapes Markdown characters (docs/\*.md):
+# compare without backslashes.
+plain_section=${section//\\/}
 for file in "${changesets[@]}"; do
   line=${first_lines[$file]}
   if [ -z "$line" ]; then failures+=("$file has no text"); continue; fi
-  if ! grep -qF -- "$line" <<<"$section"; then failures+=("$file's first line is not in the release notes"); fi
+  if ! grep -qF -- "${line//\\/}" <<<"$plain_section"; then
+    failures+=("$file's first line is not in the release notes")
+  fi
 done
 
 # A heading followed by a heading of its level or higher (or by the end) is an empty section.
