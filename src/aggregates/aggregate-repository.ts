@@ -146,6 +146,7 @@ export function toNewEvents(events: readonly DomainEvent[], metadata?: CommandMe
  * @example
  * ```ts
  * const orders = new AggregateRepository(store, { create: (id) => new OrderAggregate(id) });
+ * await orders.execute('order-1', (order) => order.create('customer-7')); // a stream starts with its creation
  * await orders.execute('order-1', (order) => order.addItem('sku-1', 2, 9.5), {
  *   metadata: { commandId: 'cmd-42', correlationId: 'req-7' },
  * });
