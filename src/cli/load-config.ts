@@ -45,7 +45,7 @@ export function findDefaultConfig(cwd: string): string | undefined {
   return undefined;
 }
 
-/** Errors of a native import of TypeScript that jiti gets past (all raised before the config runs). */
+/** Errors of a native import of TypeScript that jiti gets past (raised before the config runs). */
 const NATIVE_TYPESCRIPT_FAILURES = new Set([
   'ERR_UNKNOWN_FILE_EXTENSION', // Node.js without type stripping (20, 22 before 22.18 unflagged)
   'ERR_UNSUPPORTED_TYPESCRIPT_SYNTAX', // enums, parameter properties... under type stripping
@@ -66,8 +66,10 @@ async function importModule(path: string): Promise<{ default?: unknown }> {
     return (await import(pathToFileURL(path).href)) as { default?: unknown };
   } catch (error) {
     const code = (error as { code?: unknown } | null)?.code;
-    if (!TYPESCRIPT.test(path) || typeof code !== 'string' || !NATIVE_TYPESCRIPT_FAILURES.has(code))
-      throw error;
+    // A SyntaxError: type stripping leaves `import` in a .cts, which CommonJS cannot parse.
+    const jitiMayLoad =
+      error instanceof SyntaxError || (typeof code === 'string' && NATIVE_TYPESCRIPT_FAILURES.has(code));
+    if (!TYPESCRIPT.test(path) || !jitiMayLoad) throw error;
   }
   const { createJiti } = await import('jiti');
   const jiti = createJiti(pathToFileURL(path).href, {
@@ -89,7 +91,11 @@ export async function loadConfigAt(path: string): Promise<LoadedConfig> {
   try {
     module = await importModule(path);
   } catch (error) {
-    throw new CliError(`cannot load ${path}: ${describeError(error)}`, { cause: error });
+    // jiti puts where a syntax error is on a line of its own: keep it on the one line.
+    const message = describeError(error);
+    const where = /(\S+:\d+:\d+)\s*$/m.exec(error instanceof Error ? error.message : '')?.[1];
+    const at = where !== undefined && !message.includes(where) ? ` (${where})` : '';
+    throw new CliError(`cannot load ${path}: ${message}${at}`, { cause: error });
   }
   if (module.default === undefined) {
     throw new CliError(`${path} has no default export; export default defineConfig({ ... })`);

@@ -105,6 +105,8 @@ await build({
     writeFileSync(join(project, `annals.config.${ext}`), CONFIG(member));
   }
   cpSync(join(scratch, 'ts'), join(scratch, 'explicit'), { recursive: true });
+  mkdirSync(join(scratch, 'broken'));
+  writeFileSync(join(scratch, 'broken', 'annals.config.mts'), 'const url: string = ;\nexport default {};\n');
 }, 180_000);
 
 afterAll(() => {
@@ -149,6 +151,15 @@ describe('a TypeScript config, through the built executable without a loader', (
       });
     },
   );
+
+  it('reports a syntax error of a TypeScript config in one line, with where it is', async () => {
+    const result = await node([main, 'migrate'], join(scratch, 'broken'));
+    expect(result.code).toBe(1);
+    expect(lines(result.stderr)).toHaveLength(1);
+    expect(result.stderr).toMatch(
+      /^annals: error: cannot load .*broken\/annals\.config\.mts: .*Unexpected token.* \(.*broken\/annals\.config\.mts:1:\d+\)\n$/,
+    );
+  });
 
   it('loads a config given with --config from another directory', async () => {
     const result = await node(
