@@ -1,4 +1,4 @@
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { migrate, type PgPool } from 'annals/postgres';
@@ -144,6 +144,37 @@ describe('annals migrate without projections, or without a config', () => {
       /--schema applies with --database-url or DATABASE_URL \(without a config\)/,
     );
     expectOneLineError(await cli(['migrate', 'extra']), /^annals: error: usage: annals migrate/);
+  });
+
+  it('refuses --print-sql for live stores or a migrate of the config, and closes what the config opened', async () => {
+    const project = join(scratch, 'live');
+    mkdirSync(project);
+    const marker = join(project, 'closed');
+    writeFileSync(
+      join(project, 'annals.config.mjs'),
+      `import { writeFileSync } from 'node:fs';
+const nothing = async () => undefined;
+export default {
+  eventStore: { readAll: nothing, head: nothing, load: nothing, append: nothing, close: async () => writeFileSync(${JSON.stringify(marker)}, 'closed') },
+  projectionStore: { transaction: nothing, loadCheckpoint: nothing, tryAcquireLease: nothing },
+};
+`,
+    );
+    expectOneLineError(
+      await cli(['migrate', '--print-sql'], {}, project),
+      /--print-sql prints annals' migrations for a config with eventStore as settings .*annals\.config\.mjs gives live stores: pass --database-url <url> \[--schema <name>\] instead/,
+    );
+    expect(readFileSync(marker, 'utf8')).toBe('closed');
+    const own = join(scratch, 'own-migrate');
+    mkdirSync(own);
+    writeFileSync(
+      join(own, 'annals.config.mjs'),
+      `export default { eventStore: { connectionString: 'postgres://db/x' }, registry: { encode() {}, decode() {} }, migrate: async () => undefined };\n`,
+    );
+    expectOneLineError(
+      await cli(['migrate', '--print-sql'], {}, own),
+      /annals\.config\.mjs has its own migrate/,
+    );
   });
 
   it('loads a config without projections; the commands that need projections say so in one line', async () => {

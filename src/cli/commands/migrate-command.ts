@@ -144,7 +144,17 @@ async function printSql(io: CliIo, source: Source): Promise<void> {
     io.stdout.write(migrationScript({ schema: source.schema }).sql);
     return;
   }
-  const targets = source.kind === 'url' ? [source.target] : configTargets(source.path, source.settings);
+  let targets: Target[];
+  if (source.kind === 'url') targets = [source.target];
+  else {
+    try {
+      targets = configTargets(source.path, source.settings);
+    } catch (error) {
+      // The config may have opened its live stores: let go of them.
+      await closeRefused(source.settings).catch(() => undefined);
+      throw error;
+    }
+  }
   const scripts: string[] = [];
   // Read every database first: nothing is printed unless each could be read.
   for (const each of targets) {
@@ -159,6 +169,13 @@ async function printSql(io: CliIo, source: Source): Promise<void> {
     }
   }
   io.stdout.write(scripts.join('\n'));
+}
+
+/** Closes what a config opened itself (its live stores), as the CLI does after a command. */
+async function closeRefused(settings: ResolvedAnnalsConfig): Promise<void> {
+  const { eventStore } = settings;
+  if (settings.close) await settings.close();
+  else if (!isEventStoreSettings(eventStore)) await eventStore.close();
 }
 
 /** The PostgreSQL stores of a database given by URL: only its pool and `migrate` are used. */
