@@ -6,6 +6,7 @@
  * `annals/postgres` and `annals/amqp`; test helpers behind `annals/testing`.
  *
  * @packageDocumentation
+ * @module annals
  */
 
 // The public API: what users import. The adapters, `annals/testing` and the CLI import the core

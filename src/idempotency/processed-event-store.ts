@@ -37,7 +37,7 @@ export interface ProcessedEventStore<TUnit = undefined> {
    * in the same unit of work. A `work` that throws records nothing, so a redelivery runs it again.
    * Concurrent calls for one consumer and event: exactly one runs `work`; the others wait and then
    * return `duplicate: true` with the first run's record (or run `work` themselves if the first
-   * failed). Throws {@link InvalidArgumentError} for an unusable consumer or event id.
+   * failed). Throws {@link annals!InvalidArgumentError} for an unusable consumer or event id.
    */
   runOnce<T>(
     consumer: string,

@@ -8,6 +8,7 @@
  * `@electric-sql/pglite` for the embedded database.
  *
  * @packageDocumentation
+ * @module annals/postgres
  */
 
 export { type CreatePostgresOptions, createPostgres, type PostgresStores } from './create-postgres.js';

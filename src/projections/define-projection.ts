@@ -89,8 +89,8 @@ export interface DefineProjectionOptions<TDefinition extends AnyEventDefinition,
 
 /**
  * A projection: a named set of handlers that turn events into a read model. Create it with
- * {@link defineProjection}; run it with a {@link ProjectionRunner}, or feed it events from any
- * other source with {@link applyProjectionEvent}.
+ * {@link defineProjection}; run it with a {@link ProjectionRunner} on the global log, or from
+ * a RabbitMQ queue with the `ProjectionConsumer` of `annals/amqp`.
  *
  * @typeParam TContext - what handlers receive from the projection store.
  */

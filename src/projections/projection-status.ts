@@ -30,6 +30,8 @@ export interface ProjectionLastError {
 /**
  * The event a projection cannot get past: the first one after its checkpoint, of a type it
  * handles, which the registry cannot read. Computed from the stores, so any process sees it.
+ *
+ * @inline
  */
 export interface ProjectionBlocker {
   /** The event's id. */

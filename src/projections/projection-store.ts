@@ -145,7 +145,7 @@ export interface ProjectionStore<TContext> {
    * nothing of it is kept and the error is rethrown unchanged. Resolves with `work`'s value.
    */
   transaction<T>(work: (transaction: ProjectionTransaction<TContext>) => Promise<T>): Promise<T>;
-  /** The stored checkpoint; {@link LOG_START} with no timestamps when there is none. */
+  /** The stored checkpoint; {@link annals!LOG_START} with no timestamps when there is none. */
   loadCheckpoint(projection: string): Promise<ProjectionCheckpoint>;
   /** One dead letter, or `undefined`. */
   getDeadLetter(id: string): Promise<DeadLetter | undefined>;

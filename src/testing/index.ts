@@ -5,6 +5,7 @@
  * ESM only, as vitest is.
  *
  * @packageDocumentation
+ * @module annals/testing
  */
 
 export * from './aggregate-scenario.js';

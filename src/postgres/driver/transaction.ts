@@ -15,8 +15,8 @@ export interface PostgresTransaction {
    */
   readonly client: PgQueryable;
   /**
-   * Appends inside the transaction; see {@link IEventStore.append}. A conflict
-   * ({@link ConcurrencyError}) or any other database error aborts the whole transaction:
+   * Appends inside the transaction; see {@link annals!IEventStore.append}. A conflict
+   * ({@link annals!ConcurrencyError}) or any other database error aborts the whole transaction:
    * let it propagate (the transaction rolls back) and retry the whole unit of work.
    */
   append(

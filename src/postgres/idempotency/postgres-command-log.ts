@@ -83,7 +83,7 @@ const SQLSTATE_LOCK_NOT_AVAILABLE = '55P03';
  * Times come from the `clock` option (the application's clock), not from the database's.
  *
  * Keep `work` short: it runs inside the open transaction, and duplicates wait for it (those of
- * this process in memory, holding no connection). {@link AggregateRepository} loads the aggregate
+ * this process in memory, holding no connection). {@link annals!AggregateRepository} loads the aggregate
  * before, and runs the command and appends inside.
  *
  * @example

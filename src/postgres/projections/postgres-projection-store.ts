@@ -159,7 +159,7 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
   /**
    * Runs `work` in one database transaction; see {@link ProjectionStore.transaction}. Its
    * `context.client` is the transaction's connection. Errors of `work` are rethrown unchanged
-   * after the rollback; failures of `BEGIN` and `COMMIT` become annals errors ({@link StoreUnavailableError} when transient, {@link CommitOutcomeUnknownError} when the connection died during COMMIT, {@link StoreFailedError} otherwise).
+   * after the rollback; failures of `BEGIN` and `COMMIT` become annals errors ({@link annals!StoreUnavailableError} when transient, {@link annals!CommitOutcomeUnknownError} when the connection died during COMMIT, {@link StoreFailedError} otherwise).
    */
   transaction<T>(
     work: (transaction: ProjectionTransaction<PostgresProjectionContext>) => Promise<T>,

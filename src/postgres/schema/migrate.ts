@@ -45,7 +45,7 @@ export const MIGRATION_LOCK_CLASS = 0x616e6e61;
  * yourself (`pool.connect()`), not one inside a transaction of yours.
  *
  * Throws {@link InvalidArgumentError} for an invalid schema name (before connecting) and
- * {@link StoreUnavailableError} or {@link StoreFailedError} when the database fails.
+ * {@link annals!StoreUnavailableError} or {@link annals!StoreFailedError} when the database fails.
  *
  * @example
  * ```ts
