@@ -1,6 +1,7 @@
 import {
   CorruptDataError,
   type EventRegistry,
+  extractTraceparent,
   formatLogPosition,
   parseLogPosition,
   type RawStoredEvent,
@@ -26,6 +27,11 @@ export const EventHeader = {
   /** The event's position in the global log, as `transactionId:globalPosition`. */
   logPosition: 'x-log-position',
   causationId: 'x-causation-id',
+  /**
+   * The W3C trace context of the event (the `traceparent` of its metadata: the span of its
+   * append), so that a consumer's span continues the trace of the command that caused it.
+   */
+  traceparent: 'traceparent',
 } as const;
 
 /** The JSON body of an event message. */
@@ -66,6 +72,8 @@ export function encodeEventMessage(event: RawStoredEvent | StoredEvent): Encoded
     [EventHeader.logPosition]: position,
   };
   if (typeof metadata.causationId === 'string') headers[EventHeader.causationId] = metadata.causationId;
+  const traceparent = extractTraceparent(metadata);
+  if (traceparent !== undefined) headers[EventHeader.traceparent] = traceparent;
   return {
     routingKey: routingKeyOf(event),
     content: Buffer.from(JSON.stringify(body)),

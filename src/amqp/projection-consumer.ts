@@ -24,6 +24,12 @@ import type {
   AmqpConnection,
   AmqpMessage,
 } from './amqp-shapes.js';
+import {
+  type ConsumerTelemetryTarget,
+  consumerTelemetryTarget,
+  type Settled,
+  traceDelivery,
+} from './amqp-telemetry.js';
 import { assertAmqpUrl, connectAmqp } from './connect.js';
 import { encodeEventMessage, rawEventOfMessage } from './message-codec.js';
 import { AmqpDefaults, assertBrokerName, projectionQueueName, retryQueueName } from './topology.js';
@@ -284,6 +290,7 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
   readonly #onError: ((error: ProjectionError) => void) | undefined;
   readonly #logger: AnnalsLogger;
   readonly #handled: ReadonlySet<string>;
+  readonly #telemetry: ConsumerTelemetryTarget;
 
   readonly #mutex = new KeyedMutex();
   /** aggregate id -> the event id waiting in the retry queue. */
@@ -412,6 +419,7 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
     this.#logger = options.logger ?? getDefaultLogger();
     assertLogger(`${where}: \`logger\``, this.#logger);
     this.#handled = new Set(projection.eventTypes);
+    this.#telemetry = consumerTelemetryTarget(projection.name, this.queue);
   }
 
   /**
@@ -586,31 +594,33 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
       this.#lost(session);
       return;
     }
-    const work = this.#handle(session, message).catch(async (error) => {
-      // Such as a republish (to the retry or dead-letter queue) the broker nacked: the channel
-      // is still open, so requeue the message rather than hold it unacknowledged for good.
-      this.#report('handling a message failed unexpectedly; requeued', error);
-      await this.#sleep(this.#transientRetryDelayMs);
-      this.#nack(session, message);
-    });
+    const work = traceDelivery(this.#telemetry, message, attemptsOf(message) + 1, () =>
+      this.#handle(session, message).catch(async (error): Promise<Settled> => {
+        // Such as a republish (to the retry or dead-letter queue) the broker nacked: the channel
+        // is still open, so requeue the message rather than hold it unacknowledged for good.
+        this.#report('handling a message failed unexpectedly; requeued', error);
+        await this.#sleep(this.#transientRetryDelayMs);
+        this.#nack(session, message);
+        return { outcome: 'requeued', error };
+      }),
+    );
     this.#inFlight.add(work);
     void work.finally(() => this.#inFlight.delete(work));
   }
 
-  async #handle(session: Session, message: AmqpMessage): Promise<void> {
+  async #handle(session: Session, message: AmqpMessage): Promise<Settled> {
     let raw: RawStoredEvent;
     try {
       raw = rawEventOfMessage(message);
     } catch (error) {
       // Not an annals event: retrying will not help.
-      await this.#deadLetter(session, message, undefined, error, attemptsOf(message) + 1);
-      return;
+      return this.#deadLetter(session, message, undefined, error, attemptsOf(message) + 1);
     }
-    await this.#mutex.run(raw.aggregateId, () => this.#process(session, message, raw));
+    return this.#mutex.run(raw.aggregateId, () => this.#process(session, message, raw));
   }
 
-  async #process(session: Session, message: AmqpMessage, raw: RawStoredEvent): Promise<void> {
-    if (session.closed) return; // redelivered on the next connection
+  async #process(session: Session, message: AmqpMessage, raw: RawStoredEvent): Promise<Settled> {
+    if (session.closed) return { outcome: 'requeued' }; // redelivered on the next connection
     const aggregateId = raw.aggregateId;
     const failures = attemptsOf(message);
     const waitingFor = this.#waiting.get(aggregateId);
@@ -618,19 +628,20 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
       // An earlier event of this aggregate is in the retry queue: go there behind it, uncounted.
       await this.#publish(session, this.retryQueue, message, { [FailureHeader.heldBehind]: waitingFor });
       this.#ack(session, message);
-      return;
+      return { outcome: 'held' };
     }
     try {
       const event = this.#registry.decode(raw);
       await this.#fillGap(event);
-      await this.#processed.runOnce(this.consumerName, event.eventId, async (unit) => {
+      const { duplicate } = await this.#processed.runOnce(this.consumerName, event.eventId, async (unit) => {
         await applyProjectionEvent(this.#projection, event, this.#context(unit), { attempt: failures + 1 });
       });
       this.#noteApplied(aggregateId, event.version);
       if (waitingFor === raw.eventId) this.#waiting.delete(aggregateId);
       this.#ack(session, message);
+      return { outcome: duplicate ? 'duplicate' : 'applied' };
     } catch (error) {
-      await this.#failed(session, message, raw, failures, error);
+      return this.#failed(session, message, raw, failures, error);
     }
   }
 
@@ -640,7 +651,7 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
     raw: RawStoredEvent,
     failures: number,
     error: unknown,
-  ): Promise<void> {
+  ): Promise<Settled> {
     const cause = error instanceof GapFillError ? error.cause : error;
     // The store's own view too: a handler's query through the unit's client throws driver errors.
     if (isTransientError(cause) || this.#processed.isTransientError?.(cause) === true) {
@@ -651,7 +662,7 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
       );
       await this.#sleep(this.#transientRetryDelayMs);
       this.#nack(session, message);
-      return;
+      return { outcome: 'requeued', error: cause };
     }
     const attempts = failures + 1;
     if (attempts <= this.#maxRetryAttempts) {
@@ -666,7 +677,7 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
       });
       this.#waiting.set(raw.aggregateId, raw.eventId);
       this.#ack(session, message);
-      return;
+      return { outcome: 'retried', error };
     }
     if (error instanceof GapFillError) {
       // The earlier event is the poison one: dead-letter it, then give this one fresh attempts.
@@ -687,9 +698,9 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
       });
       this.#waiting.set(raw.aggregateId, raw.eventId);
       this.#ack(session, message);
-      return;
+      return { outcome: 'retried', error };
     }
-    await this.#deadLetter(session, message, raw, error, attempts);
+    return this.#deadLetter(session, message, raw, error, attempts);
   }
 
   async #deadLetter(
@@ -698,7 +709,7 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
     raw: RawStoredEvent | undefined,
     error: unknown,
     attempts: number,
-  ): Promise<void> {
+  ): Promise<Settled> {
     const eventId = raw?.eventId ?? message.properties.messageId ?? '(no id)';
     await this.#publishDeadLetter(
       session,
@@ -715,6 +726,7 @@ export class ProjectionConsumer<TContext, TUnit = unknown> {
       if (this.#waiting.get(raw.aggregateId) === raw.eventId) this.#waiting.delete(raw.aggregateId);
     }
     this.#ack(session, message);
+    return { outcome: 'dead_lettered', error };
   }
 
   async #publishDeadLetter(

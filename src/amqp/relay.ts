@@ -24,6 +24,13 @@ import {
   Wakeup,
 } from '../core.js';
 import type { AmqpConfirmChannel, AmqpConnect, AmqpConnection } from './amqp-shapes.js';
+import {
+  observeRelayLag,
+  type PublishTracker,
+  type RelayTelemetryTarget,
+  relayTelemetryTarget,
+  tracePublish,
+} from './amqp-telemetry.js';
 import { assertAmqpUrl, connectAmqp } from './connect.js';
 import { type EncodedEventMessage, encodeEventMessage } from './message-codec.js';
 import { AmqpDefaults, assertBrokerName } from './topology.js';
@@ -384,11 +391,16 @@ export class EventRelay {
   #published = 0;
   /** The next page, read and encoded while the broker confirms the current one. */
   #readAhead: { readonly after: LogPosition; readonly page: Promise<PreparedPage> } | undefined;
+  /** The attributes of the relay's spans and metrics. */
+  readonly #telemetry: RelayTelemetryTarget;
+  /** Stops reporting the lag gauges (while started, when metrics are on). */
+  #stopObservingLag: (() => void) | undefined;
 
   constructor(options: EventRelayOptions) {
     this.#settings = resolveSettings(options);
     this.#eventStore = options.eventStore;
     this.#checkpoints = options.checkpoints;
+    this.#telemetry = relayTelemetryTarget(this.#settings.name, this.#settings.exchange);
     this.#leases = new LeaseHolder(this.#settings.leaseRenewMs, (cause) => {
       this.#report(
         new ProjectionError(
@@ -418,7 +430,10 @@ export class EventRelay {
     if (this.#running) return;
     this.#lastError = undefined;
     const controller = new AbortController();
+    this.#stopObservingLag ??= observeRelayLag(this.#telemetry, () => this.status());
     const done = this.#run(controller.signal).finally(() => {
+      this.#stopObservingLag?.();
+      this.#stopObservingLag = undefined;
       this.#running = undefined;
     });
     this.#running = { controller, done };
@@ -548,23 +563,9 @@ export class EventRelay {
       await this.#saveConfirmed();
       return true;
     }
-    const { channel } = link;
-    const { exchange } = this.#settings;
-    for (const message of messages) {
-      if (link.isLost()) await link.lost;
-      if (!channel.publish(exchange, message.routingKey, message.content, message.options)) {
-        // The socket's buffer is full: wait until it drains (or the connection is lost).
-        await Promise.race([link.drained(), link.lost]);
-      }
-    }
-    // While the broker confirms this page, read and encode the next one (published once this
-    // page is confirmed and the save before it is done).
-    if (!page.caughtUp) {
-      const next = this.#prepare(page.next);
-      next.catch(() => {}); // a failed read-ahead is read again, and reported, by the next step
-      this.#readAhead = { after: page.next, page: next };
-    }
-    await Promise.race([channel.waitForConfirms(), link.lost]);
+    await tracePublish(this.#telemetry, items, link.isLost, (tracker) =>
+      this.#sendPage(link, page, messages, tracker),
+    );
     this.#published += items.length;
     this.#confirmed = page.next;
     this.#pending = { position: page.next, timestamp: last.timestamp };
@@ -578,6 +579,38 @@ export class EventRelay {
     this.#startPendingSave();
     if (page.caughtUp) await this.#finishSave();
     return page.caughtUp;
+  }
+
+  /** Publishes a page's messages, reads the next page ahead, and waits for the broker's confirms. */
+  async #sendPage(
+    link: BrokerLink,
+    page: ReadAllResult,
+    messages: readonly EncodedEventMessage[],
+    tracker: PublishTracker | undefined,
+  ): Promise<void> {
+    const { channel } = link;
+    const { exchange } = this.#settings;
+    const confirm = tracker?.confirm;
+    for (const message of messages) {
+      if (link.isLost()) await link.lost;
+      const written =
+        confirm === undefined
+          ? channel.publish(exchange, message.routingKey, message.content, message.options)
+          : channel.publish(exchange, message.routingKey, message.content, message.options, confirm);
+      tracker?.sent();
+      if (!written) {
+        // The socket's buffer is full: wait until it drains (or the connection is lost).
+        await Promise.race([link.drained(), link.lost]);
+      }
+    }
+    // While the broker confirms this page, read and encode the next one (published once this
+    // page is confirmed and the save before it is done).
+    if (!page.caughtUp) {
+      const next = this.#prepare(page.next);
+      next.catch(() => {}); // a failed read-ahead is read again, and reported, by the next step
+      this.#readAhead = { after: page.next, page: next };
+    }
+    await Promise.race([channel.waitForConfirms(), link.lost]);
   }
 
   /** Waits for the save in flight, then saves past every confirmed page; rethrows a failure. */
