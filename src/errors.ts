@@ -347,22 +347,39 @@ export class ProjectionError extends AnnalsError {
  * {@link isAnnalsError | isAnnalsError(error, code)} narrows to it.
  */
 export interface AnnalsErrorByCode {
+  /** `ErrorCode.Concurrency` stands for {@link ConcurrencyError}. */
   [ErrorCode.Concurrency]: ConcurrencyError;
+  /** `ErrorCode.EventValidation` stands for {@link EventValidationError}. */
   [ErrorCode.EventValidation]: EventValidationError;
+  /** `ErrorCode.UnknownEventType` stands for {@link UnknownEventTypeError}. */
   [ErrorCode.UnknownEventType]: UnknownEventTypeError;
+  /** `ErrorCode.Serialization` stands for {@link SerializationError}. */
   [ErrorCode.Serialization]: SerializationError;
+  /** `ErrorCode.AggregateNotFound` stands for {@link AggregateNotFoundError}. */
   [ErrorCode.AggregateNotFound]: AggregateNotFoundError;
+  /** `ErrorCode.AggregateAlreadyExists` stands for {@link AggregateAlreadyExistsError}. */
   [ErrorCode.AggregateAlreadyExists]: AggregateAlreadyExistsError;
+  /** `ErrorCode.MissingEventHandler` stands for {@link MissingEventHandlerError}. */
   [ErrorCode.MissingEventHandler]: MissingEventHandlerError;
+  /** `ErrorCode.DuplicateEvent` stands for {@link DuplicateEventError}. */
   [ErrorCode.DuplicateEvent]: DuplicateEventError;
+  /** `ErrorCode.InvalidArgument` stands for {@link InvalidArgumentError}. */
   [ErrorCode.InvalidArgument]: InvalidArgumentError;
+  /** `ErrorCode.StoreUnavailable` stands for {@link StoreUnavailableError}. */
   [ErrorCode.StoreUnavailable]: StoreUnavailableError;
+  /** `ErrorCode.CommitOutcomeUnknown` stands for {@link CommitOutcomeUnknownError}. */
   [ErrorCode.CommitOutcomeUnknown]: CommitOutcomeUnknownError;
+  /** `ErrorCode.StoreFailed` stands for {@link StoreFailedError}. */
   [ErrorCode.StoreFailed]: StoreFailedError;
+  /** `ErrorCode.CorruptData` stands for {@link CorruptDataError}. */
   [ErrorCode.CorruptData]: CorruptDataError;
+  /** `ErrorCode.DomainRule` stands for {@link DomainRuleError}. */
   [ErrorCode.DomainRule]: DomainRuleError;
+  /** `ErrorCode.Upcast` stands for {@link UpcastError}. */
   [ErrorCode.Upcast]: UpcastError;
+  /** `ErrorCode.CommandInProgress` stands for {@link CommandInProgressError}. */
   [ErrorCode.CommandInProgress]: CommandInProgressError;
+  /** `ErrorCode.Projection` stands for {@link ProjectionError}. */
   [ErrorCode.Projection]: ProjectionError;
 }
 

@@ -20,6 +20,7 @@ export type AggregateEventHandlers<TEvent extends DomainEvent> = {
 
 /** The event definitions whose events an aggregate with events `TEvent` may raise. */
 export type EventDefinitionFor<TEvent extends DomainEvent> = AnyEventDefinition & {
+  /** The event type: one of `TEvent`'s types. */
   readonly type: TEvent['type'];
 };
 

@@ -34,17 +34,25 @@ export const ConfigDefaults = {
 
 /** {@link EventStoreSettings} with every default filled in. */
 export interface ResolvedEventStoreSettings {
+  /** The events database; see {@link EventStoreSettings.connectionString}. */
   readonly connectionString: string;
+  /** The schema of annals' tables; default `'annals'`. */
   readonly schema: string;
+  /** The most connections the pool opens; default 10. */
   readonly maxConnections: number;
 }
 
 /** {@link MessageBrokerSettings} with every default filled in. */
 export interface ResolvedMessageBrokerSettings {
+  /** The broker's URL; see {@link MessageBrokerSettings.url}. */
   readonly url: string;
+  /** The topic exchange the relay publishes to; default `'domain_events'`. */
   readonly exchange: string;
+  /** The prefix of each projection's queue; default `'projection_'`. */
   readonly queuePrefix: string;
+  /** Unacknowledged messages per consumer; default 10. */
   readonly prefetch: number;
+  /** The queue of the messages a consumer gave up on; default `'dlq_failed_events'`. */
   readonly deadLetterQueue: string;
 }
 
@@ -69,7 +77,10 @@ export interface ResolvedAnnalsConfig {
   /** The broker, with defaults, when the config has one. */
   readonly messageBroker: ResolvedMessageBrokerSettings | undefined;
   /** Command de-duplication. */
-  readonly idempotency: { readonly commandTtlHours: number };
+  readonly idempotency: {
+    /** How long a command's record is kept, in hours; default 72. */
+    readonly commandTtlHours: number;
+  };
   /** The config's logger, or the default logger. */
   readonly logger: AnnalsLogger;
   /**
@@ -78,7 +89,10 @@ export interface ResolvedAnnalsConfig {
    */
   readonly runner: AnnalsRunnerOptions;
   /** The relays `annals status` shows (with `transport: 'broker'`, the config's relay first). */
-  readonly relays: readonly { readonly exchange: string }[];
+  readonly relays: readonly {
+    /** The exchange the relay publishes to. */
+    readonly exchange: string;
+  }[];
   /** The config's own `migrate`, if any. */
   readonly migrate: (() => Promise<unknown>) | undefined;
   /** The config's own `close`, if any. */

@@ -14,30 +14,47 @@ import { validatePayload } from './validate-payload.js';
  * whatever the JSON held.
  */
 export interface RawStoredEvent {
+  /** The event's unique id. */
   readonly eventId: string;
+  /** The id of the aggregate (stream) the event belongs to. */
   readonly aggregateId: string;
+  /** The aggregate's type, such as `Order`. */
   readonly aggregateType: string;
+  /** The event type, as registered with the {@link EventRegistry}. */
   readonly type: string;
+  /** The event's version in its stream: 1 for the first event. */
   readonly version: number;
+  /** The schema version the payload was written at; upcasting brings it to the current one. */
   readonly schemaVersion: number;
+  /** When the event happened (set by the writer). */
   readonly timestamp: Date;
+  /** The payload as stored, not yet upcast or validated. */
   readonly payload: unknown;
+  /** The metadata as stored, not yet checked. */
   readonly metadata: unknown;
+  /** The event's position in the global log; see {@link StoredEvent.globalPosition}. */
   readonly globalPosition: bigint;
+  /** The order key of the commit that wrote it; see {@link StoredEvent.transactionId}. */
   readonly transactionId: bigint;
 }
 
 /** A new event that passed validation, ready for a store to write. */
 export interface EncodedEvent {
+  /** The event's id: the one given, or a new random UUID. */
   readonly eventId: string;
+  /** The aggregate's type, such as `Order`. */
   readonly aggregateType: string;
+  /** The event type, registered with the {@link EventRegistry}. */
   readonly type: string;
+  /** The schema version of the payload: the definition's current one. */
   readonly schemaVersion: number;
+  /** When the event happened: the one given, or the time of encoding. */
   readonly timestamp: Date;
   /** The payload as its schema output it (defaults applied, unknown keys stripped where the schema says so). */
   readonly payload: unknown;
   /** `payload` as JSON text. */
   readonly payloadJson: string;
+  /** The metadata: the one given, or `{}`. */
   readonly metadata: EventMetadata;
   /** `metadata` as JSON text. */
   readonly metadataJson: string;

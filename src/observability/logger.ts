@@ -45,9 +45,13 @@ const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 4
 
 /** The part of `console` that {@link consoleLogger} writes to. */
 export interface ConsoleLike {
+  /** Writes a `debug` record. */
   debug(...data: unknown[]): void;
+  /** Writes an `info` record. */
   info(...data: unknown[]): void;
+  /** Writes a `warn` record. */
   warn(...data: unknown[]): void;
+  /** Writes an `error` record. */
   error(...data: unknown[]): void;
 }
 
@@ -102,6 +106,7 @@ export const silentLogger: AnnalsLogger = Object.freeze({
 
 /** The part of a winston logger that {@link winstonLogger} uses. */
 export interface WinstonLike {
+  /** Writes one record at `level` (`'debug'`, `'info'`, `'warn'` or `'error'`), with the fields as `meta`. */
   log(level: string, message: string, meta: Record<string, unknown>): unknown;
 }
 

@@ -20,11 +20,20 @@ import { InvalidArgumentError } from '../errors.js';
  */
 export interface OpenTelemetryApi {
   /** The tracing API (`trace.getTracer`, ...). */
-  readonly trace: { getTracer(name: string, version?: string): unknown };
+  readonly trace: {
+    /** Returns the tracer of an instrumentation library. */
+    getTracer(name: string, version?: string): unknown;
+  };
   /** The metrics API (`metrics.getMeterProvider`, ...). */
-  readonly metrics: { getMeterProvider(): unknown };
+  readonly metrics: {
+    /** Returns the global meter provider. */
+    getMeterProvider(): unknown;
+  };
   /** The context API (`context.active`, `context.with`). */
-  readonly context: { active(): unknown };
+  readonly context: {
+    /** Returns the active context. */
+    active(): unknown;
+  };
 }
 
 /** Options of {@link setTelemetry}. */

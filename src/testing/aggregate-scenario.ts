@@ -6,8 +6,11 @@ import type { AnyEventDefinition, PayloadOf } from '../events/define-event.js';
 
 /** A past event given to a scenario: type and payload; the rest of the envelope is filled in. */
 export interface GivenEvent {
+  /** The event type. */
   readonly type: string;
+  /** The payload, at `schemaVersion`. */
   readonly payload: unknown;
+  /** The event's metadata; `{}` when left out. */
   readonly metadata?: Record<string, unknown>;
   /**
    * The schema version the payload is written in; with a scenario `registry`, older versions are
@@ -30,7 +33,9 @@ export interface AggregateScenarioOptions {
 
 /** An event a scenario expects the command to raise: type and payload, compared by value. */
 export interface ExpectedEvent {
+  /** The event type. */
   readonly type: string;
+  /** The payload, compared deeply with the raised event's. */
   readonly payload: unknown;
 }
 
@@ -152,21 +157,33 @@ export function aggregateScenario<TAggregate extends AggregateRoot<any>>(
 export type GivenEventOf<TDefinition extends AnyEventDefinition> = TDefinition extends AnyEventDefinition
   ?
       | {
+          /** The event type. */
           readonly type: TDefinition['type'];
+          /** The payload at the current schema version. */
           readonly payload: PayloadOf<TDefinition>;
+          /** The event's metadata; `{}` when left out. */
           readonly metadata?: Record<string, unknown>;
         }
       | {
+          /** The event type. */
           readonly type: TDefinition['type'];
+          /** The payload at `schemaVersion`, upcast by the scenario's `registry`. */
           readonly payload: unknown;
+          /** The event's metadata; `{}` when left out. */
           readonly metadata?: Record<string, unknown>;
+          /** The schema version the payload is written in. */
           readonly schemaVersion: number;
         }
   : never;
 
 /** An event a decider scenario expects, typed by the decider's event definitions. */
 export type ExpectedEventOf<TDefinition extends AnyEventDefinition> = TDefinition extends AnyEventDefinition
-  ? { readonly type: TDefinition['type']; readonly payload: PayloadOf<TDefinition> }
+  ? {
+      /** The event type. */
+      readonly type: TDefinition['type'];
+      /** The payload, compared deeply with the decided event's. */
+      readonly payload: PayloadOf<TDefinition>;
+    }
   : never;
 
 /** Options of {@link deciderScenario}. */

@@ -27,6 +27,7 @@ export interface PgQueryResult<TRow extends PgRow = PgRow> {
  * with `values` it is one statement whose `$1, $2, ...` parameters are bound to them.
  */
 export interface PgQueryable {
+  /** Runs `text` (one statement with `values` bound to `$1, $2, ...`, or several without `values`). */
   query<TRow extends PgRow = PgRow>(text: string, values?: unknown[]): Promise<PgQueryResult<TRow>>;
 }
 
@@ -57,6 +58,7 @@ export interface PgPoolClient extends PgQueryable {
   release(error?: Error | boolean): void;
   /** Subscribes to connection events; the store uses `notification` and `error` for LISTEN. */
   on?(event: 'notification', listener: (message: PgNotification) => void): unknown;
+  /** Subscribes to the connection's errors (a connection that breaks while it LISTENs). */
   on?(event: 'error', listener: (error: Error) => void): unknown;
   /** Removes a listener added with `on`. */
   off?(event: string, listener: (...args: any[]) => void): unknown;
@@ -74,6 +76,7 @@ export interface PgPool extends PgQueryable {
    * so later runs skip parsing and planning. {@link pgliteAsPool} accepts it too.
    */
   query<TRow extends PgRow = PgRow>(statement: PgNamedStatement): Promise<PgQueryResult<TRow>>;
+  /** Runs `text`, as {@link PgQueryable.query} does. */
   query<TRow extends PgRow = PgRow>(text: string, values?: unknown[]): Promise<PgQueryResult<TRow>>;
   /** Checks out a connection; the caller must `release()` it. */
   connect(): Promise<PgPoolClient>;

@@ -8,9 +8,24 @@ import type { PgNamedStatement, PgPool, PgPoolClient, PgQueryResult, PgRow } fro
  */
 export interface PGliteLike {
   /** Runs one statement with parameters (extended protocol). */
-  query<T = PgRow>(text: string, params?: unknown[]): Promise<{ rows: T[]; affectedRows?: number }>;
+  query<T = PgRow>(
+    text: string,
+    params?: unknown[],
+  ): Promise<{
+    /** The rows returned. */
+    rows: T[];
+    /** The number of rows a command affected. */
+    affectedRows?: number;
+  }>;
   /** Runs one or more statements without parameters (simple protocol). */
-  exec(text: string): Promise<Array<{ rows: PgRow[]; affectedRows?: number }>>;
+  exec(text: string): Promise<
+    Array<{
+      /** The rows one statement returned. */
+      rows: PgRow[];
+      /** The number of rows that statement affected. */
+      affectedRows?: number;
+    }>
+  >;
   /** LISTENs on a channel; resolves to a function that UNLISTENs. */
   listen(channel: string, callback: (payload: string) => void): Promise<() => Promise<void>>;
   /** Closes the database. */

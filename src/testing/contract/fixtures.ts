@@ -32,7 +32,12 @@ function objectSchema<T>(check: (value: Record<string, unknown>, issues: Issue[]
 /** An event type of the contract suite: an item added to a cart-like stream. */
 export const ContractItemAdded = defineEvent({
   type: 'ContractItemAdded',
-  schema: objectSchema<{ sku: string; quantity: number }>(({ sku, quantity }, issues) => {
+  schema: objectSchema<{
+    /** The item's stock-keeping unit: a non-empty string. */
+    sku: string;
+    /** How many: a positive integer. */
+    quantity: number;
+  }>(({ sku, quantity }, issues) => {
     if (typeof sku !== 'string' || sku.length === 0) {
       issues.push({ message: 'Expected a non-empty string', path: ['sku'] });
     }
@@ -46,7 +51,12 @@ export const ContractItemAdded = defineEvent({
 /** An event type of the contract suite with a free-form payload, for serialisation edge cases. */
 export const ContractNote = defineEvent({
   type: 'ContractNote',
-  schema: objectSchema<{ text: string; data?: unknown }>((value, issues) => {
+  schema: objectSchema<{
+    /** Any string. */
+    text: string;
+    /** Any JSON value, for serialisation edge cases. */
+    data?: unknown;
+  }>((value, issues) => {
     if (typeof value.text !== 'string') issues.push({ message: 'Expected a string', path: ['text'] });
     return value.data === undefined
       ? { text: value.text as string }
