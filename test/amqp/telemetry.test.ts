@@ -6,6 +6,7 @@
  */
 import { trace } from '@opentelemetry/api';
 import type { ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import amqplib from 'amqplib';
 import { AggregateRepository, type StoredEvent, TRACEPARENT } from 'annals';
 import { EventHeader, EventRelay, ProjectionConsumer } from 'annals/amqp';
 import {
@@ -288,6 +289,36 @@ describeWithRabbit('telemetry of the RabbitMQ transport', () => {
     expect(
       counterSum(after, 'annals.consumer.messages', where('applied')) -
         counterSum(before, 'annals.consumer.messages', where('applied')),
+    ).toBe(1);
+  });
+
+  it('a message that is not an annals event: dead-lettered in a span parented to its traceparent header', async () => {
+    const tracer = trace.getTracer('test-producer');
+    const producer = tracer.startSpan('foreign producer');
+    const traceparent = traceparentOf(producer as unknown as ReadableSpan);
+    producer.end();
+    const messageId = unique('foreign');
+    const connection = await amqplib.connect(rabbit.url);
+    try {
+      const channel = await connection.createConfirmChannel();
+      channel.sendToQueue(QUEUE, Buffer.from('not json'), { messageId, headers: { traceparent } });
+      await channel.waitForConfirms();
+    } finally {
+      await connection.close();
+    }
+    await waitUntil(() => processSpans(messageId).length > 0, { what: 'the consumer span' });
+    const [span] = processSpans(messageId);
+    expect(span!.attributes['annals.outcome']).toBe('dead_lettered');
+    expect(span!.attributes['error.type']).toBe('ANNALS_CORRUPT_DATA');
+    expect(span!.spanContext().traceId).toBe(producer.spanContext().traceId);
+    expect(parentSpanId(span!)).toBe(producer.spanContext().spanId);
+    const collected = await otel.collect();
+    expect(
+      counterSum(collected, 'annals.consumer.messages', {
+        'annals.projection': LEDGER,
+        'annals.outcome': 'dead_lettered',
+        'error.type': 'ANNALS_CORRUPT_DATA',
+      }),
     ).toBe(1);
   });
 });
