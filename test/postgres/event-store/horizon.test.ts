@@ -43,13 +43,18 @@ describe('the horizon scope', () => {
     expect(await cluster.horizonScope()).toBe('cluster');
     const id = streamId('scope');
     await store.append(id, NO_STREAM, [added('a')]);
-    for (const each of [store, cluster]) {
-      const head = await each.head();
-      expect(head.position.globalPosition).toBeGreaterThan(0n);
-      const horizon = await each.readHorizon();
-      expect(horizon.scope).toBe(await each.horizonScope());
-      expect(horizon.heldBackEvents).toBe(0n);
-    }
+    // This file's database is its own: nothing holds its horizon back.
+    const head = await store.head();
+    expect(head.position.globalPosition).toBeGreaterThan(0n);
+    const horizon = await store.readHorizon();
+    expect(horizon.scope).toBe(await store.horizonScope());
+    expect(horizon.heldBackEvents).toBe(0n);
+    // The cluster's horizon may be held back by other databases' transactions (the server is
+    // shared): the event is readable or counted as held back, never lost.
+    const clusterHorizon = await cluster.readHorizon();
+    expect(clusterHorizon.scope).toBe('cluster');
+    const clusterHead = await cluster.head();
+    expect(clusterHead.position.globalPosition + clusterHorizon.heldBackEvents).toBeGreaterThanOrEqual(1n);
   });
 
   it('refuses an unknown horizon option', () => {
