@@ -10,6 +10,8 @@
 
 /**
  * The stable codes of annals errors. A code never changes meaning between releases.
+ *
+ * @category Errors
  */
 export const ErrorCode = {
   /** An append's expected version did not match the stream. */
@@ -63,7 +65,11 @@ export const ErrorCode = {
   Projection: 'ANNALS_PROJECTION',
 } as const;
 
-/** One of the values of {@link ErrorCode}. */
+/**
+ * One of the values of {@link ErrorCode}.
+ *
+ * @category Errors
+ */
 export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
 
 /**
@@ -74,6 +80,8 @@ export type ErrorCodeValue = (typeof ErrorCode)[keyof typeof ErrorCode];
  * try { await store.append(id, 3, events); }
  * catch (error) { if (isAnnalsError(error, ErrorCode.Concurrency)) console.log(error.actualVersion); }
  * ```
+ *
+ * @category Errors
  */
 export class AnnalsError extends Error {
   /** The stable code of this kind of error. */
@@ -86,12 +94,18 @@ export class AnnalsError extends Error {
   }
 }
 
-/** The current version of a stream, as the store saw it; `0` when the stream does not exist. */
+/**
+ * The current version of a stream, as the store saw it; `0` when the stream does not exist.
+ *
+ * @category Errors
+ */
 export type ActualVersion = number;
 
 /**
  * An append's expected version did not match the stream's current version.
  * Nothing of the append was written.
+ *
+ * @category Errors
  */
 export class ConcurrencyError extends AnnalsError {
   constructor(
@@ -109,7 +123,11 @@ export class ConcurrencyError extends AnnalsError {
   }
 }
 
-/** One problem a payload's schema (zod or another Standard Schema validator) found in a payload. */
+/**
+ * One problem a payload's schema (zod or another Standard Schema validator) found in a payload.
+ *
+ * @category Errors
+ */
 export interface ValidationIssue {
   /** Where in the payload, as a path of keys and indexes (empty for the payload as a whole). */
   readonly path: readonly PropertyKey[];
@@ -122,7 +140,11 @@ export interface ValidationIssue {
   readonly code?: string;
 }
 
-/** An event payload does not match its zod schema. Nothing was written. */
+/**
+ * An event payload does not match its zod schema. Nothing was written.
+ *
+ * @category Errors
+ */
 export class EventValidationError extends AnnalsError {
   constructor(
     /** The event type whose payload failed. */
@@ -140,7 +162,11 @@ export class EventValidationError extends AnnalsError {
   }
 }
 
-/** An event type is not registered. */
+/**
+ * An event type is not registered.
+ *
+ * @category Errors
+ */
 export class UnknownEventTypeError extends AnnalsError {
   constructor(
     /** The unregistered type. */
@@ -155,7 +181,11 @@ export class UnknownEventTypeError extends AnnalsError {
   }
 }
 
-/** A value cannot be stored as JSON. Nothing was written. */
+/**
+ * A value cannot be stored as JSON. Nothing was written.
+ *
+ * @category Errors
+ */
 export class SerializationError extends AnnalsError {
   constructor(
     /** The event type being stored. */
@@ -167,7 +197,11 @@ export class SerializationError extends AnnalsError {
   }
 }
 
-/** A command needs an aggregate that has no events. */
+/**
+ * A command needs an aggregate that has no events.
+ *
+ * @category Errors
+ */
 export class AggregateNotFoundError extends AnnalsError {
   constructor(
     /** The aggregate type. */
@@ -179,7 +213,11 @@ export class AggregateNotFoundError extends AnnalsError {
   }
 }
 
-/** A creation event was raised on an aggregate that already has events. */
+/**
+ * A creation event was raised on an aggregate that already has events.
+ *
+ * @category Errors
+ */
 export class AggregateAlreadyExistsError extends AnnalsError {
   constructor(
     /** The aggregate type. */
@@ -191,7 +229,11 @@ export class AggregateAlreadyExistsError extends AnnalsError {
   }
 }
 
-/** An aggregate has no handler for an event type it was asked to apply. */
+/**
+ * An aggregate has no handler for an event type it was asked to apply.
+ *
+ * @category Errors
+ */
 export class MissingEventHandlerError extends AnnalsError {
   constructor(
     /** The aggregate type. */
@@ -206,7 +248,11 @@ export class MissingEventHandlerError extends AnnalsError {
   }
 }
 
-/** An event id is stored already, in another stream or as part of a different append. */
+/**
+ * An event id is stored already, in another stream or as part of a different append.
+ *
+ * @category Errors
+ */
 export class DuplicateEventError extends AnnalsError {
   constructor(
     /** The event id that is already stored. */
@@ -218,14 +264,22 @@ export class DuplicateEventError extends AnnalsError {
   }
 }
 
-/** An argument or option is invalid. */
+/**
+ * An argument or option is invalid.
+ *
+ * @category Errors
+ */
 export class InvalidArgumentError extends AnnalsError {
   constructor(message: string) {
     super(ErrorCode.InvalidArgument, message);
   }
 }
 
-/** Options of the store errors: the driver error and its SQLSTATE. */
+/**
+ * Options of the store errors: the driver error and its SQLSTATE.
+ *
+ * @category Errors
+ */
 export interface StoreErrorOptions {
   /** The driver's error. */
   readonly cause?: unknown;
@@ -237,6 +291,8 @@ export interface StoreErrorOptions {
  * The store could not be reached (connection lost or refused, pool timeout, server shutting
  * down, deadlock or serialization failure). Nothing was written. Transient: retry later
  * (see {@link isTransientError}).
+ *
+ * @category Errors
  */
 export class StoreUnavailableError extends AnnalsError {
   /** The SQLSTATE the server reported, if any. */
@@ -252,6 +308,8 @@ export class StoreUnavailableError extends AnnalsError {
  * The connection was lost while COMMIT was in flight, so whether the transaction committed is
  * unknown. Transient: retry the same operation where it is idempotent (an append with the same
  * event ids returns the stored result when the first attempt committed).
+ *
+ * @category Errors
  */
 export class CommitOutcomeUnknownError extends AnnalsError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -263,6 +321,8 @@ export class CommitOutcomeUnknownError extends AnnalsError {
  * The store refused the operation for a reason a retry will not fix: an SQL error, a missing
  * table, a transaction aborted by an earlier failed statement, a violated constraint. Nothing
  * was written. Permanent.
+ *
+ * @category Errors
  */
 export class StoreFailedError extends AnnalsError {
   /** The SQLSTATE the server reported (such as `25P02`), if any. */
@@ -277,6 +337,8 @@ export class StoreFailedError extends AnnalsError {
 /**
  * Stored data is not what annals wrote or expects (a version gap in a stream, a snapshot whose
  * state fails its schema, a command record written by other code). Permanent: repair the data.
+ *
+ * @category Errors
  */
 export class CorruptDataError extends AnnalsError {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -287,6 +349,8 @@ export class CorruptDataError extends AnnalsError {
 /**
  * A business rule rejected a command. Throw it (or a subclass) from aggregate methods;
  * repositories never retry it.
+ *
+ * @category Errors
  */
 export class DomainRuleError extends AnnalsError {
   constructor(
@@ -298,7 +362,11 @@ export class DomainRuleError extends AnnalsError {
   }
 }
 
-/** An event could not be upcast to the current schema version. */
+/**
+ * An event could not be upcast to the current schema version.
+ *
+ * @category Errors
+ */
 export class UpcastError extends AnnalsError {
   constructor(
     /** The stored event's id. */
@@ -320,7 +388,11 @@ export class UpcastError extends AnnalsError {
   }
 }
 
-/** A command with this id is being processed by someone else right now. Retry later. */
+/**
+ * A command with this id is being processed by someone else right now. Retry later.
+ *
+ * @category Errors
+ */
 export class CommandInProgressError extends AnnalsError {
   constructor(
     /** The command id. */
@@ -330,7 +402,11 @@ export class CommandInProgressError extends AnnalsError {
   }
 }
 
-/** A projection is misconfigured or failed. */
+/**
+ * A projection is misconfigured or failed.
+ *
+ * @category Errors
+ */
 export class ProjectionError extends AnnalsError {
   constructor(
     /** The projection's name. */
@@ -345,6 +421,8 @@ export class ProjectionError extends AnnalsError {
 /**
  * The error class that each {@link ErrorCode} stands for, so that
  * {@link isAnnalsError | isAnnalsError(error, code)} narrows to it.
+ *
+ * @category Errors
  */
 export interface AnnalsErrorByCode {
   /** `ErrorCode.Concurrency` stands for {@link ConcurrencyError}. */
@@ -402,6 +480,8 @@ const knownCodes: ReadonlySet<unknown> = new Set(Object.values(ErrorCode));
  *   else throw error;
  * }
  * ```
+ *
+ * @category Errors
  */
 export function isAnnalsError(error: unknown): error is AnnalsError;
 export function isAnnalsError<TCode extends ErrorCodeValue>(
@@ -419,6 +499,8 @@ export function isAnnalsError(error: unknown, code?: ErrorCodeValue): boolean {
  * ({@link StoreUnavailableError}) or a COMMIT's outcome is unknown
  * ({@link CommitOutcomeUnknownError}). Everything else annals throws is permanent for the same
  * input: a retry fails the same way.
+ *
+ * @category Errors
  */
 export function isTransientError(error: unknown): error is StoreUnavailableError | CommitOutcomeUnknownError {
   return (

@@ -1,6 +1,10 @@
 import { InvalidArgumentError } from './errors.js';
 
-/** How an operation is retried: exponential backoff with full jitter, bounded in attempts. */
+/**
+ * How an operation is retried: exponential backoff with full jitter, bounded in attempts.
+ *
+ * @category Configuration
+ */
 export interface RetryOptions {
   /**
    * Attempts in all, the first included. `1` means no retry.

@@ -21,7 +21,11 @@ import type { AppendResult, IEventStore } from '../store/event-store.js';
 import type { AggregateRoot } from './aggregate-root.js';
 import { type CommandMetadata, eventMetadataFor } from './command-metadata.js';
 
-/** How an {@link AggregateRepository} uses snapshots. */
+/**
+ * How an {@link AggregateRepository} uses snapshots.
+ *
+ * @category Aggregates
+ */
 export interface RepositorySnapshotOptions {
   /** Where snapshots are kept. */
   readonly store: SnapshotStore;
@@ -32,7 +36,11 @@ export interface RepositorySnapshotOptions {
   readonly policy?: SnapshotPolicy;
 }
 
-/** Options of {@link AggregateRepository}. */
+/**
+ * Options of {@link AggregateRepository}.
+ *
+ * @category Aggregates
+ */
 export interface AggregateRepositoryOptions<TAggregate extends AggregateRoot<any>> {
   /** Creates an empty aggregate for an id; the repository then loads its history into it. */
   readonly create: (id: string) => TAggregate;
@@ -73,7 +81,11 @@ export interface AggregateRepositoryOptions<TAggregate extends AggregateRoot<any
   readonly logger?: AnnalsLogger;
 }
 
-/** Options of one {@link AggregateRepository.execute} call. */
+/**
+ * Options of one {@link AggregateRepository.execute} call.
+ *
+ * @category Aggregates
+ */
 export interface ExecuteOptions {
   /**
    * The command's id, correlation and causation ids, copied into each event's metadata. With a
@@ -84,7 +96,11 @@ export interface ExecuteOptions {
   readonly signal?: AbortSignal;
 }
 
-/** What {@link AggregateRepository.execute} did. */
+/**
+ * What {@link AggregateRepository.execute} did.
+ *
+ * @category Aggregates
+ */
 export interface CommandResult<TAggregate, TValue> {
   /**
    * The aggregate after the command, with its events committed. For a duplicate: the aggregate as
@@ -109,7 +125,11 @@ export interface CommandResult<TAggregate, TValue> {
   readonly duplicate: boolean;
 }
 
-/** A command run by {@link AggregateRepository.execute}: calls methods of the aggregate. */
+/**
+ * A command run by {@link AggregateRepository.execute}: calls methods of the aggregate.
+ *
+ * @category Aggregates
+ */
 export type AggregateCommand<TAggregate, TValue> = (aggregate: TAggregate) => TValue | Promise<TValue>;
 
 /**
@@ -151,6 +171,8 @@ export function toNewEvents(events: readonly DomainEvent[], metadata?: CommandMe
  *   metadata: { commandId: 'cmd-42', correlationId: 'req-7' },
  * });
  * ```
+ *
+ * @category Aggregates
  */
 export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
   readonly #store: IEventStore;

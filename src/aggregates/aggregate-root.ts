@@ -13,12 +13,18 @@ import { validatePayload } from '../events/validate-payload.js';
 /**
  * The handlers that apply an aggregate's events to its state, one per event type, keyed by the
  * type's name. TypeScript requires a handler for every member of the union.
+ *
+ * @category Aggregates
  */
 export type AggregateEventHandlers<TEvent extends DomainEvent> = {
   readonly [K in TEvent['type']]: (event: Extract<TEvent, { type: K }>) => void;
 };
 
-/** The event definitions whose events an aggregate with events `TEvent` may raise. */
+/**
+ * The event definitions whose events an aggregate with events `TEvent` may raise.
+ *
+ * @category Aggregates
+ */
 export type EventDefinitionFor<TEvent extends DomainEvent> = AnyEventDefinition & {
   /** The event type: one of `TEvent`'s types. */
   readonly type: TEvent['type'];
@@ -43,6 +49,8 @@ export type EventDefinitionFor<TEvent extends DomainEvent> = AnyEventDefinition 
  *   increment(by: number) { this.raise(Incremented, { by }); }
  * }
  * ```
+ *
+ * @category Aggregates
  */
 export abstract class AggregateRoot<TEvent extends DomainEvent = DomainEvent> {
   /** The aggregate's type, stored with each event (e.g. `Order`). */

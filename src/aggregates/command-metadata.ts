@@ -4,6 +4,8 @@ import type { EventMetadata } from '../events/event-envelope.js';
  * What a command carries besides its arguments. The repository copies it into the metadata of
  * every event the command produces: `commandId`, `causationId` (defaults to the command id) and
  * `correlationId` (defaults to the causation id), plus any user-defined keys.
+ *
+ * @category Aggregates
  */
 export interface CommandMetadata {
   /** The command's unique id; the key of command de-duplication. */

@@ -7,6 +7,8 @@ import type { EventMetadata } from '../events/event-envelope.js';
  * the decision is applied, before anything is appended.
  *
  * @typeParam TDefinition - the event definitions (a union) the decider may decide on.
+ *
+ * @category Aggregates
  */
 export type DecidedEvent<TDefinition extends AnyEventDefinition = AnyEventDefinition> = {
   readonly [K in TDefinition['type']]: {
@@ -19,7 +21,11 @@ export type DecidedEvent<TDefinition extends AnyEventDefinition = AnyEventDefini
   };
 }[TDefinition['type']];
 
-/** What {@link Decider.decide} returns: one new event, several (in order), or none (`[]`). */
+/**
+ * What {@link Decider.decide} returns: one new event, several (in order), or none (`[]`).
+ *
+ * @category Aggregates
+ */
 export type Decision<TDefinition extends AnyEventDefinition = AnyEventDefinition> =
   | DecidedEvent<TDefinition>
   | readonly DecidedEvent<TDefinition>[];
@@ -33,6 +39,8 @@ export type Decision<TDefinition extends AnyEventDefinition = AnyEventDefinition
  * ```ts
  * decide: (command: Deposit, state) => createEvent(MoneyDeposited, { amount: command.amount }),
  * ```
+ *
+ * @category Aggregates
  */
 export function createEvent<TDefinition extends AnyEventDefinition>(
   definition: TDefinition,

@@ -25,6 +25,8 @@ import type { DeciderSnapshotFormat } from './decider-snapshots.js';
  * aggregate.state; // { owner: 'ada', balance: 0 }
  * aggregate.uncommittedEvents; // [WalletOpened]
  * ```
+ *
+ * @category Aggregates
  */
 export class DeciderAggregate<
   TState,

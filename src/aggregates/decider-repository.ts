@@ -14,6 +14,8 @@ import type { DeciderSnapshotFormat, DeciderSnapshotOptions } from './decider-sn
  * Options of {@link DeciderRepository}: those of {@link AggregateRepository} (`retry`, `bus`,
  * `commands`, `onWarning`), with a `decider` instead of `create` and a `snapshots` option that
  * also says how the state is stored.
+ *
+ * @category Aggregates
  */
 export interface DeciderRepositoryOptions<
   TState,
@@ -34,7 +36,11 @@ export interface DeciderRepositoryOptions<
   readonly snapshots?: DeciderSnapshotOptions<TState, TSnapshot>;
 }
 
-/** What {@link DeciderRepository.execute} did. */
+/**
+ * What {@link DeciderRepository.execute} did.
+ *
+ * @category Aggregates
+ */
 export interface DeciderResult<TState, TDefinition extends AnyEventDefinition> {
   /**
    * The state after the command. For a duplicate: the state as loaded now, which may include
@@ -72,6 +78,8 @@ export interface DeciderResult<TState, TDefinition extends AnyEventDefinition> {
  *   { metadata: { commandId: 'cmd-42' } },
  * );
  * ```
+ *
+ * @category Aggregates
  */
 export class DeciderRepository<TState, TCommand, TDefinition extends AnyEventDefinition, TSnapshot = TState> {
   /** The decider this repository runs. */

@@ -8,6 +8,8 @@ import type { RepositorySnapshotOptions } from './aggregate-repository.js';
  *
  * @typeParam TState - the decider's state.
  * @typeParam TSnapshot - the snapshot state, as JSON.
+ *
+ * @category Snapshots
  */
 export interface DeciderSnapshotFormat<TState, TSnapshot = TState> {
   /**
@@ -43,6 +45,8 @@ export interface DeciderSnapshotFormat<TState, TSnapshot = TState> {
  * ```ts
  * snapshots: { store: new InMemorySnapshotStore(), policy: everyNEvents(200), schemaVersion: 1, schema: WalletState }
  * ```
+ *
+ * @category Snapshots
  */
 export interface DeciderSnapshotOptions<TState, TSnapshot = TState>
   extends RepositorySnapshotOptions,

@@ -14,6 +14,8 @@ import type { Decision } from './decided-event.js';
  * @typeParam TState - the state `evolve` builds and `decide` reads.
  * @typeParam TCommand - the commands `decide` accepts (usually a union).
  * @typeParam TDefinition - the event definitions (a union) of the aggregate's events.
+ *
+ * @category Aggregates
  */
 export interface Decider<TState, TCommand, TDefinition extends AnyEventDefinition> {
   /** The aggregate's type, stored with each event (e.g. `Wallet`). */
@@ -32,22 +34,42 @@ export interface Decider<TState, TCommand, TDefinition extends AnyEventDefinitio
   decide(command: TCommand, state: TState): Decision<TDefinition>;
 }
 
-/** Any {@link Decider}. */
+/**
+ * Any {@link Decider}.
+ *
+ * @category Aggregates
+ */
 export type AnyDecider = Decider<any, any, any>;
 
-/** The state type of a {@link Decider}. */
+/**
+ * The state type of a {@link Decider}.
+ *
+ * @category Aggregates
+ */
 export type DeciderState<TDecider extends AnyDecider> =
   TDecider extends Decider<infer TState, any, any> ? TState : never;
 
-/** The command type of a {@link Decider}. */
+/**
+ * The command type of a {@link Decider}.
+ *
+ * @category Aggregates
+ */
 export type DeciderCommand<TDecider extends AnyDecider> =
   TDecider extends Decider<any, infer TCommand, any> ? TCommand : never;
 
-/** The event definitions (a union) of a {@link Decider}. */
+/**
+ * The event definitions (a union) of a {@link Decider}.
+ *
+ * @category Aggregates
+ */
 export type DeciderDefinition<TDecider extends AnyDecider> =
   TDecider extends Decider<any, any, infer TDefinition> ? TDefinition : never;
 
-/** The event type (a union of {@link DomainEvent}s) of a {@link Decider}. */
+/**
+ * The event type (a union of {@link DomainEvent}s) of a {@link Decider}.
+ *
+ * @category Aggregates
+ */
 export type DeciderEvent<TDecider extends AnyDecider> = EventOf<DeciderDefinition<TDecider>>;
 
 /**
@@ -78,6 +100,8 @@ export type DeciderEvent<TDecider extends AnyDecider> = EventOf<DeciderDefinitio
  *   },
  * });
  * ```
+ *
+ * @category Aggregates
  */
 export function defineDecider<TState, TCommand, TDefinition extends AnyEventDefinition>(
   decider: Decider<TState, TCommand, TDefinition>,

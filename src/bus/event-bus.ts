@@ -1,7 +1,11 @@
 import type { StoredEvent } from '../events/event-envelope.js';
 import type { Unsubscribe } from '../store/event-store.js';
 
-/** A function that receives published events. */
+/**
+ * A function that receives published events.
+ *
+ * @category Messaging
+ */
 export type EventListener = (event: StoredEvent) => void | Promise<void>;
 
 /**
@@ -9,6 +13,8 @@ export type EventListener = (event: StoredEvent) => void | Promise<void>;
  * article does after an append. Delivery is after the commit and at most once: a crash between
  * the append and the publish loses the notification, never the event. Read models that must not
  * miss events follow the global log with a projection runner instead.
+ *
+ * @category Messaging
  */
 export interface EventBus {
   /** Delivers each event, in order, to the listeners of its type and to `'*'` listeners. */

@@ -4,7 +4,11 @@ import { type AnnalsLogger, getDefaultLogger, safeLog } from '../observability/l
 import type { Unsubscribe } from '../store/event-store.js';
 import type { EventBus, EventListener } from './event-bus.js';
 
-/** Options of {@link InMemoryEventBus}. */
+/**
+ * Options of {@link InMemoryEventBus}.
+ *
+ * @category Messaging
+ */
 export interface InMemoryEventBusOptions {
   /**
    * Called when a listener throws. Publishing goes on with the next listener either way, and
@@ -27,6 +31,8 @@ export interface InMemoryEventBusOptions {
  * const bus = new InMemoryEventBus();
  * bus.subscribe('OrderShipped', (event) => console.log('shipped', event.aggregateId));
  * ```
+ *
+ * @category Messaging
  */
 export class InMemoryEventBus implements EventBus {
   readonly #listeners = new Map<string, Set<EventListener>>();

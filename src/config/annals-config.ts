@@ -8,6 +8,8 @@ import type { IEventStore } from '../store/event-store.js';
 /**
  * The runner options a config may set for the runners the `annals` CLI creates (rebuilds, dead
  * letter retries, `annals run`): everything but the stores and projections.
+ *
+ * @category Configuration
  */
 export type AnnalsRunnerOptions = Omit<
   ProjectionRunnerOptions<unknown>,
@@ -18,6 +20,8 @@ export type AnnalsRunnerOptions = Omit<
  * Where the event store lives, as plain values: a PostgreSQL database (the `annals/postgres`
  * adapter opens it). The field names are `createPostgres`'s own, so
  * `createPostgres({ ...settings.eventStore, registry })` reads them.
+ *
+ * @category Configuration
  */
 export interface EventStoreSettings {
   /** The events database: `postgres://user:password@host:5432/database`. */
@@ -37,6 +41,8 @@ export interface EventStoreSettings {
 /**
  * The RabbitMQ broker, as plain values: the field names are those of `EventRelay` and
  * `ProjectionConsumer` (`annals/amqp`), which read them as they are.
+ *
+ * @category Configuration
  */
 export interface MessageBrokerSettings {
   /** The broker: `amqp://user:password@host:5672/vhost` (or `amqps://`). */
@@ -63,10 +69,18 @@ export interface MessageBrokerSettings {
   readonly deadLetterQueue?: string;
 }
 
-/** How projections are fed: by following the global log, or from RabbitMQ queues. */
+/**
+ * How projections are fed: by following the global log, or from RabbitMQ queues.
+ *
+ * @category Configuration
+ */
 export type ProjectionTransport = 'log' | 'broker';
 
-/** The projections and how they run, as plain values (besides the definitions themselves). */
+/**
+ * The projections and how they run, as plain values (besides the definitions themselves).
+ *
+ * @category Configuration
+ */
 export interface ProjectionsSettings {
   /** The projections, made by `defineProjection`; each name once. */
   readonly definitions: readonly Projection<any>[];
@@ -101,7 +115,11 @@ export interface ProjectionsSettings {
   readonly maxRetryAttempts?: number;
 }
 
-/** Idempotency, as plain values. */
+/**
+ * Idempotency, as plain values.
+ *
+ * @category Configuration
+ */
 export interface IdempotencySettings {
   /**
    * How long a command's record is kept for de-duplication, in hours.
@@ -119,6 +137,8 @@ export interface IdempotencySettings {
  *
  * Export it as the default export of `annals.config.{ts,mts,cts,js,mjs,cjs}`, directly or as a (possibly
  * async) function that returns it; see {@link defineConfig}.
+ *
+ * @category Configuration
  */
 export interface AnnalsConfig {
   /**
@@ -193,6 +213,8 @@ export interface AnnalsConfig {
 /**
  * A relay (`EventRelay` of `annals/amqp`) whose lag `annals status` shows: its checkpoint lives
  * under `relay:<exchange>`.
+ *
+ * @category Configuration
  */
 export interface AnnalsRelayConfig {
   /**
@@ -202,7 +224,11 @@ export interface AnnalsRelayConfig {
   readonly exchange?: string;
 }
 
-/** A config as a module may export it: the config, or a function (sync or async) that makes it. */
+/**
+ * A config as a module may export it: the config, or a function (sync or async) that makes it.
+ *
+ * @category Configuration
+ */
 export type AnnalsConfigExport = AnnalsConfig | (() => AnnalsConfig | Promise<AnnalsConfig>);
 
 /**
@@ -228,6 +254,8 @@ export type AnnalsConfigExport = AnnalsConfig | (() => AnnalsConfig | Promise<An
  *   idempotency: { commandTtlHours: 72 },
  * }));
  * ```
+ *
+ * @category Configuration
  */
 export function defineConfig<const TConfig extends AnnalsConfigExport>(config: TConfig): TConfig {
   return config;

@@ -6,7 +6,11 @@ import type { ProjectionStore } from '../projections/projection-store.js';
 import type { IEventStore } from '../store/event-store.js';
 import type { AnnalsRunnerOptions, ProjectionTransport } from './annals-config.js';
 
-/** The defaults of the configuration's plain values (the seed's). */
+/**
+ * The defaults of the configuration's plain values (the seed's).
+ *
+ * @category Configuration
+ */
 export const ConfigDefaults = {
   /** `eventStore.schema`. */
   schema: 'annals',
@@ -32,7 +36,11 @@ export const ConfigDefaults = {
   commandTtlHours: 72,
 } as const;
 
-/** {@link EventStoreSettings} with every default filled in. */
+/**
+ * {@link EventStoreSettings} with every default filled in.
+ *
+ * @category Configuration
+ */
 export interface ResolvedEventStoreSettings {
   /** The events database; see {@link EventStoreSettings.connectionString}. */
   readonly connectionString: string;
@@ -42,7 +50,11 @@ export interface ResolvedEventStoreSettings {
   readonly maxConnections: number;
 }
 
-/** {@link MessageBrokerSettings} with every default filled in. */
+/**
+ * {@link MessageBrokerSettings} with every default filled in.
+ *
+ * @category Configuration
+ */
 export interface ResolvedMessageBrokerSettings {
   /** The broker's URL; see {@link MessageBrokerSettings.url}. */
   readonly url: string;
@@ -60,6 +72,8 @@ export interface ResolvedMessageBrokerSettings {
  * A config checked and with its defaults filled in, as {@link resolveAnnalsConfig} returns it.
  * Either `eventStore` is settings (then `registry` is set) or it is a live store (then
  * `projectionStore` is set).
+ *
+ * @category Configuration
  */
 export interface ResolvedAnnalsConfig {
   /** The event store: settings with defaults, or the live store of the config. */
@@ -99,7 +113,11 @@ export interface ResolvedAnnalsConfig {
   readonly close: (() => Promise<void>) | undefined;
 }
 
-/** Whether a resolved config's event store is given as settings (plain values). */
+/**
+ * Whether a resolved config's event store is given as settings (plain values).
+ *
+ * @category Configuration
+ */
 export function isEventStoreSettings(
   eventStore: ResolvedAnnalsConfig['eventStore'],
 ): eventStore is ResolvedEventStoreSettings {
@@ -217,6 +235,8 @@ function redact(text: string): string {
  * if (!('connectionString' in settings.eventStore)) throw new Error('expected plain settings');
  * const pg = await createPostgres({ ...settings.eventStore, registry: settings.registry! });
  * ```
+ *
+ * @category Configuration
  */
 export async function resolveAnnalsConfig(exported: unknown): Promise<ResolvedAnnalsConfig> {
   const value = typeof exported === 'function' ? await (exported as () => unknown)() : exported;

@@ -10,6 +10,8 @@ export type { StandardSchemaV1 } from './standard-schema.js';
  *
  * @typeParam TType - the event type's literal name.
  * @typeParam TSchema - the payload's schema: any {@link StandardSchemaV1} (zod, valibot, ArkType, ...).
+ *
+ * @category Events
  */
 export interface EventDefinition<
   TType extends string = string,
@@ -28,10 +30,18 @@ export interface EventDefinition<
   is(event: DomainEvent): event is DomainEvent<TType, StandardSchemaV1.InferOutput<TSchema>>;
 }
 
-/** Any event definition. */
+/**
+ * Any event definition.
+ *
+ * @category Events
+ */
 export type AnyEventDefinition = EventDefinition<string, StandardSchemaV1>;
 
-/** The payload type of an event definition: its schema's output type. */
+/**
+ * The payload type of an event definition: its schema's output type.
+ *
+ * @category Events
+ */
 export type PayloadOf<TDefinition extends AnyEventDefinition> = StandardSchemaV1.InferOutput<
   TDefinition['schema']
 >;
@@ -39,6 +49,8 @@ export type PayloadOf<TDefinition extends AnyEventDefinition> = StandardSchemaV1
 /**
  * The payload type a definition accepts before validation: its schema's input type (which may
  * leave out fields that have defaults).
+ *
+ * @category Events
  */
 export type PayloadInputOf<TDefinition extends AnyEventDefinition> = StandardSchemaV1.InferInput<
   TDefinition['schema']
@@ -51,17 +63,27 @@ export type PayloadInputOf<TDefinition extends AnyEventDefinition> = StandardSch
  * ```ts
  * type OrderEvent = EventOf<typeof OrderCreated | typeof OrderItemAdded>;
  * ```
+ *
+ * @category Events
  */
 export type EventOf<TDefinition extends AnyEventDefinition> = TDefinition extends AnyEventDefinition
   ? DomainEvent<TDefinition['type'], PayloadOf<TDefinition>>
   : never;
 
-/** The {@link StoredEvent} type of one definition or of a union of definitions. */
+/**
+ * The {@link StoredEvent} type of one definition or of a union of definitions.
+ *
+ * @category Events
+ */
 export type StoredEventOf<TDefinition extends AnyEventDefinition> = TDefinition extends AnyEventDefinition
   ? StoredEvent<TDefinition['type'], PayloadOf<TDefinition>>
   : never;
 
-/** Options of {@link defineEvent}. */
+/**
+ * Options of {@link defineEvent}.
+ *
+ * @category Events
+ */
 export interface DefineEventOptions<TType extends string, TSchema extends StandardSchemaV1> {
   /** The event type: a non-empty name, unique within a registry. */
   readonly type: TType;
@@ -107,6 +129,8 @@ export interface DefineEventOptions<TType extends string, TSchema extends Standa
  *   schema: v.object({ carrier: v.string(), trackingNumber: v.string() }),
  * });
  * ```
+ *
+ * @category Events
  */
 export function defineEvent<const TType extends string, TSchema extends StandardSchemaV1>(
   options: DefineEventOptions<TType, TSchema>,

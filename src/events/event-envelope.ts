@@ -1,6 +1,8 @@
 /**
  * Keys every event's metadata may carry. User-defined keys are allowed beside them;
  * all values must be JSON-serialisable.
+ *
+ * @category Events
  */
 export interface EventMetadata {
   /** Ties together everything caused by one original request. */
@@ -19,6 +21,8 @@ export interface EventMetadata {
  *
  * @typeParam TType - the event type's literal name.
  * @typeParam TPayload - the payload, as inferred from the event's schema (its output type).
+ *
+ * @category Events
  */
 export interface DomainEvent<TType extends string = string, TPayload = unknown> {
   /** Unique id of the event; appending an id again is a safe no-op. */
@@ -45,6 +49,8 @@ export interface DomainEvent<TType extends string = string, TPayload = unknown> 
  * An event read back from a store: a {@link DomainEvent} with its place in the global log.
  *
  * The global log is ordered by `(transactionId, globalPosition)`; see {@link LogPosition}.
+ *
+ * @category Events
  */
 export interface StoredEvent<TType extends string = string, TPayload = unknown>
   extends DomainEvent<TType, TPayload> {
@@ -60,6 +66,8 @@ export interface StoredEvent<TType extends string = string, TPayload = unknown>
 /**
  * An event to append. The store assigns `version`, `globalPosition` and `transactionId`;
  * `eventId`, `timestamp`, `schemaVersion` and `metadata` default when left out.
+ *
+ * @category Events
  */
 export interface NewEvent<TType extends string = string, TPayload = unknown> {
   /** Event type; must be registered with the store's {@link EventRegistry}. */
@@ -85,6 +93,8 @@ export interface NewEvent<TType extends string = string, TPayload = unknown> {
  * Ordering by `transactionId` first (the commit) and `globalPosition` second is what lets the
  * PostgreSQL store hand out only events whose transactions have all finished, so a reader never
  * moves past an event that commits later with a lower number.
+ *
+ * @category Events
  */
 export interface LogPosition {
   /** The order key of the commit; see {@link StoredEvent.transactionId}. */
@@ -93,17 +103,29 @@ export interface LogPosition {
   readonly globalPosition: bigint;
 }
 
-/** The position before the first event of any log. */
+/**
+ * The position before the first event of any log.
+ *
+ * @category Events
+ */
 export const LOG_START: LogPosition = Object.freeze({ transactionId: 0n, globalPosition: 0n });
 
-/** Compares two log positions: negative when `a` comes first, `0` when equal, positive after. */
+/**
+ * Compares two log positions: negative when `a` comes first, `0` when equal, positive after.
+ *
+ * @category Events
+ */
 export function compareLogPositions(a: LogPosition, b: LogPosition): number {
   if (a.transactionId !== b.transactionId) return a.transactionId < b.transactionId ? -1 : 1;
   if (a.globalPosition !== b.globalPosition) return a.globalPosition < b.globalPosition ? -1 : 1;
   return 0;
 }
 
-/** The log position of a stored event. */
+/**
+ * The log position of a stored event.
+ *
+ * @category Events
+ */
 export function logPositionOf(event: Pick<StoredEvent, 'transactionId' | 'globalPosition'>): LogPosition {
   return { transactionId: event.transactionId, globalPosition: event.globalPosition };
 }
@@ -111,12 +133,18 @@ export function logPositionOf(event: Pick<StoredEvent, 'transactionId' | 'global
 /**
  * Formats a log position as `transactionId:globalPosition`, for logs, checkpoints in text and the CLI.
  * {@link parseLogPosition} reads it back.
+ *
+ * @category Events
  */
 export function formatLogPosition(position: LogPosition): string {
   return `${position.transactionId}:${position.globalPosition}`;
 }
 
-/** Reads a position written by {@link formatLogPosition}; returns `undefined` for malformed text. */
+/**
+ * Reads a position written by {@link formatLogPosition}; returns `undefined` for malformed text.
+ *
+ * @category Events
+ */
 export function parseLogPosition(text: string): LogPosition | undefined {
   const match = /^(\d+):(\d+)$/.exec(text.trim());
   if (!match) return undefined;

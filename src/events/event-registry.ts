@@ -12,6 +12,8 @@ import { validatePayload } from './validate-payload.js';
 /**
  * An event as a store read it, before upcasting and validation: payload and metadata are
  * whatever the JSON held.
+ *
+ * @category Events
  */
 export interface RawStoredEvent {
   /** The event's unique id. */
@@ -38,7 +40,11 @@ export interface RawStoredEvent {
   readonly transactionId: bigint;
 }
 
-/** A new event that passed validation, ready for a store to write. */
+/**
+ * A new event that passed validation, ready for a store to write.
+ *
+ * @category Events
+ */
 export interface EncodedEvent {
   /** The event's id: the one given, or a new random UUID. */
   readonly eventId: string;
@@ -63,6 +69,8 @@ export interface EncodedEvent {
 /**
  * Brings a stored payload from its schema version to a newer one. {@link UpcasterRegistry}
  * implements it; an {@link EventRegistry} calls it on every read of an older event.
+ *
+ * @category Events
  */
 export interface PayloadUpcaster {
   /**
@@ -72,7 +80,11 @@ export interface PayloadUpcaster {
   upcast(event: RawStoredEvent, toSchemaVersion: number): unknown;
 }
 
-/** Options of {@link EventRegistry}. */
+/**
+ * Options of {@link EventRegistry}.
+ *
+ * @category Events
+ */
 export interface EventRegistryOptions {
   /**
    * Upcasters for events stored at older schema versions.
@@ -81,7 +93,11 @@ export interface EventRegistryOptions {
   readonly upcasters?: PayloadUpcaster;
 }
 
-/** The longest id (in UTF-16 code units) that every store accepts. */
+/**
+ * The longest id (in UTF-16 code units) that every store accepts.
+ *
+ * @category Events
+ */
 export const MAX_ID_LENGTH = 512;
 
 /**
@@ -162,6 +178,8 @@ function stringify(eventType: string, what: string, value: unknown): string {
  * const registry = new EventRegistry([OrderCreated, OrderItemAdded, OrderShipped]);
  * const store = new InMemoryEventStore({ registry });
  * ```
+ *
+ * @category Events
  */
 export class EventRegistry {
   readonly #definitions = new Map<string, AnyEventDefinition>();

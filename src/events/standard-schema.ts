@@ -5,13 +5,19 @@
  *
  * @typeParam Input - the type the schema accepts.
  * @typeParam Output - the type the schema produces (defaults applied, values transformed).
+ *
+ * @category Events
  */
 export interface StandardSchemaV1<Input = unknown, Output = Input> {
   /** The Standard Schema properties. */
   readonly '~standard': StandardSchemaV1.Props<Input, Output>;
 }
 
-/** The types that belong to {@link StandardSchemaV1}. */
+/**
+ * The types that belong to {@link StandardSchemaV1}.
+ *
+ * @category Events
+ */
 export declare namespace StandardSchemaV1 {
   /** The Standard Schema properties. */
   export interface Props<Input = unknown, Output = Input> {

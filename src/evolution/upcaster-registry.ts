@@ -7,6 +7,8 @@ import type { EventRegistry, PayloadUpcaster, RawStoredEvent } from '../events/e
  *
  * @typeParam TFrom - the payload at `fromSchemaVersion`, as stored.
  * @typeParam TTo - the payload at the next schema version.
+ *
+ * @category Evolution
  */
 export interface Upcaster<TFrom = any, TTo = unknown> {
   /** The event type, such as `OrderCreated`. */
@@ -42,6 +44,8 @@ export interface Upcaster<TFrom = any, TTo = unknown> {
  * });
  * const registry = new EventRegistry([OrderCreated, OrderShipped], { upcasters });
  * ```
+ *
+ * @category Evolution
  */
 export class UpcasterRegistry implements PayloadUpcaster {
   readonly #steps = new Map<string, Map<number, Upcaster>>();

@@ -5,10 +5,16 @@ import type { IEventStore } from '../store/event-store.js';
  * What a command's unit of work may write through: an event store's `append`, bound to the unit
  * of work. In PostgreSQL it is the transaction that also writes the processed-command record, so
  * the events and the record commit together or not at all.
+ *
+ * @category Idempotency
  */
 export type EventAppender = Pick<IEventStore, 'append'>;
 
-/** The record of a processed command. */
+/**
+ * The record of a processed command.
+ *
+ * @category Idempotency
+ */
 export interface ProcessedCommand {
   /** The command's id. */
   readonly commandId: string;
@@ -28,6 +34,8 @@ export interface ProcessedCommand {
  * @typeParam TRecord - the store's record: {@link ProcessedCommand} or {@link ProcessedEvent}.
  * @typeParam TDuplicateResult - the `result` of a duplicate: the recorded result's JSON copy for a
  *   command (typed as `T`), `undefined` for a processed event (no result is stored).
+ *
+ * @category Idempotency
  */
 export type RunOnceResult<T, TRecord = ProcessedCommand, TDuplicateResult = T> =
   | {
@@ -70,6 +78,8 @@ export type RunOnceResult<T, TRecord = ProcessedCommand, TDuplicateResult = T> =
  *
  * @typeParam TUnit - what `work` receives: at least an {@link EventAppender} bound to the unit of
  *   work (the PostgreSQL log passes its transaction, which also exposes the client).
+ *
+ * @category Idempotency
  */
 export interface CommandLog<TUnit extends EventAppender = EventAppender> {
   /**
@@ -92,7 +102,11 @@ export interface CommandLog<TUnit extends EventAppender = EventAppender> {
   purgeExpired(): Promise<number>;
 }
 
-/** Options every {@link CommandLog} implementation takes. */
+/**
+ * Options every {@link CommandLog} implementation takes.
+ *
+ * @category Idempotency
+ */
 export interface CommandLogOptions {
   /**
    * How long a processed-command record lives: a repeat of the command within this time returns

@@ -11,7 +11,11 @@ import {
 } from './command-log.js';
 import { KeyedMutex } from './keyed-mutex.js';
 
-/** Options of {@link InMemoryCommandLog}. */
+/**
+ * Options of {@link InMemoryCommandLog}.
+ *
+ * @category Idempotency
+ */
 export interface InMemoryCommandLogOptions extends CommandLogOptions {
   /** The event store the commands append to; `runOnce` hands it to the work. */
   readonly store: EventAppender;
@@ -38,6 +42,8 @@ interface MemoryRecord {
  * const orders = new AggregateRepository(store, { create: (id) => new OrderAggregate(id), commands });
  * await orders.execute('order-1', (order) => order.ship('DHL', 'T-1'), { metadata: { commandId: 'cmd-9' } });
  * ```
+ *
+ * @category Idempotency
  */
 export class InMemoryCommandLog implements CommandLog<EventAppender> {
   readonly #store: EventAppender;

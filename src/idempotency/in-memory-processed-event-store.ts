@@ -14,6 +14,8 @@ import type { ProcessedEvent, ProcessedEventStore } from './processed-event-stor
  * const processed = new InMemoryProcessedEventStore();
  * await processed.runOnce('shipping-emails', event.eventId, async () => sendMail(event));
  * ```
+ *
+ * @category Idempotency
  */
 export class InMemoryProcessedEventStore implements ProcessedEventStore<undefined> {
   /** When each event was processed, per consumer. */

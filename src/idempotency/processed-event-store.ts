@@ -1,6 +1,10 @@
 import type { RunOnceResult } from './command-log.js';
 
-/** The record of an event a consumer has processed. */
+/**
+ * The record of an event a consumer has processed.
+ *
+ * @category Idempotency
+ */
 export interface ProcessedEvent {
   /** The consumer that processed the event. */
   readonly consumer: string;
@@ -30,6 +34,8 @@ export interface ProcessedEvent {
  *
  * @typeParam TUnit - what the work receives: nothing in memory; the transaction's client in
  *   PostgreSQL.
+ *
+ * @category Idempotency
  */
 export interface ProcessedEventStore<TUnit = undefined> {
   /**

@@ -7,7 +7,11 @@ import { InvalidArgumentError } from '../errors.js';
  * @module
  */
 
-/** The fields of a log record: ids (`correlationId`, `eventId`, `projection`, ...) and `err`. */
+/**
+ * The fields of a log record: ids (`correlationId`, `eventId`, `projection`, ...) and `err`.
+ *
+ * @category Observability
+ */
 export type LogFields = Readonly<Record<string, unknown>>;
 
 /**
@@ -26,6 +30,8 @@ export type LogFields = Readonly<Record<string, unknown>>;
  *
  * setDefaultLogger(pino({ name: 'orders' })); // every component created afterwards logs to it
  * ```
+ *
+ * @category Observability
  */
 export interface AnnalsLogger {
   /** Detail for debugging (annals logs nothing at this level on a hot path). */
@@ -38,12 +44,20 @@ export interface AnnalsLogger {
   error(fields: LogFields, message: string): void;
 }
 
-/** The levels of {@link AnnalsLogger}, and `silent`. */
+/**
+ * The levels of {@link AnnalsLogger}, and `silent`.
+ *
+ * @category Observability
+ */
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 
-/** The part of `console` that {@link consoleLogger} writes to. */
+/**
+ * The part of `console` that {@link consoleLogger} writes to.
+ *
+ * @category Observability
+ */
 export interface ConsoleLike {
   /** Writes a `debug` record. */
   debug(...data: unknown[]): void;
@@ -55,7 +69,11 @@ export interface ConsoleLike {
   error(...data: unknown[]): void;
 }
 
-/** Options of {@link consoleLogger}. */
+/**
+ * Options of {@link consoleLogger}.
+ *
+ * @category Observability
+ */
 export interface ConsoleLoggerOptions {
   /**
    * The lowest level written.
@@ -77,6 +95,8 @@ export interface ConsoleLoggerOptions {
  * ```ts
  * const logger = consoleLogger({ level: 'info' });
  * ```
+ *
+ * @category Observability
  */
 export function consoleLogger(options: ConsoleLoggerOptions = {}): AnnalsLogger {
   const threshold = RANK[options.level ?? 'warn'];
@@ -96,7 +116,11 @@ export function consoleLogger(options: ConsoleLoggerOptions = {}): AnnalsLogger 
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };
 }
 
-/** A logger that drops every record: silence as an explicit choice. */
+/**
+ * A logger that drops every record: silence as an explicit choice.
+ *
+ * @category Observability
+ */
 export const silentLogger: AnnalsLogger = Object.freeze({
   debug: () => undefined,
   info: () => undefined,
@@ -104,7 +128,11 @@ export const silentLogger: AnnalsLogger = Object.freeze({
   error: () => undefined,
 });
 
-/** The part of a winston logger that {@link winstonLogger} uses. */
+/**
+ * The part of a winston logger that {@link winstonLogger} uses.
+ *
+ * @category Observability
+ */
 export interface WinstonLike {
   /** Writes one record at `level` (`'debug'`, `'info'`, `'warn'` or `'error'`), with the fields as `meta`. */
   log(level: string, message: string, meta: Record<string, unknown>): unknown;
@@ -117,6 +145,8 @@ export interface WinstonLike {
  * ```ts
  * setDefaultLogger(winstonLogger(winston.createLogger({ transports: [new winston.transports.Console()] })));
  * ```
+ *
+ * @category Observability
  */
 export function winstonLogger(logger: WinstonLike): AnnalsLogger {
   const write =
@@ -132,13 +162,19 @@ let defaultLogger: AnnalsLogger = consoleLogger();
 /**
  * Sets the logger of every annals component created afterwards without a `logger` option of its
  * own. The default writes warnings and errors to `console`; pass {@link silentLogger} for none.
+ *
+ * @category Observability
  */
 export function setDefaultLogger(logger: AnnalsLogger): void {
   assertLogger('setDefaultLogger', logger);
   defaultLogger = logger;
 }
 
-/** The logger components use when given none: the one of {@link setDefaultLogger}. */
+/**
+ * The logger components use when given none: the one of {@link setDefaultLogger}.
+ *
+ * @category Observability
+ */
 export function getDefaultLogger(): AnnalsLogger {
   return defaultLogger;
 }

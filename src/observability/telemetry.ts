@@ -17,6 +17,8 @@ import { InvalidArgumentError } from '../errors.js';
 /**
  * The part of the `@opentelemetry/api` module {@link setTelemetry} accepts: the module itself
  * (`import * as api from '@opentelemetry/api'`) is one.
+ *
+ * @category Observability
  */
 export interface OpenTelemetryApi {
   /** The tracing API (`trace.getTracer`, ...). */
@@ -36,7 +38,11 @@ export interface OpenTelemetryApi {
   };
 }
 
-/** Options of {@link setTelemetry}. */
+/**
+ * Options of {@link setTelemetry}.
+ *
+ * @category Observability
+ */
 export interface TelemetryOptions {
   /**
    * `false` turns tracing and metrics off: nothing is loaded (or nothing more is used) and every
@@ -62,7 +68,11 @@ export interface TelemetryOptions {
   readonly metrics?: boolean;
 }
 
-/** What telemetry annals runs with: see {@link getTelemetryState}. */
+/**
+ * What telemetry annals runs with: see {@link getTelemetryState}.
+ *
+ * @category Observability
+ */
 export interface TelemetryState {
   /** True when an OpenTelemetry API was found (or given) and telemetry is on. */
   readonly active: boolean;
@@ -75,7 +85,11 @@ export interface TelemetryState {
 /** The instrumentation scope annals' tracer and meter are named after. */
 export const TELEMETRY_SCOPE = 'annals';
 
-/** The metadata key (and AMQP header) that carries an event's W3C trace context. */
+/**
+ * The metadata key (and AMQP header) that carries an event's W3C trace context.
+ *
+ * @category Observability
+ */
 export const TRACEPARENT = 'traceparent';
 
 /** The most links a projection batch span gets (one per distinct traceparent). */
@@ -278,6 +292,8 @@ export function telemetry(): Telemetry | null {
  *
  * setTelemetry({ api, metrics: false }); // traces only
  * ```
+ *
+ * @category Observability
  */
 export function setTelemetry(options: TelemetryOptions = {}): void {
   if (typeof options !== 'object' || options === null) {
@@ -295,7 +311,11 @@ export function setTelemetry(options: TelemetryOptions = {}): void {
   current = found ? new Telemetry(found, tracing, metrics) : null;
 }
 
-/** Whether annals traces and measures, as {@link setTelemetry} (or the lookup) left it. */
+/**
+ * Whether annals traces and measures, as {@link setTelemetry} (or the lookup) left it.
+ *
+ * @category Observability
+ */
 export function getTelemetryState(): TelemetryState {
   const found = telemetry();
   return {

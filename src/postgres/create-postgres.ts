@@ -15,6 +15,8 @@ import { PostgresSnapshotStore } from './snapshots/postgres-snapshot-store.js';
 /**
  * Options of {@link createPostgres}. Give exactly one of `connectionString`, `pool` and
  * `pglite`.
+ *
+ * @category Setup
  */
 export interface CreatePostgresOptions {
   /**
@@ -70,7 +72,11 @@ export interface CreatePostgresOptions {
   readonly commands?: Omit<PostgresCommandLogOptions, 'store' | 'pool'>;
 }
 
-/** Every PostgreSQL store of annals on one pool and one schema; returned by {@link createPostgres}. */
+/**
+ * Every PostgreSQL store of annals on one pool and one schema; returned by {@link createPostgres}.
+ *
+ * @category Setup
+ */
 export interface PostgresStores {
   /** The pool every store uses. */
   readonly pool: PgPool;
@@ -123,6 +129,8 @@ interface PgModule {
  * // ...
  * await pg.close();
  * ```
+ *
+ * @category Setup
  */
 export async function createPostgres(options: CreatePostgresOptions): Promise<PostgresStores> {
   if (typeof options !== 'object' || options === null) {

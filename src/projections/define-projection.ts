@@ -2,10 +2,18 @@ import { InvalidArgumentError } from '../errors.js';
 import type { AnyEventDefinition, StoredEventOf } from '../events/define-event.js';
 import type { StoredEvent } from '../events/event-envelope.js';
 
-/** What a projection does when an event's handler still fails after every retry. */
+/**
+ * What a projection does when an event's handler still fails after every retry.
+ *
+ * @category Projections
+ */
 export type ProjectionFailurePolicy = 'dead-letter' | 'stop';
 
-/** Facts about one handler call, besides the event and the context. */
+/**
+ * Facts about one handler call, besides the event and the context.
+ *
+ * @category Projections
+ */
 export interface ProjectionHandlerInfo {
   /** The projection's name. */
   readonly projection: string;
@@ -21,6 +29,8 @@ export interface ProjectionHandlerInfo {
  * @typeParam TEvent - the stored event the handler receives (typed per event type).
  * @typeParam TContext - what the projection store hands to handlers: the read model in memory,
  *   or a client bound to the current transaction in PostgreSQL.
+ *
+ * @category Projections
  */
 export type ProjectionHandler<TEvent extends StoredEvent, TContext> = (
   event: TEvent,
@@ -31,6 +41,8 @@ export type ProjectionHandler<TEvent extends StoredEvent, TContext> = (
 /**
  * The handlers of a projection, keyed by event type; each receives its event with a typed payload.
  * A type without a handler is skipped (the checkpoint still moves past it).
+ *
+ * @category Projections
  */
 export type ProjectionHandlers<TDefinition extends AnyEventDefinition, TContext> = {
   readonly [K in TDefinition['type']]?: ProjectionHandler<
@@ -39,10 +51,18 @@ export type ProjectionHandlers<TDefinition extends AnyEventDefinition, TContext>
   >;
 };
 
-/** A setup or reset hook: runs in a unit of work of the projection store, with its context. */
+/**
+ * A setup or reset hook: runs in a unit of work of the projection store, with its context.
+ *
+ * @category Projections
+ */
 export type ProjectionHook<TContext> = (context: TContext) => void | Promise<void>;
 
-/** Options of {@link defineProjection}. */
+/**
+ * Options of {@link defineProjection}.
+ *
+ * @category Projections
+ */
 export interface DefineProjectionOptions<TDefinition extends AnyEventDefinition, TContext> {
   /**
    * The projection's unique name, also the key of its checkpoint, lease and dead letters.
@@ -93,6 +113,8 @@ export interface DefineProjectionOptions<TDefinition extends AnyEventDefinition,
  * a RabbitMQ queue with the `ProjectionConsumer` of `annals/amqp`.
  *
  * @typeParam TContext - what handlers receive from the projection store.
+ *
+ * @category Projections
  */
 export interface Projection<TContext> {
   /** The unique name: key of the checkpoint, the lease and the dead letters. */
@@ -142,6 +164,8 @@ export function assertProjectionName(name: unknown): asserts name is string {
  *   reset: (orders) => { orders.byId.clear(); },
  * });
  * ```
+ *
+ * @category Projections
  */
 export function defineProjection<TContext>(): <const TDefinition extends AnyEventDefinition>(
   options: DefineProjectionOptions<TDefinition, TContext>,

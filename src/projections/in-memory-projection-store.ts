@@ -12,7 +12,11 @@ import type {
   ProjectionTransaction,
 } from './projection-store.js';
 
-/** Options of {@link InMemoryProjectionStore}. */
+/**
+ * Options of {@link InMemoryProjectionStore}.
+ *
+ * @category Projections
+ */
 export interface InMemoryProjectionStoreOptions<TState> {
   /** The read model's initial state: what handlers receive as their context. */
   readonly initialState: TState;
@@ -62,6 +66,8 @@ interface Committed<TState> {
  * // ...run projections...
  * projectionStore.state.orders.get('order-1');
  * ```
+ *
+ * @category Projections
  */
 export class InMemoryProjectionStore<TState> implements ProjectionStore<TState> {
   #committed: Committed<TState>;

@@ -11,6 +11,8 @@ import type { DeadLetterError } from './projection-store.js';
  * A projection's handler kept failing on one event, and the projection's policy is `'stop'`, or a
  * dead letter's retry failed. A {@link ProjectionError} (code `ANNALS_PROJECTION`); `cause` holds
  * what the handler threw last.
+ *
+ * @category Errors
  */
 export class ProjectionHandlerError extends ProjectionError {
   /** The failing event's id. */
@@ -44,6 +46,8 @@ export class ProjectionHandlerError extends ProjectionError {
  * stops before it. A {@link ProjectionHandlerError} whose `attempts` is 0 (no handler ran) and
  * whose `cause` is the decode error; deploy code whose registry reads the event, then start the
  * projection again.
+ *
+ * @category Errors
  */
 export class UndecodableEventError extends ProjectionHandlerError {
   constructor(projection: string, event: StoredEvent, cause: unknown) {

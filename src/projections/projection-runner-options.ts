@@ -4,7 +4,11 @@ import type { IEventStore } from '../store/event-store.js';
 import type { Projection } from './define-projection.js';
 import type { ProjectionStore } from './projection-store.js';
 
-/** Options of {@link ProjectionRunner}. */
+/**
+ * Options of {@link ProjectionRunner}.
+ *
+ * @category Projections
+ */
 export interface ProjectionRunnerOptions<TContext> {
   /** The store whose global log the projections follow. */
   readonly eventStore: IEventStore;

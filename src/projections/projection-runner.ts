@@ -13,7 +13,11 @@ import { ProjectionWorker } from './projection-worker.js';
 import type { RebuildOptions, RebuildResult } from './rebuild-progress.js';
 import { type RunnerSettings, resolveRunnerSettings } from './runner-settings.js';
 
-/** Options of {@link ProjectionRunner.catchUp}. */
+/**
+ * Options of {@link ProjectionRunner.catchUp}.
+ *
+ * @category Projections
+ */
 export interface CatchUpOptions {
   /**
    * Ends a catch-up of a runner that is not started after the current batch. With `until`, it
@@ -51,6 +55,8 @@ export interface CatchUpOptions {
  * console.log(await runner.status('order-summary'));
  * await runner.stop();         // graceful: the batch in progress is committed first
  * ```
+ *
+ * @category Projections
  */
 export class ProjectionRunner<TContext> {
   readonly #eventStore: IEventStore;

@@ -10,10 +10,16 @@ import type { ProjectionStore } from './projection-store.js';
  * - `running`: holds the lease and follows the log;
  * - `rebuilding`: replays the log from the start;
  * - `failed`: stopped by an event whose handler kept failing under the `'stop'` policy.
+ *
+ * @category Projections
  */
 export type ProjectionState = 'stopped' | 'waiting-for-lease' | 'running' | 'rebuilding' | 'failed';
 
-/** The last failure a runner met with a projection. */
+/**
+ * The last failure a runner met with a projection.
+ *
+ * @category Projections
+ */
 export interface ProjectionLastError {
   /** The error (a {@link ProjectionError}; its `cause` holds the original). */
   readonly error: unknown;
@@ -46,7 +52,11 @@ export interface ProjectionBlocker {
   readonly reason: string;
 }
 
-/** Where a projection stands; see {@link ProjectionRunner.status}. */
+/**
+ * Where a projection stands; see {@link ProjectionRunner.status}.
+ *
+ * @category Projections
+ */
 export interface ProjectionStatus {
   /** The projection's name. */
   readonly projection: string;

@@ -1,6 +1,10 @@
 import type { LogPosition, StoredEvent } from '../events/event-envelope.js';
 
-/** Where a projection stands in the global log. */
+/**
+ * Where a projection stands in the global log.
+ *
+ * @category Projections
+ */
 export interface ProjectionCheckpoint {
   /** The projection's name. */
   readonly projection: string;
@@ -12,7 +16,11 @@ export interface ProjectionCheckpoint {
   readonly updatedAt: Date | undefined;
 }
 
-/** A checkpoint to store; see {@link ProjectionTransaction.saveCheckpoint}. */
+/**
+ * A checkpoint to store; see {@link ProjectionTransaction.saveCheckpoint}.
+ *
+ * @category Projections
+ */
 export interface CheckpointUpdate {
   /** The checkpoint the caller read and builds on; the save fails when the stored one differs. */
   readonly expected: LogPosition;
@@ -29,7 +37,11 @@ export interface CheckpointUpdate {
   readonly fence?: bigint;
 }
 
-/** The error a dead letter records: what the handler threw, as text. */
+/**
+ * The error a dead letter records: what the handler threw, as text.
+ *
+ * @category Projections
+ */
 export interface DeadLetterError {
   /** The error's name (class), when it had one. */
   readonly name: string | undefined;
@@ -39,7 +51,11 @@ export interface DeadLetterError {
   readonly stack: string | undefined;
 }
 
-/** An event whose handler failed after every retry, parked so the projection could go on. */
+/**
+ * An event whose handler failed after every retry, parked so the projection could go on.
+ *
+ * @category Projections
+ */
 export interface DeadLetter {
   /** Assigned by the store; unique within it. */
   readonly id: string;
@@ -55,10 +71,18 @@ export interface DeadLetter {
   readonly failedAt: Date;
 }
 
-/** A dead letter to add; the store assigns the id. */
+/**
+ * A dead letter to add; the store assigns the id.
+ *
+ * @category Projections
+ */
 export type NewDeadLetter = Omit<DeadLetter, 'id'>;
 
-/** Options of {@link ProjectionStore.listDeadLetters}. */
+/**
+ * Options of {@link ProjectionStore.listDeadLetters}.
+ *
+ * @category Projections
+ */
 export interface ListDeadLettersOptions {
   /**
    * The most dead letters to return.
@@ -75,6 +99,8 @@ export interface ListDeadLettersOptions {
 /**
  * The right to process one projection, held by one runner at a time across processes. Leases end
  * when released, when their holder dies, and (depending on the store) when they are not renewed.
+ *
+ * @category Projections
  */
 export interface ProjectionLease {
   /** The projection the lease is for. */
@@ -104,6 +130,8 @@ export interface ProjectionLease {
  * together or not at all.
  *
  * @typeParam TContext - what handlers write the read model through.
+ *
+ * @category Projections
  */
 export interface ProjectionTransaction<TContext> {
   /** What handlers and hooks receive: bound to this unit of work. */
@@ -138,6 +166,8 @@ export interface ProjectionTransaction<TContext> {
  * implementation should pass.
  *
  * @typeParam TContext - what handlers and hooks receive inside a unit of work.
+ *
+ * @category Projections
  */
 export interface ProjectionStore<TContext> {
   /**

@@ -1,4 +1,8 @@
-/** How far a rebuild is; passed to {@link RebuildOptions.onProgress} after each batch. */
+/**
+ * How far a rebuild is; passed to {@link RebuildOptions.onProgress} after each batch.
+ *
+ * @category Projections
+ */
 export interface RebuildProgress {
   /** The projection being rebuilt. */
   readonly projection: string;
@@ -20,7 +24,11 @@ export interface RebuildProgress {
   readonly estimatedRemainingMs: number | undefined;
 }
 
-/** Options of {@link ProjectionRunner.rebuild}. */
+/**
+ * Options of {@link ProjectionRunner.rebuild}.
+ *
+ * @category Projections
+ */
 export interface RebuildOptions {
   /**
    * Called once when the replay starts and after each batch.
@@ -35,7 +43,11 @@ export interface RebuildOptions {
   readonly signal?: AbortSignal;
 }
 
-/** What a finished rebuild did. */
+/**
+ * What a finished rebuild did.
+ *
+ * @category Projections
+ */
 export interface RebuildResult {
   /** The projection. */
   readonly projection: string;

@@ -21,6 +21,8 @@ interface StoredSnapshot {
  *   snapshots: { store: new InMemorySnapshotStore(), policy: everyNEvents(100) },
  * });
  * ```
+ *
+ * @category Snapshots
  */
 export class InMemorySnapshotStore implements SnapshotStore {
   readonly #snapshots = new Map<string, StoredSnapshot>();

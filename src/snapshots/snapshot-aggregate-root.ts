@@ -28,6 +28,8 @@ import type { Snapshot } from './snapshot-store.js';
  *   protected fromSnapshot(state: { count: number }) { this.count = state.count; }
  * }
  * ```
+ *
+ * @category Snapshots
  */
 export abstract class SnapshotAggregateRoot<
   TEvent extends DomainEvent = DomainEvent,

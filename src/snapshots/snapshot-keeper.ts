@@ -6,7 +6,11 @@ import { isSnapshotAggregate } from './snapshot-aggregate-root.js';
 import type { SnapshotPolicy } from './snapshot-policy.js';
 import type { Snapshot, SnapshotStore } from './snapshot-store.js';
 
-/** Something the repository noticed that does not fail the call (a snapshot ignored or not saved). */
+/**
+ * Something the repository noticed that does not fail the call (a snapshot ignored or not saved).
+ *
+ * @category Snapshots
+ */
 export interface RepositoryWarning {
   /**
    * What happened:
@@ -25,7 +29,11 @@ export interface RepositoryWarning {
   readonly error?: unknown;
 }
 
-/** Receives {@link RepositoryWarning}s. */
+/**
+ * Receives {@link RepositoryWarning}s.
+ *
+ * @category Snapshots
+ */
 export type RepositoryWarningHandler = (warning: RepositoryWarning) => void;
 
 /**

@@ -1,6 +1,10 @@
 import { InvalidArgumentError } from '../errors.js';
 
-/** What a {@link SnapshotPolicy} decides on: an aggregate right after a successful save. */
+/**
+ * What a {@link SnapshotPolicy} decides on: an aggregate right after a successful save.
+ *
+ * @category Snapshots
+ */
 export interface SnapshotPolicyContext {
   /** The aggregate's id. */
   readonly aggregateId: string;
@@ -17,7 +21,11 @@ export interface SnapshotPolicyContext {
   readonly eventsAppended: number;
 }
 
-/** Decides after each save whether the repository takes a snapshot of the aggregate. */
+/**
+ * Decides after each save whether the repository takes a snapshot of the aggregate.
+ *
+ * @category Snapshots
+ */
 export type SnapshotPolicy = (context: SnapshotPolicyContext) => boolean;
 
 /**
@@ -30,6 +38,8 @@ export type SnapshotPolicy = (context: SnapshotPolicyContext) => boolean;
  * ```ts
  * snapshots: { store: new InMemorySnapshotStore(), policy: everyNEvents(200) }
  * ```
+ *
+ * @category Snapshots
  */
 export function everyNEvents(events: number): SnapshotPolicy {
   if (!Number.isSafeInteger(events) || events < 1) {
@@ -40,5 +50,9 @@ export function everyNEvents(events: number): SnapshotPolicy {
   return (context) => context.version - context.lastSnapshotVersion >= events;
 }
 
-/** The policy a repository uses when it has a snapshot store and no policy: every 100 events. */
+/**
+ * The policy a repository uses when it has a snapshot store and no policy: every 100 events.
+ *
+ * @category Snapshots
+ */
 export const DEFAULT_SNAPSHOT_EVERY_N_EVENTS = 100;

@@ -2,6 +2,8 @@
  * An aggregate's state at one version, so that a load replays only the events after it.
  *
  * @typeParam TState - the state as the aggregate's `toSnapshot()` returns it (JSON).
+ *
+ * @category Snapshots
  */
 export interface Snapshot<TState = unknown> {
   /** The aggregate (stream) id. */
@@ -26,6 +28,8 @@ export interface Snapshot<TState = unknown> {
  *
  * Snapshots are a cache. Losing one costs a full replay, never correctness, so an implementation
  * may drop them at will; what it must not do is hand out a snapshot of another aggregate.
+ *
+ * @category Snapshots
  */
 export interface SnapshotStore {
   /** The aggregate's snapshot, or `undefined` when there is none. */

@@ -3,7 +3,11 @@ import type { ExpectedVersionMode } from './expected-version.js';
 import type { LogHorizon } from './log-horizon.js';
 import type { UndecodableEvent } from './undecodable-event.js';
 
-/** What an append wrote, or, for a retried append, what the original append wrote. */
+/**
+ * What an append wrote, or, for a retried append, what the original append wrote.
+ *
+ * @category Stores
+ */
 export interface AppendResult {
   /** The stream appended to. */
   readonly aggregateId: string;
@@ -15,7 +19,11 @@ export interface AppendResult {
   readonly duplicate: boolean;
 }
 
-/** Options of {@link IEventStore.load}. */
+/**
+ * Options of {@link IEventStore.load}.
+ *
+ * @category Stores
+ */
 export interface LoadOptions {
   /**
    * Load events with a version of at least this.
@@ -29,7 +37,11 @@ export interface LoadOptions {
   readonly toVersion?: number;
 }
 
-/** Options of {@link IEventStore.readAll}. */
+/**
+ * Options of {@link IEventStore.readAll}.
+ *
+ * @category Stores
+ */
 export interface ReadAllOptions {
   /**
    * Read the events after this position (exclusive). It must be a position a store returned
@@ -61,7 +73,11 @@ export interface ReadAllOptions {
   readonly types?: readonly string[];
 }
 
-/** Options of {@link IEventStore.countAfter}. */
+/**
+ * Options of {@link IEventStore.countAfter}.
+ *
+ * @category Stores
+ */
 export interface CountAfterOptions {
   /**
    * Count only events of these types (as `readAll`'s `types`).
@@ -70,7 +86,11 @@ export interface CountAfterOptions {
   readonly types?: readonly string[];
 }
 
-/** One page of the global log. */
+/**
+ * One page of the global log.
+ *
+ * @category Stores
+ */
 export interface ReadAllResult {
   /** The events, in log order. */
   readonly events: readonly StoredEvent[];
@@ -88,7 +108,11 @@ export interface ReadAllResult {
   readonly caughtUp: boolean;
 }
 
-/** The end of the global log as readers can see it now. */
+/**
+ * The end of the global log as readers can see it now.
+ *
+ * @category Stores
+ */
 export interface LogHead {
   /** The position of the last readable event, or {@link LOG_START} for an empty log. */
   readonly position: LogPosition;
@@ -96,7 +120,11 @@ export interface LogHead {
   readonly timestamp: Date | undefined;
 }
 
-/** Stops a subscription. */
+/**
+ * Stops a subscription.
+ *
+ * @category Stores
+ */
 export type Unsubscribe = () => void;
 
 /**
@@ -105,6 +133,8 @@ export type Unsubscribe = () => void;
  *
  * Every adapter passes the contract suite in `annals/testing`
  * (`describeEventStoreContract`), which is the precise definition of this interface.
+ *
+ * @category Stores
  */
 export interface IEventStore {
   /**

@@ -1,10 +1,22 @@
 import { ConcurrencyError, InvalidArgumentError } from '../errors.js';
 
-/** Expect that the stream does not exist yet (it has no events). */
+/**
+ * Expect that the stream does not exist yet (it has no events).
+ *
+ * @category Stores
+ */
 export const NO_STREAM = 'no_stream' as const;
-/** Expect that the stream exists (it has at least one event), whatever its version. */
+/**
+ * Expect that the stream exists (it has at least one event), whatever its version.
+ *
+ * @category Stores
+ */
 export const STREAM_EXISTS = 'stream_exists' as const;
-/** Append whatever the stream's state. */
+/**
+ * Append whatever the stream's state.
+ *
+ * @category Stores
+ */
 export const ANY = 'any' as const;
 
 /**
@@ -15,6 +27,8 @@ export const ANY = 'any' as const;
  * await store.append('order-1', ExpectedVersion.NoStream, [created]);
  * await store.append('order-1', 1, [itemAdded]); // exact version
  * ```
+ *
+ * @category Stores
  */
 export const ExpectedVersion = {
   /** See {@link NO_STREAM}. */
@@ -28,6 +42,8 @@ export const ExpectedVersion = {
 /**
  * What an append expects of its stream: an exact version (the stream's current version,
  * `0` for a stream with no events), or one of {@link NO_STREAM}, {@link STREAM_EXISTS}, {@link ANY}.
+ *
+ * @category Stores
  */
 export type ExpectedVersionMode = number | typeof NO_STREAM | typeof STREAM_EXISTS | typeof ANY;
 

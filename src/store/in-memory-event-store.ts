@@ -50,7 +50,11 @@ interface MemoryRow {
 
 const MEMORY_TARGET: StoreTelemetryTarget = storeTelemetryTarget('memory');
 
-/** Options of {@link InMemoryEventStore}. */
+/**
+ * Options of {@link InMemoryEventStore}.
+ *
+ * @category Stores
+ */
 export interface InMemoryEventStoreOptions {
   /** The event types the store accepts, with their schemas (and upcasters). */
   readonly registry: EventRegistry;
@@ -69,6 +73,8 @@ export interface InMemoryEventStoreOptions {
  * const store = new InMemoryEventStore({ registry: new EventRegistry([OrderCreated]) });
  * await store.append('order-1', NO_STREAM, [{ type: 'OrderCreated', aggregateType: 'Order', payload }]);
  * ```
+ *
+ * @category Stores
  */
 export class InMemoryEventStore implements IEventStore {
   readonly #registry: EventRegistry;

@@ -1,6 +1,8 @@
 /**
  * The unfinished transaction that bounds the readable end of the global log: every event it
  * (or anything after it) commits becomes readable only once it ends.
+ *
+ * @category Stores
  */
 export interface HorizonHolder {
   /** Its transaction id (in the store's own numbering). */
@@ -17,7 +19,11 @@ export interface HorizonHolder {
   readonly ageMs: number | undefined;
 }
 
-/** The readable end of the global log and what holds it back; see {@link IEventStore.readHorizon}. */
+/**
+ * The readable end of the global log and what holds it back; see {@link IEventStore.readHorizon}.
+ *
+ * @category Stores
+ */
 export interface LogHorizon {
   /**
    * Which transactions bound it, in the store's own words. The PostgreSQL store says

@@ -4,7 +4,11 @@ import type { LoadOptions } from './event-store.js';
 
 /** The default page size of {@link IEventStore.readAll}. */
 export const DEFAULT_READ_LIMIT = 100;
-/** The largest page {@link IEventStore.readAll} returns: a larger `limit` is an {@link InvalidArgumentError}. */
+/**
+ * The largest page {@link IEventStore.readAll} returns: a larger `limit` is an {@link InvalidArgumentError}.
+ *
+ * @category Stores
+ */
 export const MAX_READ_LIMIT = 10_000;
 
 /** Validates `limit` of a log read; shared by the adapters so they reject the same input. */

@@ -6,6 +6,8 @@ import type { EventRegistry, RawStoredEvent } from '../events/event-registry.js'
  * A stored event of the global log that the registry cannot read: its type is not registered,
  * its payload fails the current schema, or its upcaster throws. `readAll` with
  * `onUndecodable: 'report'` lists it instead of failing for the whole page.
+ *
+ * @category Stores
  */
 export interface UndecodableEvent {
   /** The event as stored: type, schema version, payload and metadata as they are in the store. */

@@ -4,7 +4,11 @@ import { DeciderAggregate } from '../aggregates/decider-aggregate.js';
 import type { AggregateRoot, DomainEvent, ErrorCodeValue, EventRegistry } from '../core.js';
 import type { AnyEventDefinition, PayloadOf } from '../events/define-event.js';
 
-/** A past event given to a scenario: type and payload; the rest of the envelope is filled in. */
+/**
+ * A past event given to a scenario: type and payload; the rest of the envelope is filled in.
+ *
+ * @category Testing
+ */
 export interface GivenEvent {
   /** The event type. */
   readonly type: string;
@@ -20,7 +24,11 @@ export interface GivenEvent {
   readonly schemaVersion?: number;
 }
 
-/** Options of {@link aggregateScenario}. */
+/**
+ * Options of {@link aggregateScenario}.
+ *
+ * @category Testing
+ */
 export interface AggregateScenarioOptions {
   /**
    * Reads the given events through this registry, as a store would: each payload is upcast from
@@ -31,7 +39,11 @@ export interface AggregateScenarioOptions {
   readonly registry?: EventRegistry;
 }
 
-/** An event a scenario expects the command to raise: type and payload, compared by value. */
+/**
+ * An event a scenario expects the command to raise: type and payload, compared by value.
+ *
+ * @category Testing
+ */
 export interface ExpectedEvent {
   /** The event type. */
   readonly type: string;
@@ -39,7 +51,11 @@ export interface ExpectedEvent {
   readonly payload: unknown;
 }
 
-/** What an expected error is matched by: its code, its class, or a predicate. */
+/**
+ * What an expected error is matched by: its code, its class, or a predicate.
+ *
+ * @category Testing
+ */
 export type ErrorMatcher =
   | ErrorCodeValue
   | (abstract new (
@@ -47,7 +63,11 @@ export type ErrorMatcher =
     ) => Error)
   | ((error: unknown) => boolean);
 
-/** The `when` step of a scenario: run a command, then check its outcome with `thenEvents`/`thenError`. */
+/**
+ * The `when` step of a scenario: run a command, then check its outcome with `thenEvents`/`thenError`.
+ *
+ * @category Testing
+ */
 export interface ScenarioWhen<TAggregate> {
   /** Asserts that the command raised exactly these events, in order. Returns the aggregate. */
   thenEvents(expected: readonly ExpectedEvent[]): Promise<TAggregate>;
@@ -55,13 +75,21 @@ export interface ScenarioWhen<TAggregate> {
   thenError(matcher: ErrorMatcher): Promise<unknown>;
 }
 
-/** The `given` step of a scenario. */
+/**
+ * The `given` step of a scenario.
+ *
+ * @category Testing
+ */
 export interface ScenarioGiven<TAggregate> {
   /** Runs a command on the aggregate built from the given events. */
   when(command: (aggregate: TAggregate) => unknown): ScenarioWhen<TAggregate>;
 }
 
-/** A scenario for one aggregate; start it with {@link aggregateScenario}. */
+/**
+ * A scenario for one aggregate; start it with {@link aggregateScenario}.
+ *
+ * @category Testing
+ */
 export interface AggregateScenario<TAggregate> extends ScenarioGiven<TAggregate> {
   /** The aggregate's history before the command. */
   given(events: readonly GivenEvent[]): ScenarioGiven<TAggregate>;
@@ -107,6 +135,8 @@ function matches(error: unknown, matcher: ErrorMatcher): boolean {
  *   .when((order) => order.ship('DHL', 'track-1'))
  *   .thenError(DomainRuleError);
  * ```
+ *
+ * @category Testing
  */
 export function aggregateScenario<TAggregate extends AggregateRoot<any>>(
   create: () => TAggregate,
@@ -153,6 +183,8 @@ export function aggregateScenario<TAggregate extends AggregateRoot<any>>(
  * A past event given to a decider scenario, typed by the decider's event definitions: a type and
  * its payload at the current schema version (for an older version with a scenario `registry`,
  * give `schemaVersion` and the old payload).
+ *
+ * @category Testing
  */
 export type GivenEventOf<TDefinition extends AnyEventDefinition> = TDefinition extends AnyEventDefinition
   ?
@@ -176,7 +208,11 @@ export type GivenEventOf<TDefinition extends AnyEventDefinition> = TDefinition e
         }
   : never;
 
-/** An event a decider scenario expects, typed by the decider's event definitions. */
+/**
+ * An event a decider scenario expects, typed by the decider's event definitions.
+ *
+ * @category Testing
+ */
 export type ExpectedEventOf<TDefinition extends AnyEventDefinition> = TDefinition extends AnyEventDefinition
   ? {
       /** The event type. */
@@ -186,7 +222,11 @@ export type ExpectedEventOf<TDefinition extends AnyEventDefinition> = TDefinitio
     }
   : never;
 
-/** Options of {@link deciderScenario}. */
+/**
+ * Options of {@link deciderScenario}.
+ *
+ * @category Testing
+ */
 export interface DeciderScenarioOptions extends AggregateScenarioOptions {
   /**
    * The aggregate id the events belong to.
@@ -195,7 +235,11 @@ export interface DeciderScenarioOptions extends AggregateScenarioOptions {
   readonly id?: string;
 }
 
-/** The `when` step of a decider scenario: decide a command, then check the outcome. */
+/**
+ * The `when` step of a decider scenario: decide a command, then check the outcome.
+ *
+ * @category Testing
+ */
 export interface DeciderScenarioWhen<TState, TDefinition extends AnyEventDefinition> {
   /** Asserts that `decide` returned exactly these events, in order. Returns the state after them. */
   thenEvents(expected: readonly ExpectedEventOf<TDefinition>[]): Promise<TState>;
@@ -203,13 +247,21 @@ export interface DeciderScenarioWhen<TState, TDefinition extends AnyEventDefinit
   thenError(matcher: ErrorMatcher): Promise<unknown>;
 }
 
-/** The `given` step of a decider scenario. */
+/**
+ * The `given` step of a decider scenario.
+ *
+ * @category Testing
+ */
 export interface DeciderScenarioGiven<TState, TCommand, TDefinition extends AnyEventDefinition> {
   /** Decides a command on the state built from the given events. */
   when(command: TCommand): DeciderScenarioWhen<TState, TDefinition>;
 }
 
-/** A scenario for one decider; start it with {@link deciderScenario}. */
+/**
+ * A scenario for one decider; start it with {@link deciderScenario}.
+ *
+ * @category Testing
+ */
 export interface DeciderScenario<TState, TCommand, TDefinition extends AnyEventDefinition>
   extends DeciderScenarioGiven<TState, TCommand, TDefinition> {
   /** The aggregate's history before the command. */
@@ -230,6 +282,8 @@ export interface DeciderScenario<TState, TCommand, TDefinition extends AnyEventD
  *   .thenEvents([{ type: 'MoneyDeposited', payload: { amount: 5 } }]);
  * expect(state.balance).toBe(5);
  * ```
+ *
+ * @category Testing
  */
 export function deciderScenario<TState, TCommand, TDefinition extends AnyEventDefinition>(
   decider: Decider<TState, TCommand, TDefinition>,

@@ -12,7 +12,11 @@ import {
 } from '../core.js';
 import { contractRegistry, note } from './contract/fixtures.js';
 
-/** A command log under test and the event store its units of work append to. */
+/**
+ * A command log under test and the event store its units of work append to.
+ *
+ * @category Testing
+ */
 export interface CommandLogContractFixture {
   /** The log under test. */
   readonly log: CommandLog;
@@ -20,7 +24,11 @@ export interface CommandLogContractFixture {
   readonly store: IEventStore;
 }
 
-/** How the command-log contract suite gets a log to test. */
+/**
+ * How the command-log contract suite gets a log to test.
+ *
+ * @category Testing
+ */
 export interface CommandLogContractOptions {
   /**
    * Creates a log with the given options (a `clock` and a `ttlHours` of the suite's choosing, or
@@ -85,6 +93,8 @@ const streamId = (label: string) => `${label}-${process.pid}-${++streams}-${Date
  *   },
  * });
  * ```
+ *
+ * @category Testing
  */
 export function describeCommandLogContract(name: string, options: CommandLogContractOptions): void {
   describe(`${name}: CommandLog contract`, () => {

@@ -1,7 +1,11 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isAnnalsError, type ProcessedEventStore } from '../core.js';
 
-/** How the processed-event-store contract suite gets a store to test. */
+/**
+ * How the processed-event-store contract suite gets a store to test.
+ *
+ * @category Testing
+ */
 export interface ProcessedEventStoreContractOptions<TUnit> {
   /**
    * Creates the store under test, once for the suite. It may hold other data: consumer names and
@@ -36,6 +40,8 @@ const unique = (label: string) => `${label}-${process.pid}-${++sequence}-${Date.
  *   createStore: () => new InMemoryProcessedEventStore(),
  * });
  * ```
+ *
+ * @category Testing
  */
 export function describeProcessedEventStoreContract<TUnit>(
   name: string,

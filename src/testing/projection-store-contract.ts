@@ -10,7 +10,11 @@ import {
   type StoredEvent,
 } from '../core.js';
 
-/** How the projection-store contract suite gets a store, and reads and writes its read model. */
+/**
+ * How the projection-store contract suite gets a store, and reads and writes its read model.
+ *
+ * @category Testing
+ */
 export interface ProjectionStoreContractOptions<TContext> {
   /**
    * Creates the store under test, once for the suite. It may hold other data: the suite uses
@@ -49,6 +53,8 @@ export interface ProjectionStoreContractOptions<TContext> {
  *   readMarkers: (store) => (store as InMemoryProjectionStore<{ markers: string[] }>).state.markers,
  * });
  * ```
+ *
+ * @category Testing
  */
 export function describeProjectionStoreContract<TContext>(
   name: string,

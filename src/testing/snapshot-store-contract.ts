@@ -1,7 +1,11 @@
 import { afterAll, describe, expect, it } from 'vitest';
 import { ErrorCode, isAnnalsError, type Snapshot, type SnapshotStore } from '../core.js';
 
-/** How the snapshot-store contract suite gets a store to test. */
+/**
+ * How the snapshot-store contract suite gets a store to test.
+ *
+ * @category Testing
+ */
 export interface SnapshotStoreContractOptions {
   /**
    * Creates the store under test; called by each test. It may hold other data: aggregate ids are
@@ -43,6 +47,8 @@ const snapshotOf = (aggregateId: string, overrides: Partial<Snapshot> = {}): Sna
  *   createStore: () => new InMemorySnapshotStore(),
  * });
  * ```
+ *
+ * @category Testing
  */
 export function describeSnapshotStoreContract(name: string, options: SnapshotStoreContractOptions): void {
   const create = async () => options.createStore();

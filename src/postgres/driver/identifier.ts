@@ -7,7 +7,11 @@ import { InvalidArgumentError } from '../../core.js';
  */
 export const IDENTIFIER_PATTERN: RegExp = /^[a-z_][a-z0-9_]{0,62}$/;
 
-/** The schema the PostgreSQL adapter uses when no `schema` option is given. */
+/**
+ * The schema the PostgreSQL adapter uses when no `schema` option is given.
+ *
+ * @category Setup
+ */
 export const DEFAULT_SCHEMA = 'annals';
 
 /**
@@ -33,6 +37,8 @@ export function assertIdentifier(kind: string, name: unknown): asserts name is s
  * const schema = quoteIdentifier('schema', options.schema ?? DEFAULT_SCHEMA); // "annals"
  * await client.query(`SELECT count(*) FROM ${schema}.events`);
  * ```
+ *
+ * @category Setup
  */
 export function quoteIdentifier(kind: string, name: unknown): string {
   assertIdentifier(kind, name);

@@ -6,10 +6,18 @@
  * @module
  */
 
-/** A row as a driver returns it: column name to value. */
+/**
+ * A row as a driver returns it: column name to value.
+ *
+ * @category Drivers
+ */
 export type PgRow = Record<string, unknown>;
 
-/** What a query resolves to; `pg` and the PGlite adapter both fill `rows`. */
+/**
+ * What a query resolves to; `pg` and the PGlite adapter both fill `rows`.
+ *
+ * @category Drivers
+ */
 export interface PgQueryResult<TRow extends PgRow = PgRow> {
   /** The rows, as objects keyed by column name. */
   readonly rows: TRow[];
@@ -25,13 +33,19 @@ export interface PgQueryResult<TRow extends PgRow = PgRow> {
  *
  * Without `values` the text may hold several statements (PostgreSQL's simple query protocol);
  * with `values` it is one statement whose `$1, $2, ...` parameters are bound to them.
+ *
+ * @category Drivers
  */
 export interface PgQueryable {
   /** Runs `text` (one statement with `values` bound to `$1, $2, ...`, or several without `values`). */
   query<TRow extends PgRow = PgRow>(text: string, values?: unknown[]): Promise<PgQueryResult<TRow>>;
 }
 
-/** A statement with a name, prepared once per connection and then only bound and executed. */
+/**
+ * A statement with a name, prepared once per connection and then only bound and executed.
+ *
+ * @category Drivers
+ */
 export interface PgNamedStatement {
   /** Unique per statement text (on a connection, one name always means one text). */
   readonly name: string;
@@ -41,7 +55,11 @@ export interface PgNamedStatement {
   readonly values: unknown[];
 }
 
-/** A notification delivered to a listening connection (`pg`'s `notification` event). */
+/**
+ * A notification delivered to a listening connection (`pg`'s `notification` event).
+ *
+ * @category Drivers
+ */
 export interface PgNotification {
   /** The channel it was sent on. */
   readonly channel: string;
@@ -52,6 +70,8 @@ export interface PgNotification {
 /**
  * A connection checked out of a pool. `release()` gives it back; `release(error)` tells the pool
  * the connection is broken and must be discarded (as `pg` does).
+ *
+ * @category Drivers
  */
 export interface PgPoolClient extends PgQueryable {
   /** Returns the connection to its pool; pass the error when the connection is unusable. */
@@ -69,6 +89,8 @@ export interface PgPoolClient extends PgQueryable {
 /**
  * A pool of connections: a `pg.Pool`, or {@link pgliteAsPool} around a PGlite instance.
  * Plain queries go through `query`; transactions check out a connection with `connect`.
+ *
+ * @category Drivers
  */
 export interface PgPool extends PgQueryable {
   /**

@@ -5,6 +5,8 @@ import type { PgNamedStatement, PgPool, PgPoolClient, PgQueryResult, PgRow } fro
 /**
  * The parts of an `@electric-sql/pglite` instance the adapter uses, declared by shape so that
  * PGlite stays an optional peer dependency. A `PGlite` object fits it.
+ *
+ * @category Drivers
  */
 export interface PGliteLike {
   /** Runs one statement with parameters (extended protocol). */
@@ -34,7 +36,11 @@ export interface PGliteLike {
   readonly closed?: boolean;
 }
 
-/** A {@link PgPool} over one PGlite instance, as returned by {@link pgliteAsPool}. */
+/**
+ * A {@link PgPool} over one PGlite instance, as returned by {@link pgliteAsPool}.
+ *
+ * @category Drivers
+ */
 export interface PGlitePool extends PgPool {
   /** The PGlite instance behind the pool. */
   readonly db: PGliteLike;
@@ -44,7 +50,11 @@ export interface PGlitePool extends PgPool {
   end(): Promise<void>;
 }
 
-/** Options of {@link pgliteAsPool}. */
+/**
+ * Options of {@link pgliteAsPool}.
+ *
+ * @category Drivers
+ */
 export interface PGlitePoolOptions {
   /**
    * Close the PGlite instance when the pool is ended (for example by a store that owns it).
@@ -70,6 +80,8 @@ export interface PGlitePoolOptions {
  * await migrate(pool);
  * const store = new PostgresEventStore({ pool, registry });
  * ```
+ *
+ * @category Drivers
  */
 export function pgliteAsPool(db: PGliteLike, options: PGlitePoolOptions = {}): PGlitePool {
   const mutex = new Mutex();

@@ -7,6 +7,8 @@ import type { PgPool, PgPoolClient, PgQueryable, PgQueryResult, PgRow } from './
  * A transaction opened by {@link PostgresEventStore.withTransaction}: the store's operations
  * bound to one connection inside `BEGIN ... COMMIT`, and that connection for your own SQL.
  * Everything done through it commits together or not at all.
+ *
+ * @category Stores
  */
 export interface PostgresTransaction {
   /**

@@ -6,6 +6,8 @@ import type { PgRow } from '../driver/pg-client.js';
  * - `'cluster'`: the unfinished transactions of the whole server (`pg_snapshot_xmin`), the
  *   fallback where the first is not possible (PGlite, a role that cannot read
  *   `pg_stat_activity`, `horizon: 'cluster'` in the options).
+ *
+ * @category Stores
  */
 export type HorizonScope = 'database' | 'cluster';
 

@@ -49,7 +49,11 @@ import {
 import { HorizonReader } from './horizon-reader.js';
 import type { HorizonScope } from './horizon-sql.js';
 
-/** Options of {@link PostgresEventStore}. */
+/**
+ * Options of {@link PostgresEventStore}.
+ *
+ * @category Stores
+ */
 export interface PostgresEventStoreOptions {
   /** The connections: a `pg.Pool`, or {@link pgliteAsPool} around a PGlite instance. */
   readonly pool: PgPool;
@@ -101,7 +105,11 @@ export interface PostgresEventStoreOptions {
   readonly horizon?: 'auto' | 'cluster';
 }
 
-/** Options of {@link PostgresEventStore.append}. */
+/**
+ * Options of {@link PostgresEventStore.append}.
+ *
+ * @category Stores
+ */
 export interface PostgresAppendOptions {
   /**
    * Run the append on this connection, for example inside a transaction you hold. The append
@@ -111,7 +119,11 @@ export interface PostgresAppendOptions {
   readonly client?: PgQueryable;
 }
 
-/** Options of {@link PostgresEventStore.load}. */
+/**
+ * Options of {@link PostgresEventStore.load}.
+ *
+ * @category Stores
+ */
 export interface PostgresLoadOptions extends LoadOptions {
   /**
    * Read on this connection (inside a transaction you hold, it sees its uncommitted appends).
@@ -150,6 +162,8 @@ interface FrontierColumns {
  * const store = new PostgresEventStore({ pool, registry });
  * await store.append('order-1', NO_STREAM, [{ type: 'OrderCreated', aggregateType: 'Order', payload }]);
  * ```
+ *
+ * @category Stores
  */
 export class PostgresEventStore implements IEventStore {
   /** The schema the store uses, unquoted. */

@@ -21,6 +21,8 @@ import { type CommandLogSql, commandLogSql } from './command-log-sql.js';
 /**
  * What {@link PostgresCommandLog} and {@link PostgresProcessedEventStore} need of an event store:
  * its schema and its transactions. A {@link PostgresEventStore} fits.
+ *
+ * @category Idempotency
  */
 export interface PostgresTransactionRunner {
   /** The schema holding the store's tables (unquoted); the log's table lives there too. */
@@ -29,7 +31,11 @@ export interface PostgresTransactionRunner {
   withTransaction<T>(work: (tx: PostgresTransaction) => Promise<T>): Promise<T>;
 }
 
-/** Options of {@link PostgresCommandLog}. */
+/**
+ * Options of {@link PostgresCommandLog}.
+ *
+ * @category Idempotency
+ */
 export interface PostgresCommandLogOptions extends CommandLogOptions {
   /**
    * The event store the commands append to. The log writes its records in the store's schema,
@@ -96,6 +102,8 @@ const SQLSTATE_LOCK_NOT_AVAILABLE = '55P03';
  * });
  * await orders.execute('order-1', (order) => order.ship('DHL', 'T-1'), { metadata: { commandId: 'req-7f3a' } });
  * ```
+ *
+ * @category Idempotency
  */
 export class PostgresCommandLog implements CommandLog<PostgresTransaction> {
   readonly #store: PostgresTransactionRunner;

@@ -14,7 +14,11 @@ import { runInTransaction } from '../driver/transaction.js';
 import { runQuery, toDate } from '../driver/values.js';
 import { type ProcessedEventSql, processedEventSql } from './processed-event-sql.js';
 
-/** Options of {@link PostgresProcessedEventStore}. */
+/**
+ * Options of {@link PostgresProcessedEventStore}.
+ *
+ * @category Idempotency
+ */
 export interface PostgresProcessedEventStoreOptions {
   /**
    * The connections: a `pg.Pool`, or {@link pgliteAsPool} around a PGlite instance. Use the
@@ -28,7 +32,11 @@ export interface PostgresProcessedEventStoreOptions {
   readonly schema?: string;
 }
 
-/** Options of {@link PostgresProcessedEventStore.record} and {@link PostgresProcessedEventStore.find}. */
+/**
+ * Options of {@link PostgresProcessedEventStore.record} and {@link PostgresProcessedEventStore.find}.
+ *
+ * @category Idempotency
+ */
 export interface PostgresProcessedEventOptions {
   /**
    * Run on this connection, such as the client of a transaction you hold
@@ -66,6 +74,8 @@ export interface PostgresProcessedEventOptions {
  *   await client.query('UPDATE app.order_totals SET total = total + $2 WHERE order_id = $1', [id, amount]);
  * });
  * ```
+ *
+ * @category Idempotency
  */
 export class PostgresProcessedEventStore implements ProcessedEventStore<PgQueryable> {
   /** The schema the store uses, unquoted. */

@@ -46,6 +46,8 @@ import { type ProjectionStoreSql, projectionStoreSql } from './projection-store-
  *   },
  * });
  * ```
+ *
+ * @category Projections
  */
 export interface PostgresProjectionContext {
   /**
@@ -57,10 +59,18 @@ export interface PostgresProjectionContext {
   readonly schema: string;
 }
 
-/** How leases are held; see {@link PostgresProjectionStoreOptions.leaseMode}. */
+/**
+ * How leases are held; see {@link PostgresProjectionStoreOptions.leaseMode}.
+ *
+ * @category Projections
+ */
 export type PostgresLeaseMode = 'advisory-lock' | 'in-process';
 
-/** Options of {@link PostgresProjectionStore}. */
+/**
+ * Options of {@link PostgresProjectionStore}.
+ *
+ * @category Projections
+ */
 export interface PostgresProjectionStoreOptions {
   /**
    * The connections: a `pg.Pool`, or {@link pgliteAsPool} around a PGlite instance (the same
@@ -113,6 +123,8 @@ export interface PostgresProjectionStoreOptions {
  * const runner = new ProjectionRunner({ eventStore, projectionStore, projections: [orderReadModel] });
  * runner.start();
  * ```
+ *
+ * @category Projections
  */
 export class PostgresProjectionStore implements ProjectionStore<PostgresProjectionContext> {
   /** The schema the store uses, unquoted. */

@@ -12,7 +12,11 @@ import type { PgPool, PgPoolClient, PgQueryable } from '../driver/pg-client.js';
  * @module
  */
 
-/** Who holds a projection's lease, as the database sees it. */
+/**
+ * Who holds a projection's lease, as the database sees it.
+ *
+ * @category Projections
+ */
 export interface ProjectionLeaseHolder {
   /** The process id of the server session holding the lock (`pg_stat_activity.pid`). */
   readonly pid: number | undefined;

@@ -6,7 +6,11 @@ import { watchConnection } from '../driver/transaction.js';
 import type { Migration, MigrationContext } from './migrations/index.js';
 import { migrations as allMigrations } from './migrations/index.js';
 
-/** Options of {@link migrate}. */
+/**
+ * Options of {@link migrate}.
+ *
+ * @category Setup
+ */
 export interface MigrateOptions {
   /**
    * The PostgreSQL schema to create or bring up to date.
@@ -21,7 +25,11 @@ export interface MigrateOptions {
   readonly migrations?: readonly Migration[];
 }
 
-/** What {@link migrate} did. */
+/**
+ * What {@link migrate} did.
+ *
+ * @category Setup
+ */
 export interface MigrateResult {
   /** The schema migrated. */
   readonly schema: string;
@@ -51,6 +59,8 @@ export const MIGRATION_LOCK_CLASS = 0x616e6e61;
  * ```ts
  * await migrate(pool, { schema: 'billing' });
  * ```
+ *
+ * @category Setup
  */
 export async function migrate(
   db: PgPool | PgPoolClient,

@@ -11,7 +11,11 @@ import type { PgQueryable, PgRow } from '../driver/pg-client.js';
 import { isUnstorableJsonError, runQuery, toDate } from '../driver/values.js';
 import { type SnapshotSql, snapshotSql } from './snapshot-sql.js';
 
-/** Options of {@link PostgresSnapshotStore}. */
+/**
+ * Options of {@link PostgresSnapshotStore}.
+ *
+ * @category Snapshots
+ */
 export interface PostgresSnapshotStoreOptions {
   /** The connections: a `pg.Pool`, or {@link pgliteAsPool} around a PGlite instance. */
   readonly pool: PgQueryable;
@@ -53,6 +57,8 @@ interface SnapshotRow extends PgRow {
  *   snapshots: { store: new PostgresSnapshotStore({ pool, schema: store.schema }), policy: everyNEvents(200) },
  * });
  * ```
+ *
+ * @category Snapshots
  */
 export class PostgresSnapshotStore implements SnapshotStore {
   /** The schema the store uses, unquoted. */

@@ -5,7 +5,11 @@ import { type ContractContext, contractRegistry } from './fixtures.js';
 import { inputContract } from './input-contract.js';
 import { logContract } from './log-contract.js';
 
-/** How the contract suite gets a store to test. */
+/**
+ * How the contract suite gets a store to test.
+ *
+ * @category Testing
+ */
 export interface EventStoreContractOptions {
   /**
    * Creates the store under test, with the given registry (it holds the suite's event types).
@@ -34,6 +38,8 @@ export interface EventStoreContractOptions {
  * import { describeEventStoreContract } from 'annals/testing';
  * describeEventStoreContract('MyStore', { createStore: (registry) => new MyStore({ registry }) });
  * ```
+ *
+ * @category Testing
  */
 export function describeEventStoreContract(name: string, options: EventStoreContractOptions): void {
   describe(`IEventStore contract: ${name}`, () => {

@@ -29,7 +29,11 @@ function objectSchema<T>(check: (value: Record<string, unknown>, issues: Issue[]
   };
 }
 
-/** An event type of the contract suite: an item added to a cart-like stream. */
+/**
+ * An event type of the contract suite: an item added to a cart-like stream.
+ *
+ * @category Testing
+ */
 export const ContractItemAdded = defineEvent({
   type: 'ContractItemAdded',
   schema: objectSchema<{
@@ -48,7 +52,11 @@ export const ContractItemAdded = defineEvent({
   }),
 });
 
-/** An event type of the contract suite with a free-form payload, for serialisation edge cases. */
+/**
+ * An event type of the contract suite with a free-form payload, for serialisation edge cases.
+ *
+ * @category Testing
+ */
 export const ContractNote = defineEvent({
   type: 'ContractNote',
   schema: objectSchema<{
@@ -64,7 +72,11 @@ export const ContractNote = defineEvent({
   }),
 });
 
-/** The registry every store under contract test must be created with. */
+/**
+ * The registry every store under contract test must be created with.
+ *
+ * @category Testing
+ */
 export function contractRegistry(): EventRegistry {
   return new EventRegistry([ContractItemAdded, ContractNote]);
 }
