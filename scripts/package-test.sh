@@ -1,26 +1,72 @@
 #!/usr/bin/env bash
-# Packs annals, installs the tarball with its peers into a scratch project, and checks it as users
-# receive it: every entry point under `import` and `require`, the runtime exports against
-# etc/public-api.txt, one copy of the core, and a round trip on PGlite. Needs `npm run build` first.
+# Packs annals and checks the tarball as users receive it (needs `npm run build` first):
+# 1. publint and @arethetypeswrong/cli (every resolution: node10, node16 from CJS and ESM, bundler).
+# 2. Installed with its peers at the versions this repository develops against, in a scratch
+#    project: every entry point under `import` and `require`, the runtime exports against
+#    etc/public-api.txt, one copy of the core; the declaration files type-checked; a consumer that
+#    imports every entry point type-checked under moduleResolution node16, bundler and node10, then compiled and run: an
+#    aggregate -> store -> projection round trip on PGlite.
+# 3. Installed beside the oldest peers package.json claims, in a second scratch project: the
+#    install resolves (no ERESOLVE), the entry points load, and the consumer type-checks and runs.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 scratch=$(mktemp -d)
 trap 'rm -rf "$scratch"' EXIT
+started=$SECONDS
+bin="$root/node_modules/.bin"
 
 tarball=$(npm pack --silent --pack-destination "$scratch" | tail -n 1)
 echo "packed $tarball ($(du -k "$scratch/$tarball" | cut -f1) kB)"
 
-# The peers at the versions this repository develops against (from its lock file, so the npm
-# cache serves them).
-peer() { node -p "require('./node_modules/$1/package.json').version"; }
-cd "$scratch"
-printf '{ "name": "annals-package-test", "private": true, "type": "module" }\n' > package.json
-npm install --no-audit --no-fund --prefer-offline --loglevel=error \
-  "./$tarball" "zod@$(cd "$root" && peer zod)" "pg@$(cd "$root" && peer pg)" \
-  "@electric-sql/pglite@$(cd "$root" && peer @electric-sql/pglite)" "vitest@$(cd "$root" && peer vitest)"
-cp "$root"/scripts/package-test/* .
-cp "$root/etc/public-api.txt" .
+# 1. The tarball's package.json and files (publint), and its types under every resolution (attw;
+#    it exits 1 on the one problem check-attw.mjs allows, so its verdict is that script's).
+"$bin/publint" run --strict "$scratch/$tarball"
+"$bin/attw" "$scratch/$tarball" --format json --no-definitely-typed >"$scratch/attw.json" || true
+node scripts/package-test/check-attw.mjs "$scratch/attw.json"
+
+install() {
+  npm install --no-audit --no-fund --prefer-offline --loglevel=error "$@"
+}
+# The consumer under each moduleResolution; the node16 build is then run.
+consumer() {
+  for resolution in node16 bundler node10; do
+    "$bin/tsc" -p "tsconfig.$resolution.json"
+    echo "consumer: type-checks under moduleResolution $resolution"
+  done
+  node out/consumer.js
+}
+new_project() {
+  mkdir "$scratch/$1"
+  cd "$scratch/$1"
+  printf '{ "name": "annals-package-test", "private": true, "type": "module" }\n' >package.json
+  cp "$root"/scripts/package-test/* .
+  cp "$root/etc/public-api.txt" .
+}
+
+# 2. The peers at the versions this repository develops against (from its lock file, so the npm
+#    cache serves them), and @types/node for the consumer.
+dev() { echo "$1@$(cd "$root" && node -p "require('./node_modules/$1/package.json').version")"; }
+echo "--- with the peers this repository develops against"
+new_project current
+install "../$tarball" "$(dev zod)" "$(dev pg)" "$(dev @electric-sql/pglite)" "$(dev vitest)" "$(dev @types/node)"
 node check-esm.mjs
 node check-cjs.cjs
-echo "package test: ok"
+# annals' own declaration files, every one, with skipLibCheck off (they import no other package
+# but use Node's globals: Buffer, AbortSignal; the consumer's configs skip library checks, as
+# PGlite's declarations need the DOM's and Emscripten's).
+"$bin/tsc" -p tsconfig.declarations.json
+echo "declarations: dist/**/*.d.ts and *.d.cts type-check (skipLibCheck off)"
+consumer
+
+# 3. The oldest peers package.json claims (the lower bounds of peerDependencies; the first run
+#    downloads them, later ones find them in the npm cache). vitest (annals/testing only) stays at
+#    the development version's major: it is an optional peer the other entry points never load.
+oldest=(amqplib@0.10.0 zod@3.24.0 pg@8.11.0 @opentelemetry/api@1.4.0 @electric-sql/pglite@0.5.0)
+echo "--- beside the oldest peers: ${oldest[*]}"
+new_project oldest
+install "../$tarball" "${oldest[@]}" "$(dev @types/node)"
+node check-oldest.cjs "${oldest[@]}"
+consumer
+
+echo "package test: ok ($((SECONDS - started)) s)"
