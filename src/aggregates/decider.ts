@@ -15,6 +15,23 @@ import type { Decision } from './decided-event.js';
  * @typeParam TCommand - the commands `decide` accepts (usually a union).
  * @typeParam TDefinition - the event definitions (a union) of the aggregate's events.
  *
+ * @example
+ * ```ts
+ * import { createEvent, type Decider, defineEvent } from 'annals';
+ * import { z } from 'zod';
+ *
+ * const Incremented = defineEvent({ type: 'Incremented', schema: z.object({ by: z.number() }) });
+ *
+ * // A counter as a plain object; defineDecider infers these type arguments instead.
+ * const counter: Decider<number, { by: number }, typeof Incremented> = {
+ *   aggregateType: 'Counter',
+ *   events: [Incremented],
+ *   initialState: () => 0,
+ *   evolve: (count, event) => count + event.payload.by,
+ *   decide: (command) => createEvent(Incremented, { by: command.by }),
+ * };
+ * ```
+ *
  * @category Aggregates
  */
 export interface Decider<TState, TCommand, TDefinition extends AnyEventDefinition> {

@@ -14,6 +14,22 @@ export type EventListener = (event: StoredEvent) => void | Promise<void>;
  * the append and the publish loses the notification, never the event. Read models that must not
  * miss events follow the global log with a projection runner instead.
  *
+ * @example
+ * ```ts
+ * import { type EventBus, type IEventStore, InMemoryEventBus, NO_STREAM } from 'annals';
+ *
+ * const bus: EventBus = new InMemoryEventBus();
+ * bus.subscribe('OrderPlaced', (event) => console.log('placed', event.aggregateId));
+ *
+ * // After an append commits, publish what it stored (delivery is at most once).
+ * async function placeOrder(store: IEventStore, orderId: string, total: number) {
+ *   const { events } = await store.append(orderId, NO_STREAM, [
+ *     { type: 'OrderPlaced', aggregateType: 'Order', payload: { total } },
+ *   ]);
+ *   await bus.publish(events);
+ * }
+ * ```
+ *
  * @category Messaging
  */
 export interface EventBus {

@@ -11,6 +11,19 @@ export type { StandardSchemaV1 } from './standard-schema.js';
  * @typeParam TType - the event type's literal name.
  * @typeParam TSchema - the payload's schema: any {@link StandardSchemaV1} (zod, valibot, ArkType, ...).
  *
+ * @example
+ * ```ts
+ * import { defineEvent, type StoredEvent } from 'annals';
+ * import { z } from 'zod';
+ *
+ * const OrderShipped = defineEvent({ type: 'OrderShipped', schema: z.object({ carrier: z.string() }) });
+ *
+ * // `is` narrows any event to this type, with a typed payload.
+ * function carrierOf(event: StoredEvent): string | undefined {
+ *   return OrderShipped.is(event) ? event.payload.carrier : undefined;
+ * }
+ * ```
+ *
  * @category Events
  */
 export interface EventDefinition<

@@ -79,6 +79,34 @@ export type RunOnceResult<T, TRecord = ProcessedCommand, TDuplicateResult = T> =
  * @typeParam TUnit - what `work` receives: at least an {@link EventAppender} bound to the unit of
  *   work (the PostgreSQL log passes its transaction, which also exposes the client).
  *
+ * @example
+ * ```ts
+ * import {
+ *   type CommandLog,
+ *   defineEvent,
+ *   EventRegistry,
+ *   InMemoryCommandLog,
+ *   InMemoryEventStore,
+ *   NO_STREAM,
+ * } from 'annals';
+ * import { z } from 'zod';
+ *
+ * const OrderPlaced = defineEvent({ type: 'OrderPlaced', schema: z.object({ total: z.number() }) });
+ * const store = new InMemoryEventStore({ registry: new EventRegistry([OrderPlaced]) });
+ * const commands: CommandLog = new InMemoryCommandLog({ store });
+ *
+ * // The same command id twice (a client retry): the work runs once; the retry gets its result.
+ * const placeOrder = () =>
+ *   commands.runOnce('cmd-42', async (unit) => {
+ *     const { nextExpectedVersion } = await unit.append('order-1', NO_STREAM, [
+ *       { type: 'OrderPlaced', aggregateType: 'Order', payload: { total: 42 } },
+ *     ]);
+ *     return { version: nextExpectedVersion };
+ *   });
+ * const first = await placeOrder(); // { duplicate: false, result: { version: 1 }, ... }
+ * const retry = await placeOrder(); // { duplicate: true, result: { version: 1 }, ... }
+ * ```
+ *
  * @category Idempotency
  */
 export interface CommandLog<TUnit extends EventAppender = EventAppender> {

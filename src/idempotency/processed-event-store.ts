@@ -35,6 +35,21 @@ export interface ProcessedEvent {
  * @typeParam TUnit - what the work receives: nothing in memory; the transaction's client in
  *   PostgreSQL.
  *
+ * @example
+ * ```ts
+ * import { InMemoryProcessedEventStore, type ProcessedEventStore, type StoredEvent } from 'annals';
+ *
+ * const processed: ProcessedEventStore = new InMemoryProcessedEventStore();
+ *
+ * // A consumer that may see an event twice (redelivery) sends the e-mail once.
+ * async function onOrderPlaced(event: StoredEvent, sendMail: (orderId: string) => Promise<void>) {
+ *   const { duplicate } = await processed.runOnce('order-emails', event.eventId, () =>
+ *     sendMail(event.aggregateId),
+ *   );
+ *   if (duplicate) console.log(`event ${event.eventId} was handled already`);
+ * }
+ * ```
+ *
  * @category Idempotency
  */
 export interface ProcessedEventStore<TUnit = undefined> {

@@ -114,6 +114,38 @@ export interface DefineProjectionOptions<TDefinition extends AnyEventDefinition,
  *
  * @typeParam TContext - what handlers receive from the projection store.
  *
+ * @example
+ * ```ts
+ * import {
+ *   defineEvent,
+ *   defineProjection,
+ *   EventRegistry,
+ *   InMemoryEventStore,
+ *   InMemoryProjectionStore,
+ *   ProjectionRunner,
+ * } from 'annals';
+ * import { z } from 'zod';
+ *
+ * const OrderPlaced = defineEvent({ type: 'OrderPlaced', schema: z.object({ total: z.number() }) });
+ * interface Totals {
+ *   byOrder: Map<string, number>;
+ * }
+ * const orderTotals = defineProjection<Totals>()({
+ *   name: 'order-totals',
+ *   events: [OrderPlaced],
+ *   handlers: {
+ *     OrderPlaced: (event, totals) => {
+ *       totals.byOrder.set(event.aggregateId, event.payload.total);
+ *     },
+ *   },
+ * });
+ *
+ * const eventStore = new InMemoryEventStore({ registry: new EventRegistry([OrderPlaced]) });
+ * const projectionStore = new InMemoryProjectionStore<Totals>({ initialState: { byOrder: new Map() } });
+ * const runner = new ProjectionRunner({ eventStore, projectionStore, projections: [orderTotals] });
+ * await runner.catchUp(); // every event appended so far is in projectionStore.state
+ * ```
+ *
  * @category Projections
  */
 export interface Projection<TContext> {

@@ -167,6 +167,24 @@ export interface ProjectionTransaction<TContext> {
  *
  * @typeParam TContext - what handlers and hooks receive inside a unit of work.
  *
+ * @example
+ * ```ts
+ * import { formatLogPosition, InMemoryProjectionStore, type ProjectionStore } from 'annals';
+ *
+ * interface Totals {
+ *   byOrder: Map<string, number>;
+ * }
+ * const projectionStore: ProjectionStore<Totals> = new InMemoryProjectionStore<Totals>({
+ *   initialState: { byOrder: new Map() },
+ * });
+ *
+ * // A ProjectionRunner writes through it; operators read how far each projection got.
+ * const checkpoint = await projectionStore.loadCheckpoint('order-totals');
+ * for (const letter of await projectionStore.listDeadLetters('order-totals')) {
+ *   console.log(letter.event.eventId, letter.error.message, letter.attempts);
+ * }
+ * ```
+ *
  * @category Projections
  */
 export interface ProjectionStore<TContext> {

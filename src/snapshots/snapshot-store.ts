@@ -29,6 +29,22 @@ export interface Snapshot<TState = unknown> {
  * Snapshots are a cache. Losing one costs a full replay, never correctness, so an implementation
  * may drop them at will; what it must not do is hand out a snapshot of another aggregate.
  *
+ * @example
+ * ```ts
+ * import { InMemorySnapshotStore, type SnapshotStore } from 'annals';
+ *
+ * const snapshots: SnapshotStore = new InMemorySnapshotStore();
+ * await snapshots.save({
+ *   aggregateId: 'order-1',
+ *   aggregateType: 'Order',
+ *   version: 100,
+ *   schemaVersion: 1,
+ *   state: { status: 'shipped', total: 42 },
+ *   createdAt: new Date(),
+ * });
+ * const latest = await snapshots.load('order-1'); // replay only the events after version 100
+ * ```
+ *
  * @category Snapshots
  */
 export interface SnapshotStore {

@@ -134,6 +134,32 @@ export type Unsubscribe = () => void;
  * Every adapter passes the contract suite in `annals/testing`
  * (`describeEventStoreContract`), which is the precise definition of this interface.
  *
+ * @example
+ * ```ts
+ * import {
+ *   defineEvent,
+ *   EventRegistry,
+ *   type IEventStore,
+ *   InMemoryEventStore,
+ *   LOG_START,
+ *   NO_STREAM,
+ * } from 'annals';
+ * import { z } from 'zod';
+ *
+ * const OrderPlaced = defineEvent({ type: 'OrderPlaced', schema: z.object({ total: z.number() }) });
+ * const store: IEventStore = new InMemoryEventStore({ registry: new EventRegistry([OrderPlaced]) });
+ *
+ * // Write a stream with optimistic concurrency, then read it back.
+ * const { nextExpectedVersion } = await store.append('order-1', NO_STREAM, [
+ *   { type: 'OrderPlaced', aggregateType: 'Order', payload: { total: 42 } },
+ * ]);
+ * const history = await store.load('order-1'); // [OrderPlaced at version 1]
+ *
+ * // Follow the global log: keep `next` as the checkpoint and read after it.
+ * const page = await store.readAll({ after: LOG_START, limit: 100 });
+ * const more = await store.readAll({ after: page.next });
+ * ```
+ *
  * @category Stores
  */
 export interface IEventStore {
