@@ -10,6 +10,7 @@ import amqplib from 'amqplib';
 import { AggregateRepository, type StoredEvent, TRACEPARENT } from 'annals';
 import { EventHeader, EventRelay, ProjectionConsumer } from 'annals/amqp';
 import {
+  migrate,
   type PgQueryable,
   PostgresEventStore,
   PostgresProcessedEventStore,
@@ -290,6 +291,56 @@ describeWithRabbit('telemetry of the RabbitMQ transport', () => {
       counterSum(after, 'annals.consumer.messages', where('applied')) -
         counterSum(before, 'annals.consumer.messages', where('applied')),
     ).toBe(1);
+  });
+
+  it('a queue that rejects publishes: the broker nacks are counted, the page span fails, the lag gauge stays up', async () => {
+    const schema = `${db.schema}_nacks`;
+    await migrate(db.pool, { schema });
+    const store = new PostgresEventStore({ pool: db.pool, registry: orderRegistry(), schema });
+    const exchange = 'telemetry_nacks';
+    const connection = await amqplib.connect(rabbit.url);
+    let nackRelay: EventRelay | undefined;
+    try {
+      const channel = await connection.createChannel();
+      await channel.assertExchange(exchange, 'topic', { durable: true });
+      await channel.assertQueue('telemetry_limited', {
+        durable: true,
+        arguments: { 'x-max-length': 2, 'x-overflow': 'reject-publish' },
+      });
+      await channel.bindQueue('telemetry_limited', exchange, '#');
+      await appendOrder(store, unique('nacked'), 3, 'shipped'); // 5 events, one page
+      const where = { 'annals.relay': `relay:${exchange}`, 'messaging.destination.name': exchange };
+      nackRelay = new EventRelay({
+        eventStore: store,
+        checkpoints: new PostgresProjectionStore({ pool: db.pool, schema }),
+        url: rabbit.url,
+        exchange,
+        batchSize: 5,
+        pollIntervalMs: 50,
+        reconnectDelayMs: 20,
+        maxReconnectDelayMs: 100,
+        onError: () => {},
+      });
+      nackRelay.start();
+      const confirms = async (outcome: string) =>
+        counterSum(await otel.collect(), 'annals.relay.confirms', { ...where, 'annals.outcome': outcome });
+      // The first attempt: 2 acks, 3 nacks; every later one: 5 nacks (the queue stays full).
+      await waitUntil(async () => (await confirms('nack')) >= 8, { what: 'two nacked attempts' });
+      const collected = await otel.collect();
+      expect(counterSum(collected, 'annals.relay.confirms', { ...where, 'annals.outcome': 'ack' })).toBe(2);
+      expect(counterSum(collected, 'annals.relay.published', where)).toBeGreaterThanOrEqual(10);
+      const lag = pointsOf(collected, 'annals.relay.lag.events').filter(
+        (point) => point.attributes['annals.relay'] === `relay:${exchange}`,
+      );
+      expect(lag.map((point) => point.value)).toEqual([5]);
+      const failed = otel.spansNamed(`publish ${exchange}`).filter((span) => span.status.code === 2);
+      expect(failed.length).toBeGreaterThanOrEqual(1);
+      expect(failed[0]!.attributes['messaging.batch.message_count']).toBe(5);
+      expect(failed[0]!.events.map((event) => event.name)).toContain('exception');
+    } finally {
+      await nackRelay?.stop();
+      await connection.close();
+    }
   });
 
   it('a message that is not an annals event: dead-lettered in a span parented to its traceparent header', async () => {
