@@ -227,7 +227,7 @@ export class PostgresEventStore implements IEventStore {
    *
    * @example
    * ```ts
-   * const store = await createPGliteEventStore(await PGlite.create(), { registry });
+   * const store = new PostgresEventStore({ pool: pgliteAsPool(await PGlite.create()), registry });
    * const projections = new PostgresProjectionStore({ pool: store.pool, schema: store.schema });
    * ```
    */
