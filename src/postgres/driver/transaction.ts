@@ -8,6 +8,28 @@ import type { PgPool, PgPoolClient, PgQueryable, PgQueryResult, PgRow } from './
  * bound to one connection inside `BEGIN ... COMMIT`, and that connection for your own SQL.
  * Everything done through it commits together or not at all.
  *
+ * @example
+ * ```ts
+ * import { PGlite } from '@electric-sql/pglite';
+ * import { defineEvent, EventRegistry, NO_STREAM } from 'annals';
+ * import { createPostgres } from 'annals/postgres';
+ * import { z } from 'zod';
+ *
+ * const OrderPlaced = defineEvent({ type: 'OrderPlaced', schema: z.object({ total: z.number() }) });
+ * const registry = new EventRegistry([OrderPlaced]);
+ * const pg = await createPostgres({ pglite: await PGlite.create(), registry });
+ * await pg.pool.query('CREATE TABLE order_totals (order_id text PRIMARY KEY, total numeric)');
+ *
+ * // The event and the row commit together, or neither does.
+ * await pg.eventStore.withTransaction(async (tx) => {
+ *   await tx.append('order-1', NO_STREAM, [
+ *     { type: 'OrderPlaced', aggregateType: 'Order', payload: { total: 42 } },
+ *   ]);
+ *   await tx.client.query('INSERT INTO order_totals (order_id, total) VALUES ($1, $2)', ['order-1', 42]);
+ * });
+ * await pg.close();
+ * ```
+ *
  * @category Stores
  */
 export interface PostgresTransaction {
