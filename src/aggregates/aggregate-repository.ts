@@ -3,7 +3,7 @@ import { CorruptDataError, ErrorCode, InvalidArgumentError, isAnnalsError } from
 import type { DomainEvent, NewEvent, StoredEvent } from '../events/event-envelope.js';
 import { assertValidId } from '../events/event-registry.js';
 import type { CommandLog, EventAppender } from '../idempotency/command-log.js';
-import { type AnnalsLogger, getDefaultLogger } from '../observability/logger.js';
+import { type AnnalsLogger, getDefaultLogger, safeLog } from '../observability/logger.js';
 import { addActiveSpanEvent, withSpan } from '../observability/telemetry.js';
 import { backoffDelayMs, type RetryOptions, resolveRetryOptions, sleep } from '../retry.js';
 import {
@@ -75,7 +75,9 @@ export interface AggregateRepositoryOptions<TAggregate extends AggregateRoot<any
    */
   readonly onWarning?: RepositoryWarningHandler;
   /**
-   * Where warnings go when there is no `onWarning`.
+   * Where the repository logs: concurrency conflicts (debug while retrying, a warning when it
+   * gives up) with `aggregateId`, the versions, `attempt`, `correlationId`, `causationId` and
+   * `commandId`; and warnings when there is no `onWarning`.
    * @defaultValue the default logger (`setDefaultLogger`)
    */
   readonly logger?: AnnalsLogger;
@@ -181,6 +183,7 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
   readonly #bus: EventBus | undefined;
   readonly #commands: CommandLog | undefined;
   readonly #snapshots: SnapshotKeeper<TAggregate> | undefined;
+  readonly #logger: AnnalsLogger;
 
   constructor(store: IEventStore, options: AggregateRepositoryOptions<TAggregate>) {
     if (typeof options?.create !== 'function') {
@@ -190,6 +193,7 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
     this.#create = options.create;
     this.#retry = resolveRetryOptions(options.retry);
     this.#bus = options.bus;
+    this.#logger = options.logger ?? getDefaultLogger();
     if (options.commands !== undefined && typeof options.commands?.runOnce !== 'function') {
       throw new InvalidArgumentError('AggregateRepository: `commands` must be a CommandLog');
     }
@@ -203,7 +207,7 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
         snapshots: options.snapshots.store,
         policy: options.snapshots.policy ?? everyNEvents(DEFAULT_SNAPSHOT_EVERY_N_EVENTS),
         create: options.create,
-        warn: options.onWarning ?? loggerWarning(options.logger ?? getDefaultLogger()),
+        warn: options.onWarning ?? loggerWarning(this.#logger),
       });
     }
   }
@@ -298,7 +302,7 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
           duplicate: false,
         };
       } catch (error) {
-        await this.#beforeRetry(error, attempt, options.signal);
+        await this.#beforeRetry(error, attempt, options);
       }
     }
   }
@@ -356,7 +360,7 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
           duplicate: false,
         };
       } catch (error) {
-        await this.#beforeRetry(error, attempt, options.signal);
+        await this.#beforeRetry(error, attempt, options);
       }
     }
   }
@@ -412,9 +416,26 @@ export class AggregateRepository<TAggregate extends AggregateRoot<any>> {
   }
 
   /** Rethrows `error` unless it is a concurrency conflict worth another attempt; then waits. */
-  async #beforeRetry(error: unknown, attempt: number, signal: AbortSignal | undefined): Promise<void> {
+  async #beforeRetry(error: unknown, attempt: number, options: ExecuteOptions): Promise<void> {
+    const { signal, metadata } = options;
     if (!isAnnalsError(error, ErrorCode.Concurrency)) throw error;
     const retrying = attempt < this.#retry.maxAttempts && !signal?.aborted;
+    safeLog(
+      this.#logger,
+      retrying ? 'debug' : 'warn',
+      {
+        aggregateId: error.aggregateId,
+        expectedVersion: error.expectedVersion,
+        actualVersion: error.actualVersion,
+        attempt,
+        ...(metadata?.correlationId === undefined ? {} : { correlationId: metadata.correlationId }),
+        ...(metadata?.causationId === undefined ? {} : { causationId: metadata.causationId }),
+        ...(metadata?.commandId === undefined ? {} : { commandId: metadata.commandId }),
+      },
+      retrying
+        ? `concurrency conflict on ${error.aggregateId} (attempt ${attempt}); retrying`
+        : `concurrency conflict on ${error.aggregateId}: gave up after ${attempt} attempt(s)`,
+    );
     addActiveSpanEvent('annals.conflict', {
       'annals.attempt': attempt,
       'annals.retrying': retrying,

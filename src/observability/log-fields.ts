@@ -36,7 +36,10 @@ export function projectionErrorLogFields(error: ProjectionError, event?: StoredE
     fields.eventId = error.eventId;
     fields.eventType = error.eventType;
     fields.position = formatLogPosition(error.position);
+    fields.aggregateId = error.aggregateId;
     fields.attempt = error.attempts;
+    if (error.correlationId !== undefined) fields.correlationId = error.correlationId;
+    if (error.causationId !== undefined) fields.causationId = error.causationId;
   }
   fields.err = error.cause ?? error;
   return fields;

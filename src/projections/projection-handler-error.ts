@@ -21,6 +21,12 @@ export class ProjectionHandlerError extends ProjectionError {
   readonly eventType: string;
   /** The failing event's position in the global log. */
   readonly position: LogPosition;
+  /** The failing event's aggregate. */
+  readonly aggregateId: string;
+  /** The failing event's correlation id, when its metadata has one. */
+  readonly correlationId: string | undefined;
+  /** The failing event's causation id, when its metadata has one. */
+  readonly causationId: string | undefined;
 
   constructor(
     projection: string,
@@ -37,6 +43,9 @@ export class ProjectionHandlerError extends ProjectionError {
     this.eventId = event.eventId;
     this.eventType = event.type;
     this.position = logPositionOf(event);
+    this.aggregateId = event.aggregateId;
+    this.correlationId = event.metadata?.correlationId;
+    this.causationId = event.metadata?.causationId;
   }
 }
 

@@ -1,8 +1,10 @@
 import {
+  AggregateRepository,
   type AnnalsLogger,
   consoleLogger,
   ErrorCode,
   getDefaultLogger,
+  InMemoryEventStore,
   isAnnalsError,
   type LogFields,
   ProjectionRunner,
@@ -12,6 +14,7 @@ import {
 } from 'annals';
 import { afterEach, describe, expect, it } from 'vitest';
 import { cartProjection, newEventStore, newProjectionStore, seedCarts } from '../projections/fixtures.js';
+import { Account, accountRegistry } from './fixtures.js';
 
 interface Entry {
   readonly level: string;
@@ -116,6 +119,7 @@ describe('the projection runner logs what it handles on its own', () => {
       eventId: poison,
       eventType: expect.any(String),
       position: expect.stringMatching(/^\d+:3$/),
+      aggregateId: expect.any(String),
       attempt: 2,
     });
     expect((parked!.fields.err as Error).message).toBe('poison');
@@ -170,5 +174,41 @@ describe('the projection runner logs what it handles on its own', () => {
     expect(() => setDefaultLogger({ warn: () => undefined } as never)).toThrow(
       /a logger needs debug, info, warn and error methods \(pino's shape\); missing debug, info, error/,
     );
+  });
+});
+
+describe('the repository logs concurrency conflicts with the command’s ids', () => {
+  it('debug while retrying, a warning when it gives up', async () => {
+    const store = new InMemoryEventStore({ registry: accountRegistry() });
+    const logger = capture();
+    const repository = new AggregateRepository(store, {
+      create: (id) => new Account(id),
+      retry: { maxAttempts: 2, initialDelayMs: 1, maxDelayMs: 2 },
+      logger,
+    });
+    await repository.execute('acc-log', (account) => account.open('ada'));
+    const error = await repository
+      .execute(
+        'acc-log',
+        async (account) => {
+          // Another writer gets in between every load and append.
+          await store.append('acc-log', 'any', [
+            { type: 'Deposited', aggregateType: 'Account', payload: { amount: 1 } },
+          ]);
+          account.deposit(1);
+        },
+        { metadata: { commandId: 'cmd-7', correlationId: 'req-7' } },
+      )
+      .catch((caught: unknown) => caught);
+    expect(isAnnalsError(error, ErrorCode.Concurrency)).toBe(true);
+    expect(logger.entries.map((entry) => entry.level)).toEqual(['debug', 'warn']);
+    expect(logger.entries[0]!.message).toBe('concurrency conflict on acc-log (attempt 1); retrying');
+    expect(logger.entries[1]!.message).toBe('concurrency conflict on acc-log: gave up after 2 attempt(s)');
+    expect(logger.entries[1]!.fields).toMatchObject({
+      aggregateId: 'acc-log',
+      attempt: 2,
+      commandId: 'cmd-7',
+      correlationId: 'req-7',
+    });
   });
 });
