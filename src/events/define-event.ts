@@ -136,6 +136,7 @@ export interface DefineEventOptions<TType extends string, TSchema extends Standa
  * @example With valibot
  * ```ts
  * import * as v from 'valibot';
+ * import { defineEvent } from 'annals';
  *
  * export const OrderShipped = defineEvent({
  *   type: 'OrderShipped',

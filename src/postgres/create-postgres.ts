@@ -119,6 +119,7 @@ interface PgModule {
  *
  * @example
  * ```ts
+ * import { AggregateRepository } from 'annals';
  * import { createPostgres } from 'annals/postgres';
  *
  * const pg = await createPostgres({ connectionString: process.env.DATABASE_URL!, registry });

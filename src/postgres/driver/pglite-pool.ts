@@ -76,6 +76,8 @@ export interface PGlitePoolOptions {
  * @example
  * ```ts
  * import { PGlite } from '@electric-sql/pglite';
+ * import { migrate, PostgresEventStore, pgliteAsPool } from 'annals/postgres';
+ *
  * const pool = pgliteAsPool(await PGlite.create());
  * await migrate(pool);
  * const store = new PostgresEventStore({ pool, registry });

@@ -157,6 +157,9 @@ interface FrontierColumns {
  * @example
  * ```ts
  * import pg from 'pg';
+ * import { NO_STREAM } from 'annals';
+ * import { migrate, PostgresEventStore } from 'annals/postgres';
+ *
  * const pool = new pg.Pool({ connectionString: process.env.DATABASE_URL });
  * await migrate(pool);
  * const store = new PostgresEventStore({ pool, registry });
