@@ -90,6 +90,17 @@ new_project oldest
 install "../$tarball" "${oldest[@]}" "$(dev @types/node)"
 node check-oldest.cjs "${oldest[@]}"
 consumer
+# ...and that install means something: npm refuses a peer below its range (ERESOLVE), optional
+# peers included (a dry run: it resolves, and installs nothing).
+if $static; then
+  new_project refused
+  if install --dry-run "../$tarball" zod@3.23.8 >/dev/null 2>npm-refused.log; then
+    echo "npm installed annals beside zod 3.23.8, below its peer range ^3.24.0" >&2
+    exit 1
+  fi
+  grep -q ERESOLVE npm-refused.log || { cat npm-refused.log >&2; exit 1; }
+  echo "below the range: npm refuses zod 3.23.8 beside annals (ERESOLVE)"
+fi
 
 if $static; then
   mkdir -p "$stamps"
