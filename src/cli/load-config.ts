@@ -62,14 +62,18 @@ const NATIVE_TYPESCRIPT_FAILURES = new Set([
  * so the config and the CLI share one copy of annals.
  */
 async function importModule(path: string): Promise<{ default?: unknown }> {
-  try {
-    return (await import(pathToFileURL(path).href)) as { default?: unknown };
-  } catch (error) {
-    const code = (error as { code?: unknown } | null)?.code;
-    // A SyntaxError: type stripping leaves `import` in a .cts, which CommonJS cannot parse.
-    const jitiMayLoad =
-      error instanceof SyntaxError || (typeof code === 'string' && NATIVE_TYPESCRIPT_FAILURES.has(code));
-    if (!TYPESCRIPT.test(path) || !jitiMayLoad) throw error;
+  // A .cts written with `import` syntax: Node.js's type stripping reads it as CommonJS, fails and
+  // prints a warning on stderr first; jiti compiles it as TypeScript meant it.
+  if (!path.endsWith('.cts')) {
+    try {
+      return (await import(pathToFileURL(path).href)) as { default?: unknown };
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      // A SyntaxError: type stripping leaves `import` in a file Node.js reads as CommonJS.
+      const jitiMayLoad =
+        error instanceof SyntaxError || (typeof code === 'string' && NATIVE_TYPESCRIPT_FAILURES.has(code));
+      if (!TYPESCRIPT.test(path) || !jitiMayLoad) throw error;
+    }
   }
   const { createJiti } = await import('jiti');
   const jiti = createJiti(pathToFileURL(path).href, {
