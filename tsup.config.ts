@@ -10,6 +10,7 @@ import { defineConfig, type Options } from 'tsup';
 //   importable).
 // - CommonJS: only what the exports map offers to `require` — annals, annals/postgres,
 //   annals/amqp. annals/testing is ESM only (vitest refuses CommonJS), and the CLI runs as ESM.
+// - The Order example (dist/example/main.js), which `annals example` runs.
 //
 // No source maps: the output is not minified, keeps the source's names, and esbuild marks where
 // each source file starts (`// src/postgres/event-store.ts`), so a stack trace into dist/ reads
@@ -33,7 +34,7 @@ const library = {
   'amqp/index': 'src/amqp/index.ts',
 };
 
-export default defineConfig((options) => {
+export default defineConfig((options): Options[] => {
   if (!options.watch) rmSync('dist', { recursive: true, force: true });
   return [
     {
@@ -42,6 +43,17 @@ export default defineConfig((options) => {
       format: ['esm'],
       entry: { ...library, 'testing/index': 'src/testing/index.ts', 'cli/main': 'src/cli/main.ts' },
       dts: { entry: { ...library, 'testing/index': 'src/testing/index.ts' } },
+    },
+    {
+      // The Order example, for `annals example`: it imports annals by its public names, which
+      // resolve to this package itself (self-reference), so it shares the CLI's copy of the core.
+      ...shared,
+      name: 'example',
+      format: ['esm'],
+      dts: false,
+      splitting: false,
+      entry: { 'example/main': 'examples/order/main.ts' },
+      external: [...shared.external, 'annals', 'annals/postgres', 'annals/amqp'],
     },
     { ...shared, name: 'cjs', format: ['cjs'], entry: library },
   ];

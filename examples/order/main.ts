@@ -17,6 +17,7 @@
  * `projection_order-read-model`); `npm run example:worker` is the same consumer as a process of
  * its own (see worker.ts). `compose.yaml` at the repository's root starts all three servers.
  */
+import { pathToFileURL } from 'node:url';
 import {
   compareLogPositions,
   ErrorCode,
@@ -339,7 +340,10 @@ async function waitForCheckpoint<T>(runner: ProjectionRunner<T>, target: LogPosi
   }
 }
 
-main().catch((error: unknown) => {
-  console.error(error);
-  process.exitCode = 1;
-});
+// Run directly (`npm run example`), not when imported (`annals example` imports it and calls main).
+if (process.argv[1] !== undefined && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  main().catch((error: unknown) => {
+    console.error(error);
+    process.exitCode = 1;
+  });
+}

@@ -4,7 +4,6 @@
  * same adapter, the same SQL.
  */
 import { createPostgres, type PostgresStores, quoteIdentifier } from 'annals/postgres';
-import pg from 'pg';
 import { orderRegistry } from './upcasters.js';
 
 /** What {@link openOrderStores} returns: every store on one pool, and where the data lives. */
@@ -57,6 +56,8 @@ export async function openOrderStores(options: OpenOrderStoresOptions = {}): Pro
 
 /** Every run starts from an empty schema on a server. */
 async function dropSchema(databaseUrl: string, schema: string): Promise<void> {
+  // Loaded here, so that the example runs on PGlite without the pg package.
+  const { default: pg } = await import('pg');
   const client = new pg.Client({ connectionString: databaseUrl });
   await client.connect();
   try {

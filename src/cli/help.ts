@@ -18,6 +18,8 @@ Commands:
   dead-letters discard <id>        remove a dead letter without applying its event
   dead-letters --broker <url> list [projection] | retry <event-id> | discard <event-id>
                                    the same on RabbitMQ's dead-letter queue (--dlq <queue>)
+  example                          run the bundled Order example's Quick Start (PGlite, or
+                                   DATABASE_URL; through RabbitMQ with RABBITMQ_URL)
 
 Options:
   -c, --config <path>  the config module (default: annals.config.ts, .mts, .cts, .js, .mjs
@@ -52,6 +54,19 @@ const COMMON = `  -c, --config <path>  the config module (default: annals.config
 
 /** `annals <command> --help`, per command. */
 export const COMMAND_HELP: Readonly<Record<string, string>> = {
+  example: `annals example: run the Order example's Quick Start, bundled with the package
+
+Usage: annals example
+
+Commands go through the repository (business rules reject some), their events land in the
+global log, the Order read model catches up and answers a query, then it is rebuilt from the log
+and compared. It runs on PGlite in process; with DATABASE_URL on that server (schema
+annals_example, recreated), and with RABBITMQ_URL through the broker (relay and consumer). It
+needs zod and @electric-sql/pglite installed (pg for DATABASE_URL, amqplib for RABBITMQ_URL).
+
+Example:
+  npm install annals zod @electric-sql/pglite
+  npx annals example`,
   migrate: `annals migrate: create the PostgreSQL schema, or bring it up to date
 
 Usage: annals migrate [--print-sql] [--config <path>]

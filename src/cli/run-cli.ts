@@ -4,6 +4,7 @@ import { CliError, describeError } from './cli-error.js';
 import { type CliIo, writeLine } from './cli-io.js';
 import type { CliOptions, CommandContext } from './commands/command-context.js';
 import { deadLettersCommand } from './commands/dead-letters-command.js';
+import { exampleCommand } from './commands/example-command.js';
 import { migrateCommand } from './commands/migrate-command.js';
 import { rebuildCommand } from './commands/rebuild-command.js';
 import { runCommand } from './commands/run-command.js';
@@ -42,6 +43,8 @@ const COMMANDS: Record<string, CommandSpec> = {
     // A service that only relays its events has relays to show.
     needsProjections: (settings) => settings.relays.length === 0,
   },
+  // `example` needs no config; see runCli.
+  example: { run: async () => undefined, options: [], needsProjections: () => false },
   rebuild: { run: rebuildCommand, options: [], needsProjections: () => true },
   run: { run: runCommand, options: [], needsProjections: () => true },
   'dead-letters': {
@@ -162,6 +165,11 @@ export async function runCli(argv: readonly string[], io: CliIo): Promise<number
     }
     if (command === 'migrate') {
       await migrateCommand({ io, args, options });
+      return 0;
+    }
+    if (command === 'example') {
+      if (args.length > 0) throw new CliError('usage: annals example');
+      await exampleCommand();
       return 0;
     }
     const { path, config: settings } = await loadConfig(io.cwd, options.config);
