@@ -19,6 +19,7 @@ export * from './aggregates/decider-snapshots.js';
 export * from './bus/event-bus.js';
 export * from './bus/in-memory-event-bus.js';
 export * from './config/annals-config.js';
+export * from './config/redact-url.js';
 export * from './config/resolve-config.js';
 export * from './errors.js';
 export * from './events/define-event.js';

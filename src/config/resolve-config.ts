@@ -5,6 +5,7 @@ import type { Projection } from '../projections/define-projection.js';
 import type { ProjectionStore } from '../projections/projection-store.js';
 import type { IEventStore } from '../store/event-store.js';
 import type { AnnalsRunnerOptions, ProjectionTransport } from './annals-config.js';
+import { redactUrl } from './redact-url.js';
 
 /**
  * The defaults of the configuration's plain values (the seed's).
@@ -176,7 +177,11 @@ class Problems {
       }
     }
     if (!parsed || !protocols.includes(parsed.protocol) || parsed.hostname === '') {
-      this.add(path, `must be a URL such as ${example}`, typeof value === 'string' ? redact(value) : value);
+      this.add(
+        path,
+        `must be a URL such as ${example}`,
+        typeof value === 'string' ? redactUrl(value) : value,
+      );
     }
     return value as string;
   }
@@ -202,17 +207,6 @@ class Problems {
         `the config has ${this.lines.length} problems: ${this.lines.join('; ')}`,
       );
     }
-  }
-}
-
-/** A URL with its password replaced, for messages: a config's password never reaches a log. */
-function redact(text: string): string {
-  try {
-    const url = new URL(text);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return text.replace(/:[^:@/]*@/, ':***@');
   }
 }
 

@@ -1,4 +1,4 @@
-import { EventRegistry, isEventStoreSettings, type ResolvedAnnalsConfig } from '../../core.js';
+import { EventRegistry, isEventStoreSettings, type ResolvedAnnalsConfig, redactUrl } from '../../core.js';
 import { createPostgres } from '../../postgres/create-postgres.js';
 import { DEFAULT_SCHEMA, resolveSchemaName } from '../../postgres/driver/identifier.js';
 import { appliedMigrations, migrationScript } from '../../postgres/schema/migration-script.js';
@@ -118,7 +118,7 @@ function target(name: string, url: string, schema: string | undefined): Target {
   }
   if (protocol !== 'postgres:' && protocol !== 'postgresql:') {
     throw new CliError(
-      `${name} must be a URL such as postgres://user:password@host:5432/database; got ${redact(url)}`,
+      `${name} must be a URL such as postgres://user:password@host:5432/database; got ${redactUrl(url)}`,
     );
   }
   return { connectionString: url, schema: schemaOption(schema) };
@@ -162,7 +162,7 @@ async function printSql(io: CliIo, source: Source): Promise<void> {
     try {
       const applied = await appliedMigrations(stores.pool, each.schema);
       scripts.push(
-        `-- database: ${redact(each.connectionString)}\n${migrationScript({ schema: each.schema, applied }).sql}`,
+        `-- database: ${redactUrl(each.connectionString)}\n${migrationScript({ schema: each.schema, applied }).sql}`,
       );
     } finally {
       await stores.close();
@@ -212,16 +212,5 @@ function report(io: CliIo, results: readonly unknown[]): void {
         ? `schema ${schema}: up to date (version ${version})`
         : `schema ${schema}: applied ${[...applied].sort((a, b) => a - b).join(', ')}; now at version ${version}`,
     );
-  }
-}
-
-/** A URL with its password replaced: a password never reaches the output. */
-function redact(text: string): string {
-  try {
-    const url = new URL(text);
-    if (url.password) url.password = '***';
-    return url.toString();
-  } catch {
-    return text.replace(/:[^:@/]*@/, ':***@');
   }
 }
