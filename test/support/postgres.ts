@@ -8,8 +8,10 @@
  *   (see docs/postgres.md, "The global log and its guarantee"), so one file's open transactions
  *   never stall another file's readers. While the file runs, {@link databaseUrl} names its
  *   database (child processes and CLI runs of the file connect there).
- * - `DATABASE_URL` unset: an in-process PGlite (one per file, created once; it takes a few
- *   seconds), wrapped with `pgliteAsPool`. Tests that need several connections check
+ * - `DATABASE_URL` unset: an in-process PGlite of the file's own, wrapped with `pgliteAsPool`. It
+ *   is loaded from a dump of a freshly initialised cluster (pglite-template.ts, written once by
+ *   the run's globalSetup), which takes well under a second where `PGlite.create()` takes
+ *   seconds. Tests that need several connections check
  *   `hasServer` and use `describeWithServer` / `it.skipIf(!hasServer)` so they report plainly
  *   that they were skipped for want of a server.
  *
@@ -25,6 +27,7 @@
 import { migrate, type PgPool, pgliteAsPool } from 'annals/postgres';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
+import { createTestPglite } from './pglite-template.js';
 
 /** The server's connection string (`DATABASE_URL`), when one is configured. */
 export const serverUrl: string | undefined = process.env.DATABASE_URL || undefined;
@@ -167,8 +170,7 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
       serverPool.on('error', () => undefined); // backends killed on purpose by fault tests
       pool = serverPool;
     } else {
-      const { PGlite } = await import('@electric-sql/pglite');
-      const db = await PGlite.create();
+      const db = await createTestPglite();
       closePglite = () => db.close();
       pool = pgliteAsPool(db);
     }
