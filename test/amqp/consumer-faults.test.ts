@@ -311,51 +311,55 @@ describeWithRabbit('ProjectionConsumer under faults', () => {
     }, 90_000);
   });
 
-  it('the broker refuses its republish to the retry queue (a reject-publish policy): the failing messages are requeued, not left unacknowledged; once the retry queue takes them, every event is applied once, in version order', async () => {
-    const errors: ProjectionError[] = [];
-    let failing = true;
-    const ledger = ledgerProjection({
-      name: 'ledger-refused',
-      before: (event) => {
-        if (failing && event.aggregateId.startsWith('poison')) throw new Error('poisoned for a while');
-      },
-    });
-    const pipeline = await startPipeline('refused', db.pool, errors, ledger as never);
-    // The retry queue takes no message: every publish to it is nacked.
-    const policy = ['-p', rabbit.vhost, 'annals-refuse-retry'];
-    await rabbitmqctl(
-      'set_policy',
-      ...policy,
-      `^${pipeline.consumer.retryQueue.replaceAll('.', '\\.')}$`,
-      '{"max-length":0,"overflow":"reject-publish"}',
-      '--apply-to',
-      'queues',
-    );
-    const events = [
-      ...(await appendOrder(pipeline.eventStore, 'poison-1', 3, 'shipped')),
-      ...(await appendOrder(pipeline.eventStore, 'poison-2', 3, 'cancelled')),
-    ];
-    for (let o = 0; o < 10; o++) {
-      events.push(...(await appendOrder(pipeline.eventStore, `fine-${o}`, 3, 'shipped')));
-    }
-    // Far more failures than the prefetch (20) holds: the refused messages go back to the queue
-    // and come again, instead of staying unacknowledged and filling the prefetch.
-    await waitUntil(() => reportsOf(errors).unexpected > 3 * 20, { what: 'refused messages handled again' });
-    await rabbitmqctl('clear_policy', ...policy);
-    failing = false;
-    await waitUntil(async () => (await pipeline.processedSoFar()) === events.length, {
-      timeoutMs: 30_000,
-      what: `all ${events.length} events applied`,
-    });
-    await pipeline.consumer.stop();
+  describeWithServer('a broker that refuses a republish', () => {
+    it('the broker refuses its republish to the retry queue (a reject-publish policy): the failing messages are requeued, not left unacknowledged; once the retry queue takes them, every event is applied once, in version order', async () => {
+      const errors: ProjectionError[] = [];
+      let failing = true;
+      const ledger = ledgerProjection({
+        name: 'ledger-refused',
+        before: (event) => {
+          if (failing && event.aggregateId.startsWith('poison')) throw new Error('poisoned for a while');
+        },
+      });
+      const pipeline = await startPipeline('refused', db.pool, errors, ledger as never);
+      // The retry queue takes no message: every publish to it is nacked.
+      const policy = ['-p', rabbit.vhost, 'annals-refuse-retry'];
+      await rabbitmqctl(
+        'set_policy',
+        ...policy,
+        `^${pipeline.consumer.retryQueue.replaceAll('.', '\\.')}$`,
+        '{"max-length":0,"overflow":"reject-publish"}',
+        '--apply-to',
+        'queues',
+      );
+      const events = [
+        ...(await appendOrder(pipeline.eventStore, 'poison-1', 3, 'shipped')),
+        ...(await appendOrder(pipeline.eventStore, 'poison-2', 3, 'cancelled')),
+      ];
+      for (let o = 0; o < 10; o++) {
+        events.push(...(await appendOrder(pipeline.eventStore, `fine-${o}`, 3, 'shipped')));
+      }
+      // Far more failures than the prefetch (20) holds: the refused messages go back to the queue
+      // and come again, instead of staying unacknowledged and filling the prefetch.
+      await waitUntil(() => reportsOf(errors).unexpected > 3 * 20, {
+        what: 'refused messages handled again',
+      });
+      await rabbitmqctl('clear_policy', ...policy);
+      failing = false;
+      await waitUntil(async () => (await pipeline.processedSoFar()) === events.length, {
+        timeoutMs: 30_000,
+        what: `all ${events.length} events applied`,
+      });
+      await pipeline.consumer.stop();
 
-    const rows = await ledgerRows(db.pool, pipeline.readSchema, ledger.name);
-    expect(rows.map((row) => row.eventId).sort()).toEqual(events.map((event) => event.eventId).sort());
-    for (const aggregateId of new Set(events.map((event) => event.aggregateId))) {
-      const versions = rows.filter((row) => row.aggregateId === aggregateId).map((row) => row.version);
-      expect(versions).toEqual([...versions].sort((a, b) => a - b));
-    }
-    expect(reportsOf(errors).deadLettered).toBe(0);
-    expect(await messagesIn(pipeline.consumer.deadLetterQueue)).toBe(0);
-  }, 60_000);
+      const rows = await ledgerRows(db.pool, pipeline.readSchema, ledger.name);
+      expect(rows.map((row) => row.eventId).sort()).toEqual(events.map((event) => event.eventId).sort());
+      for (const aggregateId of new Set(events.map((event) => event.aggregateId))) {
+        const versions = rows.filter((row) => row.aggregateId === aggregateId).map((row) => row.version);
+        expect(versions).toEqual([...versions].sort((a, b) => a - b));
+      }
+      expect(reportsOf(errors).deadLettered).toBe(0);
+      expect(await messagesIn(pipeline.consumer.deadLetterQueue)).toBe(0);
+    }, 60_000);
+  });
 });
