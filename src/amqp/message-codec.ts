@@ -20,12 +20,17 @@ import type { AmqpMessage, AmqpPublishOptions } from './amqp-shapes.js';
 
 /** Header names annals sets on every event message. */
 export const EventHeader = {
+  /** The event's aggregate id. */
   aggregateId: 'x-aggregate-id',
+  /** The event's aggregate type. */
   aggregateType: 'x-aggregate-type',
+  /** The event's version in its stream (1 for the first event). */
   version: 'x-version',
+  /** The schema version the event's payload was stored with. */
   schemaVersion: 'x-schema-version',
   /** The event's position in the global log, as `transactionId:globalPosition`. */
   logPosition: 'x-log-position',
+  /** The event's causation id, when its metadata has one. */
   causationId: 'x-causation-id',
   /**
    * The W3C trace context of the event (the `traceparent` of its metadata: the span of its

@@ -184,6 +184,7 @@ export type ProjectionConsumerState = 'idle' | 'running' | 'reconnecting' | 'sto
 
 /** What {@link ProjectionConsumer.status} reports. */
 export interface ProjectionConsumerStatus {
+  /** What the consumer is doing. */
   readonly state: ProjectionConsumerState;
   /** The projection's main queue. */
   readonly queue: string;
