@@ -10,7 +10,11 @@ import type { AmqpConnect, AmqpConnection } from './amqp-shapes.js';
 
 export type { AmqpConnect, AmqpConnection };
 
-/** Options of {@link connectAmqp}. */
+/**
+ * Options of {@link connectAmqp}.
+ *
+ * @category Messaging
+ */
 export interface ConnectAmqpOptions {
   /**
    * The broker's URL: `amqp://user:password@host:5672/vhost` or `amqps://…` (amqplib's query
@@ -117,6 +121,8 @@ async function loadAmqplib(): Promise<AmqplibConnect> {
  * ```ts
  * const connection = await connectAmqp({ url: 'amqp://guest:guest@127.0.0.1:5672', connectionName: 'orders relay' });
  * ```
+ *
+ * @category Messaging
  */
 export async function connectAmqp(options: ConnectAmqpOptions): Promise<AmqpConnection> {
   if (typeof options !== 'object' || options === null) {

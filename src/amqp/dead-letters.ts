@@ -11,7 +11,11 @@ import { AmqpDefaults, assertBrokerName, projectionQueueName } from './topology.
  * @module
  */
 
-/** Options of {@link BrokerDeadLetters.open} and {@link listBrokerDeadLetters}. */
+/**
+ * Options of {@link BrokerDeadLetters.open} and {@link listBrokerDeadLetters}.
+ *
+ * @category Messaging
+ */
 export interface BrokerDeadLettersOptions {
   /**
    * Opens a connection to the broker. Give `connect` or `url`.
@@ -38,7 +42,11 @@ export interface BrokerDeadLettersOptions {
   readonly queuePrefix?: string;
 }
 
-/** Options of {@link BrokerDeadLetters.list}. */
+/**
+ * Options of {@link BrokerDeadLetters.list}.
+ *
+ * @category Messaging
+ */
 export interface ListBrokerDeadLettersOptions {
   /**
    * Only the dead letters of this projection (header `x-annals-projection`).
@@ -52,7 +60,11 @@ export interface ListBrokerDeadLettersOptions {
   readonly limit?: number;
 }
 
-/** A message of the dead-letter queue, held (not acknowledged) until replayed or discarded. */
+/**
+ * A message of the dead-letter queue, held (not acknowledged) until replayed or discarded.
+ *
+ * @category Messaging
+ */
 export interface BrokerDeadLetter {
   /** This letter's handle within its {@link BrokerDeadLetters} (the delivery tag). */
   readonly id: number;
@@ -93,6 +105,8 @@ const DROPPED_ON_REPLAY = /^x-(annals-|death|first-death-|last-death-|delivery-c
  *   await dlq.close();
  * }
  * ```
+ *
+ * @category Messaging
  */
 export class BrokerDeadLetters {
   /** The dead-letter queue. */
@@ -256,7 +270,11 @@ export class BrokerDeadLetters {
   }
 }
 
-/** Lists dead letters without deciding anything: opens a session, lists, puts them back, closes. */
+/**
+ * Lists dead letters without deciding anything: opens a session, lists, puts them back, closes.
+ *
+ * @category Messaging
+ */
 export async function listBrokerDeadLetters(
   options: BrokerDeadLettersOptions & ListBrokerDeadLettersOptions,
 ): Promise<BrokerDeadLetter[]> {

@@ -18,7 +18,11 @@ import type { AmqpMessage, AmqpPublishOptions } from './amqp-shapes.js';
  * @module
  */
 
-/** Header names annals sets on every event message. */
+/**
+ * Header names annals sets on every event message.
+ *
+ * @category Messaging
+ */
 export const EventHeader = {
   /** The event's aggregate id. */
   aggregateId: 'x-aggregate-id',
@@ -49,7 +53,11 @@ export interface EncodedEventMessage {
   readonly options: AmqpPublishOptions;
 }
 
-/** The routing key of an event: `<aggregateType>.<eventType>`. Consumers bind `*.<eventType>`. */
+/**
+ * The routing key of an event: `<aggregateType>.<eventType>`. Consumers bind `*.<eventType>`.
+ *
+ * @category Messaging
+ */
 export function routingKeyOf(event: Pick<RawStoredEvent, 'aggregateType' | 'type'>): string {
   return `${event.aggregateType}.${event.type}`;
 }

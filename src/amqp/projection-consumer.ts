@@ -42,7 +42,11 @@ import { AmqpDefaults, assertBrokerName, projectionQueueName, retryQueueName } f
  * @module
  */
 
-/** Headers annals sets on messages it retries or dead-letters. */
+/**
+ * Headers annals sets on messages it retries or dead-letters.
+ *
+ * @category Messaging
+ */
 export const FailureHeader = {
   /** Failed attempts so far (absent: none). */
   attempts: 'x-annals-attempts',
@@ -58,12 +62,20 @@ export const FailureHeader = {
   heldBehind: 'x-annals-held-behind',
 } as const;
 
-/** The consumer name under which events sent to the dead-letter queue are recorded. */
+/**
+ * The consumer name under which events sent to the dead-letter queue are recorded.
+ *
+ * @category Messaging
+ */
 export function deadLetterConsumerName(consumerName: string): string {
   return `${consumerName}#dead-letter`;
 }
 
-/** Options of {@link ProjectionConsumer}. */
+/**
+ * Options of {@link ProjectionConsumer}.
+ *
+ * @category Messaging
+ */
 export interface ProjectionConsumerOptions<TContext, TUnit> {
   /** The projection to run: the same definition the log's `ProjectionRunner` runs. */
   readonly projection: Projection<TContext>;
@@ -179,10 +191,18 @@ export interface ProjectionConsumerOptions<TContext, TUnit> {
   readonly logger?: AnnalsLogger;
 }
 
-/** Where a {@link ProjectionConsumer} stands. */
+/**
+ * Where a {@link ProjectionConsumer} stands.
+ *
+ * @category Messaging
+ */
 export type ProjectionConsumerState = 'idle' | 'running' | 'reconnecting' | 'stopping' | 'stopped';
 
-/** What {@link ProjectionConsumer.status} reports. */
+/**
+ * What {@link ProjectionConsumer.status} reports.
+ *
+ * @category Messaging
+ */
 export interface ProjectionConsumerStatus {
   /** What the consumer is doing. */
   readonly state: ProjectionConsumerState;
@@ -262,6 +282,8 @@ const BROKER_HEADERS = /^x-(death|first-death-|last-death-|delivery-count)/;
  * // ... on shutdown
  * await consumer.stop();
  * ```
+ *
+ * @category Messaging
  */
 export class ProjectionConsumer<TContext, TUnit = unknown> {
   /** The projection's main queue. */

@@ -42,7 +42,11 @@ import { AmqpDefaults, assertBrokerName } from './topology.js';
  * @module
  */
 
-/** Options of {@link EventRelay}. Give `connect` or `url`. */
+/**
+ * Options of {@link EventRelay}. Give `connect` or `url`.
+ *
+ * @category Messaging
+ */
 export interface EventRelayOptions {
   /** The event store whose global log the relay publishes. */
   readonly eventStore: IEventStore;
@@ -137,10 +141,16 @@ export interface EventRelayOptions {
  * - `running`: publishes the log, or waits for appends;
  * - `reconnecting`: the connection or channel was lost (or the store failed): it waits
  *   `reconnectDelayMs` (doubling) and tries again, keeping its lease.
+ *
+ * @category Messaging
  */
 export type EventRelayState = 'stopped' | 'waiting-for-lease' | 'connecting' | 'running' | 'reconnecting';
 
-/** Where a relay stands; see {@link EventRelay.status}. Lag counts events of the log not yet published and confirmed. */
+/**
+ * Where a relay stands; see {@link EventRelay.status}. Lag counts events of the log not yet published and confirmed.
+ *
+ * @category Messaging
+ */
 export interface EventRelayStatus
   extends Pick<
     ProjectionStatus,
@@ -361,6 +371,8 @@ function messageOf(error: unknown): string {
  * // …
  * await relay.stop();
  * ```
+ *
+ * @category Messaging
  */
 export class EventRelay {
   readonly #eventStore: IEventStore;

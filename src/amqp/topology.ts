@@ -6,7 +6,11 @@ import { ConfigDefaults, InvalidArgumentError } from '../core.js';
  * @module
  */
 
-/** The defaults of the seed's configuration. */
+/**
+ * The defaults of the seed's configuration.
+ *
+ * @category Messaging
+ */
 export const AmqpDefaults = {
   /** The topic exchange the relay publishes to. */
   exchange: ConfigDefaults.exchange,
