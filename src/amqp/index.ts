@@ -9,8 +9,12 @@
  *   or your own {@link AmqpConnect} factory; the client shapes annals needs ({@link AmqpConnection}, …).
  * - The wire format: {@link EventHeader}, {@link routingKeyOf}, and the defaults and names of the
  *   broker objects ({@link AmqpDefaults}).
+ * - Consuming: {@link ProjectionConsumer} runs a projection on its own queue, exactly once per
+ *   event, in version order per aggregate, with delayed retries and a dead-letter queue
+ *   ({@link BrokerDeadLetters} lists, replays and discards its messages).
  *
  * @packageDocumentation
+ * @module annals/amqp
  */
 
 export type {
