@@ -102,6 +102,11 @@ export interface PgPool extends PgQueryable {
   query<TRow extends PgRow = PgRow>(text: string, values?: unknown[]): Promise<PgQueryResult<TRow>>;
   /** Checks out a connection; the caller must `release()` it. */
   connect(): Promise<PgPoolClient>;
+  /**
+   * The pool's settings, where the driver exposes them (`pg.Pool` does): `max`, its size, is
+   * the event store's default for `maxConcurrentAppends`.
+   */
+  readonly options?: { readonly max?: number };
   /** Closes every connection (`pg.Pool#end`). Called by the store only if it owns the pool. */
   end?(): Promise<void>;
   /**

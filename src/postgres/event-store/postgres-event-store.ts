@@ -36,6 +36,7 @@ import { type PostgresTransaction, runInTransaction } from '../driver/transactio
 import { runQuery } from '../driver/values.js';
 import { type MigrateResult, migrate } from '../schema/migrate.js';
 import { AppendAnnouncer } from './append-announcer.js';
+import { AppendCoalescer, isCoalescible } from './append-coalescer.js';
 import { isUniqueViolation, toAppendError } from './append-errors.js';
 import { freshAppendResult, type PreparedAppend, prepareAppend } from './append-input.js';
 import { AppendListeners } from './append-listeners.js';
@@ -103,6 +104,27 @@ export interface PostgresEventStoreOptions {
    * @defaultValue `'auto'`
    */
   readonly horizon?: 'auto' | 'cluster';
+  /**
+   * Write coalescing: when more single-event appends are waiting than `maxConcurrentAppends`
+   * statements may run, the waiting ones are written together, in one INSERT and one commit,
+   * and each caller still gets its own result (its own expected-version check, conflict,
+   * duplicate result or error). Nothing waits while a statement slot is free, and appends with
+   * `options.client` or in {@link PostgresEventStore.withTransaction} are never coalesced. See
+   * docs/postgres.md.
+   * @defaultValue true
+   */
+  readonly coalesceAppends?: boolean;
+  /**
+   * How many append statements the store runs at once before further single-event appends wait
+   * and are coalesced. Set it to the number of connections appends may use.
+   * @defaultValue the pool's `options.max` (a `pg.Pool`'s size), else 10
+   */
+  readonly maxConcurrentAppends?: number;
+  /**
+   * The most appends written by one coalesced statement.
+   * @defaultValue 64
+   */
+  readonly maxAppendGroupSize?: number;
 }
 
 /**
@@ -182,6 +204,7 @@ export class PostgresEventStore implements IEventStore {
   readonly #ownsPool: boolean;
   readonly #listeners: AppendListeners;
   readonly #announcer: AppendAnnouncer;
+  readonly #coalescer: AppendCoalescer | undefined;
   #closed: Promise<void> | undefined;
   readonly #telemetry: StoreTelemetryTarget;
 
@@ -217,6 +240,9 @@ export class PostgresEventStore implements IEventStore {
       throttleMs: notifyThrottleMs,
       ...onError,
     });
+    this.#coalescer = coalescerFor(options, quotedSchema, (prepared) =>
+      this.#append(this.#pool, prepared, true),
+    );
   }
 
   /** The registry the store validates and decodes with. */
@@ -265,7 +291,12 @@ export class PostgresEventStore implements IEventStore {
         traced,
         inCallerTransaction,
       );
-      const result = await this.#append(options.client ?? this.#queryable(), prepared, !inCallerTransaction);
+      if (!inCallerTransaction) this.#assertOpen();
+      const coalescer = inCallerTransaction ? undefined : this.#coalescer;
+      const result =
+        coalescer && isCoalescible(prepared)
+          ? await coalescer.append(prepared)
+          : await this.#append(options.client ?? this.#queryable(), prepared, !inCallerTransaction);
       if (!inCallerTransaction && !result.duplicate && result.events.length > 0) this.#appended();
       return result;
     });
@@ -464,6 +495,7 @@ export class PostgresEventStore implements IEventStore {
   /** Stops listening and, when the store owns its pool, ends it. Safe to call twice. */
   close(): Promise<void> {
     this.#closed ??= (async () => {
+      await this.#coalescer?.idle();
       await Promise.all([this.#listeners.close(), this.#announcer.close()]);
       if (this.#ownsPool) await this.#pool.end?.();
     })();
@@ -550,6 +582,33 @@ export class PostgresEventStore implements IEventStore {
   #assertOpen(): void {
     if (this.#closed) throw new StoreFailedError('the PostgresEventStore is closed');
   }
+}
+
+/** The coalescer the options ask for (validated), or undefined when coalescing is off. */
+function coalescerFor(
+  options: PostgresEventStoreOptions,
+  quotedSchema: string,
+  runAlone: ConstructorParameters<typeof AppendCoalescer>[3],
+): AppendCoalescer | undefined {
+  const { coalesceAppends = true, maxAppendGroupSize = 64 } = options;
+  if (typeof coalesceAppends !== 'boolean')
+    throw new InvalidArgumentError('coalesceAppends must be a boolean');
+  const poolSize = options.pool.options?.max;
+  const maxConcurrentAppends =
+    options.maxConcurrentAppends ?? (Number.isSafeInteger(poolSize) && poolSize! > 0 ? poolSize! : 10);
+  if (!Number.isSafeInteger(maxConcurrentAppends) || maxConcurrentAppends < 1) {
+    throw new InvalidArgumentError('maxConcurrentAppends must be a whole number >= 1');
+  }
+  if (!Number.isSafeInteger(maxAppendGroupSize) || maxAppendGroupSize < 1 || maxAppendGroupSize > 10_000) {
+    throw new InvalidArgumentError('maxAppendGroupSize must be a whole number from 1 to 10000');
+  }
+  if (!coalesceAppends) return undefined;
+  return new AppendCoalescer(
+    options.pool,
+    quotedSchema,
+    { maxConcurrent: maxConcurrentAppends, maxGroupSize: maxAppendGroupSize },
+    runAlone,
+  );
 }
 
 /** Logs LISTEN/NOTIFY failures (1st, 2nd, 4th, ...) and tells `onNotificationError`. */

@@ -1,0 +1,304 @@
+/**
+ * Write coalescing: single-event autocommit appends that queue behind `maxConcurrentAppends`
+ * are written by one statement, and each caller keeps its own outcome. The pool is wrapped only
+ * to count the group statements it runs (every query still goes to the real database).
+ */
+import { ANY, type AppendResult, ErrorCode, isAnnalsError, NO_STREAM, STREAM_EXISTS } from 'annals';
+import { type PgPool, PostgresEventStore, type PostgresEventStoreOptions } from 'annals/postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describeWithServer, hasServer, usePostgres } from '../../support/postgres.js';
+import { added, noted, registry, sleep, streamId } from './fixtures.js';
+
+const db = usePostgres();
+
+/** The pool, plus the sizes of the group statements sent through it. */
+function countingPool(pool: PgPool): { pool: PgPool; groups: number[] } {
+  const groups: number[] = [];
+  const wrapped: PgPool = {
+    query: ((statement: unknown, values?: unknown[]) => {
+      const named = statement as { name?: string; values?: unknown[][] };
+      if (typeof named === 'object' && named.name?.startsWith('annals_append_group_')) {
+        groups.push(named.values![0]!.length);
+      }
+      return (pool.query as (a: unknown, b?: unknown[]) => Promise<never>)(statement, values);
+    }) as PgPool['query'],
+    connect: () => pool.connect(),
+    ...(pool.listen ? { listen: pool.listen.bind(pool) } : {}),
+  };
+  return { pool: wrapped, groups };
+}
+
+function openStore(options: Partial<PostgresEventStoreOptions> = {}) {
+  const counted = countingPool(db.pool);
+  const store = new PostgresEventStore({
+    pool: counted.pool,
+    registry: registry(),
+    schema: db.schema,
+    maxConcurrentAppends: 1,
+    ...options,
+  });
+  return { store, groups: counted.groups };
+}
+
+async function transactionIds(ids: readonly string[]): Promise<Set<string>> {
+  const { rows } = await db.pool.query<{ transaction_id: string }>(
+    `SELECT transaction_id::text AS transaction_id FROM "${db.schema}".events WHERE aggregate_id = ANY($1::text[])`,
+    [ids],
+  );
+  return new Set(rows.map((row) => row.transaction_id));
+}
+
+describe(`write coalescing (${hasServer ? 'server' : 'PGlite'})`, () => {
+  it('appends that wait behind the statement limit go out as one statement and one transaction', async () => {
+    const { store, groups } = openStore();
+    const ids = Array.from({ length: 20 }, (_, i) => streamId(`group-${i}`));
+    const results = await Promise.all(ids.map((id) => store.append(id, NO_STREAM, [added('a')])));
+    // The first ran alone (a free slot: no waiting); the 19 that queued behind it went together.
+    expect(groups).toEqual([19]);
+    expect(results.map((result) => result.nextExpectedVersion)).toEqual(ids.map(() => 1));
+    expect((await transactionIds(ids.slice(1))).size).toBe(1);
+    for (const [index, id] of ids.entries()) {
+      const [stored] = await store.load(id);
+      expect(stored).toEqual(results[index]!.events[0]);
+    }
+    await store.close();
+  });
+
+  it('each append keeps its own outcome: versions, conflicts with the actual version, duplicates, foreign ids', async () => {
+    const { store, groups } = openStore();
+    const existing = streamId('existing');
+    const stored = await store.append(existing, NO_STREAM, [added('first')]);
+    const storedEvent = stored.events[0]!;
+    const fresh = streamId('fresh');
+    const anyStream = streamId('any');
+    const missing = streamId('missing');
+    const wrong = streamId('wrong');
+    await store.append(anyStream, NO_STREAM, [added('x'), added('y')]);
+    await store.append(wrong, NO_STREAM, [added('x'), added('y'), added('z')]);
+    const blocker = store.append(streamId('blocker'), NO_STREAM, [added('b')]);
+    const outcomes = await Promise.allSettled([
+      store.append(fresh, NO_STREAM, [added('ok')]),
+      store.append(existing, 1, [added('second')]),
+      store.append(wrong, 1, [added('late')]),
+      store.append(anyStream, ANY, [added('any')]),
+      store.append(missing, STREAM_EXISTS, [added('nothing')]),
+      // A retry of the stored append (same id, same stream): its original result.
+      store.append(existing, NO_STREAM, [{ ...added('first'), eventId: storedEvent.eventId }]),
+      store.append(streamId('foreign'), NO_STREAM, [
+        { ...added('foreign'), eventId: stored.events[0]!.eventId },
+      ]),
+      store.append(streamId('no-stream'), 3, [added('gap')]),
+    ]);
+    await blocker;
+    expect(groups[0]).toBeGreaterThanOrEqual(6);
+    const value = (index: number) => (outcomes[index] as PromiseFulfilledResult<AppendResult>).value;
+    const reason = (index: number) => (outcomes[index] as PromiseRejectedResult).reason;
+    expect(value(0)).toMatchObject({ nextExpectedVersion: 1, duplicate: false });
+    expect(value(1)).toMatchObject({ nextExpectedVersion: 2, duplicate: false });
+    expect(isAnnalsError(reason(2), ErrorCode.Concurrency)).toBe(true);
+    expect(reason(2)).toMatchObject({ expectedVersion: 1, actualVersion: 3 });
+    expect(value(3)).toMatchObject({ nextExpectedVersion: 3, duplicate: false });
+    expect(isAnnalsError(reason(4), ErrorCode.Concurrency)).toBe(true);
+    expect(reason(4)).toMatchObject({ actualVersion: 0 });
+    expect(value(5)).toMatchObject({ duplicate: true, nextExpectedVersion: 1 });
+    expect(value(5).events).toEqual([storedEvent]);
+    expect(isAnnalsError(reason(6), ErrorCode.DuplicateEvent)).toBe(true);
+    expect(isAnnalsError(reason(7), ErrorCode.Concurrency)).toBe(true);
+    expect((await store.load(existing)).map((event) => event.version)).toEqual([1, 2]);
+    expect(await store.load(wrong)).toHaveLength(3);
+    expect(await store.load(missing)).toEqual([]);
+    await store.close();
+  });
+
+  it('a retry of a stored append in a group returns the original result', async () => {
+    const { store, groups } = openStore();
+    const id = streamId('idempotent');
+    const first = await store.append(id, NO_STREAM, [added('once')]);
+    const blocker = store.append(streamId('blocker'), NO_STREAM, [added('b')]);
+    const [again, other] = await Promise.all([
+      store.append(id, NO_STREAM, [{ ...added('once'), eventId: first.events[0]!.eventId }]),
+      store.append(streamId('other'), NO_STREAM, [added('other')]),
+    ]);
+    await blocker;
+    expect(groups).toEqual([2]);
+    expect(again.duplicate).toBe(true);
+    expect(again.events.map((event) => event.globalPosition)).toEqual([first.events[0]!.globalPosition]);
+    expect(other.duplicate).toBe(false);
+    expect(await store.load(id)).toHaveLength(1);
+    await store.close();
+  });
+
+  it('appends to one stream wait for separate groups and keep their order', async () => {
+    const { store, groups } = openStore();
+    const id = streamId('same');
+    const blocker = store.append(streamId('blocker'), NO_STREAM, [added('b')]);
+    const results = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => store.append(id, ANY, [added(`n${i}`)])),
+    );
+    await blocker;
+    expect(groups.every((size) => size <= 1)).toBe(true);
+    expect(results.map((result) => result.nextExpectedVersion)).toEqual([1, 2, 3, 4, 5]);
+    expect((await store.load(id)).map((event) => (event.payload as { sku: string }).sku)).toEqual([
+      'n0',
+      'n1',
+      'n2',
+      'n3',
+      'n4',
+    ]);
+    await store.close();
+  });
+
+  it('a group whose commit the server refuses is decided append by append: only the bad one fails', async () => {
+    // A deferred constraint trigger refuses, at COMMIT, any row whose payload asks for it.
+    await db.pool.query(
+      `CREATE OR REPLACE FUNCTION "${db.schema}".annals_test_refuse() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF NEW.payload -> 'data' ? 'refuse' THEN RAISE EXCEPTION 'refused at commit'; END IF;
+         RETURN NULL;
+       END $$`,
+    );
+    await db.pool.query(
+      `CREATE CONSTRAINT TRIGGER annals_test_refuse AFTER INSERT ON "${db.schema}".events
+       DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION "${db.schema}".annals_test_refuse()`,
+    );
+    const { store, groups } = openStore();
+    const blocker = store.append(streamId('blocker'), NO_STREAM, [added('b')]);
+    const good = Array.from({ length: 5 }, (_, i) => streamId(`good-${i}`));
+    const bad = streamId('bad');
+    const outcomes = await Promise.allSettled([
+      ...good.map((id) => store.append(id, NO_STREAM, [added('fine')])),
+      store.append(bad, NO_STREAM, [noted('refuse me', { refuse: true })]),
+    ]);
+    await blocker;
+    await db.pool.query(`DROP TRIGGER annals_test_refuse ON "${db.schema}".events`);
+    expect(groups).toEqual([6]);
+    expect(outcomes.slice(0, 5).map((outcome) => outcome.status)).toEqual(good.map(() => 'fulfilled'));
+    const failed = outcomes[5] as PromiseRejectedResult;
+    expect(isAnnalsError(failed.reason, ErrorCode.StoreFailed), String(failed.reason)).toBe(true);
+    expect(String(failed.reason)).toContain('refused at commit');
+    for (const id of good) expect(await store.load(id)).toHaveLength(1);
+    expect(await store.load(bad)).toEqual([]);
+    await store.close();
+  });
+
+  it('the limit bounds the group size', async () => {
+    const { store, groups } = openStore({ maxAppendGroupSize: 4 });
+    const ids = Array.from({ length: 13 }, (_, i) => streamId(`bounded-${i}`));
+    await Promise.all(ids.map((id) => store.append(id, NO_STREAM, [added('a')])));
+    expect(groups.every((size) => size <= 4)).toBe(true);
+    expect(groups.reduce((sum, size) => sum + size, 0)).toBeGreaterThanOrEqual(8);
+    for (const id of ids) expect(await store.load(id)).toHaveLength(1);
+    await store.close();
+  });
+
+  it('turned off, or inside a transaction, appends are never grouped', async () => {
+    const off = openStore({ coalesceAppends: false });
+    const ids = Array.from({ length: 10 }, (_, i) => streamId(`off-${i}`));
+    await Promise.all(ids.map((id) => off.store.append(id, NO_STREAM, [added('a')])));
+    expect(off.groups).toEqual([]);
+    expect((await transactionIds(ids)).size).toBe(10);
+    await off.store.close();
+
+    const on = openStore();
+    const blocker = on.store.append(streamId('blocker'), NO_STREAM, [added('b')]);
+    const queued = Array.from({ length: 3 }, (_, i) => streamId(`queued-${i}`));
+    const inTransaction = [streamId('tx-1'), streamId('tx-2')];
+    const appends = queued.map((id) => on.store.append(id, NO_STREAM, [added('q')]));
+    await on.store.withTransaction(async (tx) => {
+      for (const id of inTransaction) await tx.append(id, NO_STREAM, [added('t')]);
+    });
+    await Promise.all([blocker, ...appends]);
+    expect(on.groups).toEqual([3]);
+    const [transactionId] = await transactionIds(inTransaction);
+    expect(await transactionIds(inTransaction)).toEqual(new Set([transactionId]));
+    expect((await transactionIds(queued)).has(transactionId!)).toBe(false);
+    await on.store.close();
+  });
+
+  it('refuses bad settings with a typed error', () => {
+    for (const options of [
+      { maxConcurrentAppends: 0 },
+      { maxConcurrentAppends: 1.5 },
+      { maxAppendGroupSize: 0 },
+      { maxAppendGroupSize: 20_000 },
+      { coalesceAppends: 'yes' as unknown as boolean },
+    ]) {
+      let error: unknown;
+      try {
+        new PostgresEventStore({ pool: db.pool, registry: registry(), schema: db.schema, ...options });
+      } catch (caught) {
+        error = caught;
+      }
+      expect(isAnnalsError(error, ErrorCode.InvalidArgument), JSON.stringify(options)).toBe(true);
+    }
+  });
+});
+
+describeWithServer('write coalescing when the connection dies', () => {
+  const SLEEP_TRIGGER = 'annals_test_sleep';
+  beforeAll(async () => {
+    // A row whose payload asks for it sleeps while it is inserted, so the test can kill the
+    // backend in the middle of a group statement.
+    await db.pool.query(
+      `CREATE FUNCTION "${db.schema}".${SLEEP_TRIGGER}() RETURNS trigger LANGUAGE plpgsql AS $$
+       BEGIN
+         IF NEW.payload -> 'data' ? 'sleepMs' THEN
+           PERFORM pg_sleep((NEW.payload -> 'data' ->> 'sleepMs')::int / 1000.0);
+         END IF;
+         RETURN NEW;
+       END $$`,
+    );
+    await db.pool.query(
+      `CREATE TRIGGER ${SLEEP_TRIGGER} BEFORE INSERT ON "${db.schema}".events
+       FOR EACH ROW EXECUTE FUNCTION "${db.schema}".${SLEEP_TRIGGER}()`,
+    );
+  });
+  afterAll(async () => {
+    await db.pool.query(`DROP TRIGGER IF EXISTS ${SLEEP_TRIGGER} ON "${db.schema}".events`);
+  });
+
+  it('every caller of the group gets the error, nothing of it is visible, and retrying writes each event once', async () => {
+    const pool = db.newPool(4, { applicationName: 'annals-coalesce-kill' });
+    const store = new PostgresEventStore({
+      pool,
+      registry: registry(),
+      schema: db.schema,
+      maxConcurrentAppends: 1,
+    });
+    const blocker = store.append(streamId('blocker'), NO_STREAM, [noted('slow', { sleepMs: 300 })]);
+    const ids = Array.from({ length: 12 }, (_, i) => streamId(`killed-${i}`));
+    const events = ids.map((_id, i) => ({
+      ...(i === 0 ? noted('slow', { sleepMs: 5000 }) : added('k')),
+      eventId: globalThis.crypto.randomUUID(),
+    }));
+    const appends = ids.map((id, i) => store.append(id, NO_STREAM, [events[i]!]));
+    await blocker;
+    // Wait for the group statement to be running, then terminate its backend.
+    let killed = 0;
+    for (let attempt = 0; attempt < 100 && killed === 0; attempt++) {
+      const { rows } = await db.pool.query<{ killed: boolean }>(
+        `SELECT pg_terminate_backend(pid) AS killed FROM pg_stat_activity
+          WHERE application_name = 'annals-coalesce-kill' AND state = 'active' AND query LIKE '%unnest%'`,
+      );
+      killed = rows.filter((row) => row.killed).length;
+      if (killed === 0) await sleep(50);
+    }
+    expect(killed).toBe(1);
+    const outcomes = await Promise.allSettled(appends);
+    for (const outcome of outcomes) {
+      expect(outcome.status).toBe('rejected');
+      const { reason } = outcome as PromiseRejectedResult;
+      expect(isAnnalsError(reason, ErrorCode.StoreUnavailable), String(reason)).toBe(true);
+    }
+    expect(await transactionIds(ids)).toEqual(new Set());
+
+    // Retrying is safe: the same event ids, written once; a second retry is a duplicate.
+    const quick = events.map((event, i) => (i === 0 ? { ...added('k'), eventId: event.eventId } : event));
+    const retried = await Promise.all(ids.map((id, i) => store.append(id, NO_STREAM, [quick[i]!])));
+    expect(retried.every((result) => !result.duplicate)).toBe(true);
+    const again = await Promise.all(ids.map((id, i) => store.append(id, NO_STREAM, [quick[i]!])));
+    expect(again.every((result) => result.duplicate)).toBe(true);
+    for (const id of ids) expect(await store.load(id)).toHaveLength(1);
+    await store.close();
+  });
+});
