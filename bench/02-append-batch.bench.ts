@@ -1,6 +1,8 @@
 /**
- * 100-event appends, 16 concurrent writers, each on its own aggregate, against 100-row
- * `INSERT ... SELECT FROM unnest(...)` statements of the same rows. Target: ratio >= 0.7.
+ * 100-event appends, 16 concurrent writers, each on its own aggregate, against one plain `pg`
+ * `INSERT ... SELECT FROM unnest(...)` of the same 100 rows per statement (serialised the same
+ * way: JSON text, a fresh UUID and an ISO timestamp per row). Annals validates every payload and
+ * checks the expected version; the baseline does neither. Target: ratio >= 0.8.
  */
 import { randomUUID } from 'node:crypto';
 import { PostgresEventStore } from 'annals/postgres';
@@ -83,7 +85,7 @@ const benchmark: Benchmark = {
         baseline: result.baseline,
         baselineName: '100-row INSERT ... SELECT FROM unnest',
         ratio: result.annals / result.baseline,
-        target: { atLeast: 0.7 },
+        target: { atLeast: 0.8 },
         note: `p50 latency per append ${percentile(annalsLatencies, 50).toFixed(1)} ms vs ${percentile(baselineLatencies, 50).toFixed(1)} ms; client CPU ${median(annalsCpu).toFixed(0)} µs vs ${median(baselineCpu).toFixed(0)} µs per append`,
       },
     ];

@@ -1,7 +1,8 @@
 /**
  * Loading and folding a 1,000-event aggregate (decode: BigInt positions, dates, zod validation of
- * every payload) against a raw SELECT of the same rows folded the same way. Target: at most 2x
- * the raw time.
+ * every payload) against a raw `pg` SELECT of the same rows and columns, with pg's default type
+ * parsing (jsonb parsed, timestamptz as Date, int8/xid8 as text), folded the same way.
+ * Reported as events/s; target: annals keeps at least 0.7 of the raw rate.
  */
 import { NO_STREAM, type StoredEvent } from 'annals';
 import { PostgresEventStore } from 'annals/postgres';
@@ -46,7 +47,11 @@ const benchmark: Benchmark = {
       const events = Array.from({ length: 100 }, (_, i) => lineEvent(id, start + i));
       await store.append(id, start === 0 ? NO_STREAM : start, events);
     }
-    const select = `SELECT * FROM "${ctx.schema}".events WHERE aggregate_id = $1 ORDER BY version`;
+    // Fresh statistics, so the planner picks the stream index for both queries.
+    await ctx.pool.query(`ANALYZE "${ctx.schema}".events`);
+    const select =
+      'SELECT global_position, transaction_id, aggregate_id, aggregate_type, version, event_id, type, ' +
+      `schema_version, payload, metadata, "timestamp" FROM "${ctx.schema}".events WHERE aggregate_id = $1 ORDER BY version`;
     const result = await alternate(
       ctx.rounds,
       () =>
@@ -64,13 +69,13 @@ const benchmark: Benchmark = {
     return [
       {
         name: 'load + fold a 1,000-event aggregate',
-        unit: 'ms',
-        annals: result.annals,
-        baseline: result.baseline,
+        unit: 'events/s',
+        annals: (EVENTS / result.annals) * 1000,
+        baseline: (EVENTS / result.baseline) * 1000,
         baselineName: 'raw SELECT of the same rows, same fold',
-        ratio: result.annals / result.baseline,
-        target: { atMost: 2 },
-        note: `${((EVENTS / result.annals) * 1000).toFixed(0)} events/s decoded`,
+        ratio: result.baseline / result.annals,
+        target: { atLeast: 0.7 },
+        note: `median load + fold ${result.annals.toFixed(2)} ms vs ${result.baseline.toFixed(2)} ms`,
       },
     ];
   },

@@ -1,7 +1,9 @@
 /**
  * Reading the global log from the start in pages of 1,000, as a projection catching up does.
- * The baseline runs the same keyset query (visibility filter and order included) with raw `pg`
- * and no decoding. Reported as events/s; no target.
+ * The baseline is a plain keyset read with raw `pg` (`WHERE (transaction_id, global_position) >
+ * ($1, $2) ORDER BY transaction_id, global_position LIMIT n`, the same columns, pg's default type
+ * parsing, no validation). Annals keeps its guarantees: the horizon bound (the log never skips an
+ * event), exact bigint positions, every payload validated. Target: ratio >= 0.9.
  */
 import { LOG_START, type LogPosition } from 'annals';
 import { PostgresEventStore } from 'annals/postgres';
@@ -39,10 +41,10 @@ const benchmark: Benchmark = {
     }
     const target = Math.min(stored, MAX_EVENTS);
     const select =
-      `SELECT e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, e.aggregate_id, ` +
-      `e.aggregate_type, e.version, e.event_id, e.type, e.schema_version, e.payload, e.metadata, e."timestamp" FROM ${events} e ` +
-      'WHERE (e.transaction_id, e.global_position) > ($1::text::xid8, $2::text::bigint) ' +
-      'AND e.transaction_id < pg_snapshot_xmin(pg_current_snapshot()) ORDER BY e.transaction_id, e.global_position LIMIT $3';
+      'SELECT global_position, transaction_id, aggregate_id, aggregate_type, version, event_id, type, ' +
+      `schema_version, payload, metadata, "timestamp" FROM ${events} ` +
+      'WHERE (transaction_id, global_position) > ($1::xid8, $2::bigint) ' +
+      'ORDER BY transaction_id, global_position LIMIT $3';
 
     const result = await alternate(
       ctx.rounds,
@@ -83,8 +85,9 @@ const benchmark: Benchmark = {
         unit: 'events/s',
         annals: result.annals,
         baseline: result.baseline,
-        baselineName: 'same keyset query, raw pg, no decoding',
+        baselineName: 'plain keyset query, raw pg, default parsing',
         ratio: result.annals / result.baseline,
+        target: { atLeast: 0.9 },
         note: `${target.toLocaleString('en')} events per round`,
       },
     ];
