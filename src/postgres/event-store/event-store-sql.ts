@@ -37,6 +37,17 @@ export const EVENT_COLUMNS =
   'e.aggregate_type, e.version, e.event_id, e.type, e.schema_version, e.payload, e.metadata, e."timestamp"';
 
 /**
+ * The columns of the named reads ({@link EventStoreSql.loadRaw}, {@link EventStoreSql.readAllRaw}),
+ * under the names of `RawStoredEvent`: `decodeRawEventRows` (event-rows.ts) turns such a row into
+ * the raw event in place, without a second object. Bigints are selected as text, as in
+ * {@link EVENT_COLUMNS}.
+ */
+export const RAW_EVENT_COLUMNS =
+  'e.event_id AS "eventId", e.aggregate_id AS "aggregateId", e.aggregate_type AS "aggregateType", e.type, ' +
+  'e.version, e.schema_version AS "schemaVersion", e."timestamp", e.payload, e.metadata, ' +
+  'e.global_position::text AS "globalPosition", e.transaction_id::text AS "transactionId"';
+
+/**
  * Events whose writing transaction has finished, and all transactions of the store's database
  * (or, for `'cluster'`, of the server) before it: the readable log. See `horizon-sql.ts`.
  */
@@ -88,9 +99,16 @@ export interface EventStoreSql {
   /** As {@link EventStoreSql.insertOneAfterLast} with arrays `$3`..`$9`. */
   readonly insertAfterLast: NamedSql;
   readonly load: string;
+  /**
+   * `load` (`$1` aggregate id, `$2`..`$3` the versions) as a named statement selecting
+   * {@link RAW_EVENT_COLUMNS}: each connection of the store's pool parses and plans it once.
+   */
+  readonly loadRaw: NamedSql;
   readonly loadByEventIds: string;
   readonly streamVersion: string;
   readonly readAll: string;
+  /** `readAll` (`$1`, `$2` after, `$3` limit) as a named statement selecting {@link RAW_EVENT_COLUMNS}. */
+  readonly readAllRaw: NamedSql;
   /**
    * `readAll` of the event types `$4` (`$1`, `$2` after, `$3` limit): the page's events, each
    * with the frontier (`frontier_transaction_id`, `frontier_global_position`: the last readable
@@ -110,6 +128,8 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
   const VISIBLE = visibleBelow(horizon);
   const exists = `EXISTS (SELECT 1 FROM ${events} x WHERE x.aggregate_id = $1 AND x.version = $2::integer)`;
   const last = `(SELECT coalesce(max(x.version), 0) AS v FROM ${events} x WHERE x.aggregate_id = $1) m`;
+  const readAllWhere = `FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} ORDER BY ${LOG_ORDER} LIMIT $3`;
+  const loadWhere = `FROM ${events} e WHERE e.aggregate_id = $1 AND e.version >= $2 AND e.version <= $3 ORDER BY e.version`;
   const many = (base: string, from: string, where: string) =>
     `WITH i AS (INSERT INTO ${events} ${INSERT_COLUMNS} ` +
     `SELECT $1, u.aggregate_type, ${base} + u.ord::integer, u.event_id, u.type, u.schema_version, ` +
@@ -140,14 +160,12 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
     ),
     insertAt: named('append_at', many('$2::integer', UNNEST, `$2::integer = 0 OR ${exists}`)),
     insertAfterLast: named('append_after_last', many('m.v', `${last}, ${UNNEST}`, 'm.v >= $2::integer')),
-    load:
-      `SELECT ${EVENT_COLUMNS} FROM ${events} e ` +
-      'WHERE e.aggregate_id = $1 AND e.version >= $2 AND e.version <= $3 ORDER BY e.version',
+    load: `SELECT ${EVENT_COLUMNS} ${loadWhere}`,
+    loadRaw: named('load', `SELECT ${RAW_EVENT_COLUMNS} ${loadWhere}`),
     loadByEventIds: `SELECT ${EVENT_COLUMNS} FROM ${events} e WHERE e.event_id = ANY($1::text[]) ORDER BY e.version`,
     streamVersion: `SELECT coalesce(max(x.version), 0) AS version FROM ${events} x WHERE x.aggregate_id = $1`,
-    readAll:
-      `SELECT ${EVENT_COLUMNS} FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} ` +
-      `ORDER BY ${LOG_ORDER} LIMIT $3`,
+    readAll: `SELECT ${EVENT_COLUMNS} ${readAllWhere}`,
+    readAllRaw: named('read_all', `SELECT ${RAW_EVENT_COLUMNS} ${readAllWhere}`),
     readAllOfTypes:
       'SELECT p.*, f.transaction_id AS frontier_transaction_id, f.global_position AS frontier_global_position ' +
       'FROM (SELECT 1) AS one ' +

@@ -1,0 +1,119 @@
+import { ErrorCode, isAnnalsError, NO_STREAM } from 'annals';
+import { type PgPool, PostgresEventStore } from 'annals/postgres';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  decodeEventRows,
+  type RawEventRow,
+  toRawEvents,
+} from '../../../src/postgres/event-store/event-rows.js';
+import { usePostgres } from '../../support/postgres.js';
+import { added, registry, rejection, streamId } from './fixtures.js';
+
+function row(overrides: Partial<RawEventRow> = {}): RawEventRow {
+  return {
+    eventId: 'e-1',
+    aggregateId: 'cart-1',
+    aggregateType: 'Cart',
+    type: 'ItemAdded',
+    version: 1,
+    schemaVersion: 1,
+    timestamp: new Date('2024-05-06T07:08:09.123Z'),
+    payload: { sku: 'a', quantity: 1 },
+    metadata: { correlationId: 'c' },
+    globalPosition: '9007199254740993',
+    transactionId: '18446744073709551615',
+    ...overrides,
+  };
+}
+
+describe('event rows', () => {
+  it('become raw events in place, with exact positions past 2^53', () => {
+    const rows = [row(), row({ timestamp: '2024-05-06 07:08:09.123+00', version: '2' as never })];
+    const raws = toRawEvents(rows);
+    expect(raws).toBe(rows as unknown);
+    expect(raws[0]!.globalPosition).toBe(2n ** 53n + 1n);
+    expect(raws[0]!.transactionId).toBe(2n ** 64n - 1n);
+    expect(raws[1]!.timestamp).toEqual(new Date('2024-05-06T07:08:09.123Z'));
+    expect(raws[1]!.version).toBe(2);
+  });
+
+  it('are validated by the registry when decoded', () => {
+    const [event] = decodeEventRows(registry(), [row()]);
+    expect(event).toEqual({
+      eventId: 'e-1',
+      aggregateId: 'cart-1',
+      aggregateType: 'Cart',
+      type: 'ItemAdded',
+      version: 1,
+      schemaVersion: 1,
+      timestamp: new Date('2024-05-06T07:08:09.123Z'),
+      payload: { sku: 'a', quantity: 1 },
+      metadata: { correlationId: 'c' },
+      globalPosition: 2n ** 53n + 1n,
+      transactionId: 2n ** 64n - 1n,
+    });
+    let error: unknown;
+    try {
+      decodeEventRows(registry(), [row({ payload: { sku: '', quantity: 1 } })]);
+    } catch (caught) {
+      error = caught;
+    }
+    expect(isAnnalsError(error, ErrorCode.EventValidation)).toBe(true);
+  });
+});
+
+describe('the store reads', () => {
+  const db = usePostgres();
+  let store: PostgresEventStore;
+  const statements: Array<string | { name: string }> = [];
+
+  beforeAll(() => {
+    // Records how the store sends its reads of `events` to the pool: named or as plain text.
+    const pool: PgPool = {
+      ...db.pool,
+      query: ((statement: string | { name: string; text: string; values: unknown[] }, values?: unknown[]) => {
+        const text = typeof statement === 'string' ? statement : statement.text;
+        if (/^SELECT .* FROM \S+\.events e WHERE/.test(text)) {
+          statements.push(typeof statement === 'string' ? statement : { name: statement.name });
+        }
+        return typeof statement === 'string' ? db.pool.query(statement, values) : db.pool.query(statement);
+      }) as PgPool['query'],
+      connect: () => db.pool.connect(),
+    };
+    store = new PostgresEventStore({ pool, registry: registry(), schema: db.schema, horizon: 'cluster' });
+  });
+  afterAll(async () => {
+    await store.close();
+  });
+
+  it('load and readAll run named statements on the pool, and load plain text on a caller connection', async () => {
+    const id = streamId('rows');
+    await store.append(id, NO_STREAM, [added('a'), added('b')]);
+    statements.length = 0;
+    expect((await store.load(id)).map((event) => event.version)).toEqual([1, 2]);
+    await store.readAll({ limit: 1 });
+    expect(statements).toEqual([
+      { name: expect.stringMatching(/^annals_load_/) },
+      { name: expect.stringMatching(/^annals_read_all_/) },
+    ]);
+    const inTransaction = await store.withTransaction(async (tx) => {
+      await tx.append(id, 2, [added('c')]);
+      return tx.load(id);
+    });
+    expect(inTransaction.map((event) => event.payload)).toEqual([
+      { sku: 'a', quantity: 1 },
+      { sku: 'b', quantity: 1 },
+      { sku: 'c', quantity: 1 },
+    ]);
+  });
+
+  it('a stored payload that fails its schema fails the load', async () => {
+    const id = streamId('invalid');
+    await store.append(id, NO_STREAM, [added('a')]);
+    await db.pool.query(
+      `UPDATE "${db.schema}".events SET payload = '{"sku":"","quantity":1}' WHERE aggregate_id = $1`,
+      [id],
+    );
+    expect(isAnnalsError(await rejection(store.load(id)), ErrorCode.EventValidation)).toBe(true);
+  });
+});
