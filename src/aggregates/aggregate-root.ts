@@ -7,6 +7,7 @@ import {
 } from '../errors.js';
 import type { AnyEventDefinition, PayloadInputOf } from '../events/define-event.js';
 import type { DomainEvent, EventMetadata } from '../events/event-envelope.js';
+import { newEventId } from '../events/event-id.js';
 import { assertValidId } from '../events/event-registry.js';
 import { validatePayload } from '../events/validate-payload.js';
 
@@ -175,7 +176,7 @@ export abstract class AggregateRoot<TEvent extends DomainEvent = DomainEvent> {
   #raise(definition: AnyEventDefinition, payload: unknown, metadata: EventMetadata | undefined): void {
     const parsed = validatePayload(definition, payload);
     const event = {
-      eventId: globalThis.crypto.randomUUID(),
+      eventId: newEventId(),
       aggregateId: this.id,
       aggregateType: this.aggregateType,
       type: definition.type,

@@ -76,7 +76,7 @@ export interface NewEvent<TType extends string = string, TPayload = unknown> {
   readonly payload: TPayload;
   /** The aggregate's type, such as `Order`. */
   readonly aggregateType: string;
-  /** Unique id; a random UUID when left out. Reusing the id of a stored event makes the append a no-op. */
+  /** Unique id; a new UUIDv7 when left out. Reusing the id of a stored event makes the append a no-op. */
   readonly eventId?: string;
   /** Defaults to now. */
   readonly timestamp?: Date;

@@ -7,6 +7,8 @@ import {
 } from '../errors.js';
 import type { AnyEventDefinition } from './define-event.js';
 import type { EventMetadata, NewEvent, StoredEvent } from './event-envelope.js';
+import { newEventId } from './event-id.js';
+import { copyPlainJson, NOT_PLAIN } from './json-copy.js';
 import { validatePayload } from './validate-payload.js';
 
 /**
@@ -46,7 +48,7 @@ export interface RawStoredEvent {
  * @category Events
  */
 export interface EncodedEvent {
-  /** The event's id: the one given, or a new random UUID. */
+  /** The event's id: the one given, or a new UUIDv7. */
   readonly eventId: string;
   /** The aggregate's type, such as `Order`. */
   readonly aggregateType: string;
@@ -167,6 +169,93 @@ function stringify(eventType: string, what: string, value: unknown): string {
   return json;
 }
 
+/** The metadata of events that have none: never handed out, so one object serves all. */
+const EMPTY_METADATA: EventMetadata = Object.freeze({});
+
+function assertTimestamp(eventType: string, timestamp: unknown): asserts timestamp is Date {
+  if (!(timestamp instanceof Date) || Number.isNaN(timestamp.getTime())) {
+    throw new InvalidArgumentError(`event "${eventType}" has an invalid timestamp`);
+  }
+}
+
+/** A new event's metadata, checked: the one given, or {@link EMPTY_METADATA} for none. */
+function metadataOf(event: NewEvent): EventMetadata {
+  const metadata = event.metadata;
+  if (metadata === undefined) return EMPTY_METADATA;
+  if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
+    throw new InvalidArgumentError(`event "${event.type}": metadata must be a plain object`);
+  }
+  return metadata;
+}
+
+/**
+ * What a round trip of `value` through JSON text gives: a copy made directly when `value` is
+ * plain JSON data, else `JSON.parse` of the text {@link stringify} makes (which throws the same
+ * {@link SerializationError}s as {@link EventRegistry.encode}).
+ */
+function jsonCopy(eventType: string, what: string, value: unknown): unknown {
+  let copy: unknown;
+  try {
+    copy = copyPlainJson(value);
+  } catch {
+    // A getter or proxy that throws: JSON.stringify reports it below.
+    copy = NOT_PLAIN;
+  }
+  return copy === NOT_PLAIN ? JSON.parse(stringify(eventType, what, value)) : copy;
+}
+
+/**
+ * A new event as the in-memory store keeps it: validated as {@link EventRegistry.encode} validates
+ * it, with private copies of payload and metadata instead of JSON text.
+ *
+ * @internal
+ */
+export interface CopiedEvent {
+  /** The event's id: the one given, or a new UUIDv7. */
+  readonly eventId: string;
+  /** True when the id is new (the event had none). */
+  readonly generatedId: boolean;
+  readonly aggregateType: string;
+  readonly type: string;
+  readonly schemaVersion: number;
+  /** When the event happened, in milliseconds since the epoch. */
+  readonly timestampMs: number;
+  /** The payload as its schema output it (the append's result hands it out, as the PostgreSQL store's does). */
+  readonly payload: unknown;
+  /** A deep copy of `payload` as a round trip through JSON text gives it; no one else holds it. */
+  readonly payloadCopy: unknown;
+  /** The same of the metadata; one shared frozen object for no metadata. */
+  readonly metadataCopy: EventMetadata;
+}
+
+let encodeCopy: (registry: EventRegistry, event: NewEvent) => CopiedEvent;
+
+/**
+ * Validates a new event as {@link EventRegistry.encode} does (same checks, same errors) and returns
+ * private copies of payload and metadata instead of JSON text. For the in-memory store.
+ *
+ * @internal
+ */
+export function encodeToCopy(registry: EventRegistry, event: NewEvent): CopiedEvent {
+  return encodeCopy(registry, event);
+}
+
+/** {@link encodeToCopy} for an object that is not this module's EventRegistry (another copy of annals, a test double). */
+function copyOfEncoded(encoded: EncodedEvent): CopiedEvent {
+  return {
+    eventId: encoded.eventId,
+    // Its ids may not grow: the store indexes them as given ones.
+    generatedId: false,
+    aggregateType: encoded.aggregateType,
+    type: encoded.type,
+    schemaVersion: encoded.schemaVersion,
+    timestampMs: encoded.timestamp.getTime(),
+    payload: encoded.payload,
+    payloadCopy: JSON.parse(encoded.payloadJson),
+    metadataCopy: JSON.parse(encoded.metadataJson) as EventMetadata,
+  };
+}
+
 /**
  * The set of event types a store accepts, with their payload schemas. Every store validates each
  * new event's payload with it before writing anything, and every event it reads (after
@@ -213,6 +302,63 @@ export class EventRegistry {
    * for a schema that validates asynchronously); it writes nothing, so a store calls it for every event before it starts writing.
    */
   encode(event: NewEvent): EncodedEvent {
+    const definition = this.#definitionOf(event);
+    const timestamp = event.timestamp ?? new Date();
+    assertTimestamp(event.type, timestamp);
+    const payload = validatePayload(definition, event.payload, event.eventId);
+    const metadata = metadataOf(event);
+    return {
+      eventId: event.eventId ?? newEventId(),
+      aggregateType: event.aggregateType,
+      type: definition.type,
+      schemaVersion: definition.schemaVersion,
+      timestamp,
+      payload,
+      payloadJson: stringify(event.type, 'payload', payload),
+      metadata,
+      metadataJson: metadata === EMPTY_METADATA ? '{}' : stringify(event.type, 'metadata', metadata),
+    };
+  }
+
+  /**
+   * {@link EventRegistry.encode} for the in-memory store: the same checks, validation and errors,
+   * but private copies of payload and metadata (what a round trip through JSON text would give)
+   * instead of JSON text, made without that round trip when they are plain JSON data.
+   */
+  #encodeCopy(event: NewEvent): CopiedEvent {
+    const definition = this.#definitionOf(event);
+    const timestamp = event.timestamp;
+    if (timestamp !== undefined) assertTimestamp(event.type, timestamp);
+    const payload = validatePayload(definition, event.payload, event.eventId);
+    const metadata = metadataOf(event);
+    const eventId = event.eventId;
+    return {
+      eventId: eventId ?? newEventId(),
+      generatedId: eventId === undefined,
+      aggregateType: event.aggregateType,
+      type: definition.type,
+      schemaVersion: definition.schemaVersion,
+      timestampMs: timestamp === undefined ? Date.now() : timestamp.getTime(),
+      payload,
+      payloadCopy: jsonCopy(event.type, 'payload', payload),
+      metadataCopy:
+        metadata === EMPTY_METADATA
+          ? EMPTY_METADATA
+          : (jsonCopy(event.type, 'metadata', metadata) as EventMetadata),
+    };
+  }
+
+  static {
+    encodeCopy = (registry, event) => {
+      if (#definitions in registry) return registry.#encodeCopy(event);
+      // Not this module's class (another copy of annals, a test double): its own encode.
+      const other: Pick<EventRegistry, 'encode'> = registry;
+      return copyOfEncoded(other.encode(event));
+    };
+  }
+
+  /** The definition of a new event's type, after the checks of the event's fields that come before validation. */
+  #definitionOf(event: NewEvent): AnyEventDefinition {
     if (typeof event !== 'object' || event === null) {
       throw new InvalidArgumentError('an event to append must be an object');
     }
@@ -228,26 +374,7 @@ export class EventRegistry {
       throw new InvalidArgumentError(`event "${event.type}" needs a non-empty aggregateType`);
     }
     assertStorableText(`aggregateType of event "${event.type}"`, event.aggregateType);
-    const timestamp = event.timestamp ?? new Date();
-    if (!(timestamp instanceof Date) || Number.isNaN(timestamp.getTime())) {
-      throw new InvalidArgumentError(`event "${event.type}" has an invalid timestamp`);
-    }
-    const payload = validatePayload(definition, event.payload, event.eventId);
-    const metadata = event.metadata ?? {};
-    if (typeof metadata !== 'object' || metadata === null || Array.isArray(metadata)) {
-      throw new InvalidArgumentError(`event "${event.type}": metadata must be a plain object`);
-    }
-    return {
-      eventId: event.eventId ?? globalThis.crypto.randomUUID(),
-      aggregateType: event.aggregateType,
-      type: event.type,
-      schemaVersion: definition.schemaVersion,
-      timestamp,
-      payload,
-      payloadJson: stringify(event.type, 'payload', payload),
-      metadata,
-      metadataJson: stringify(event.type, 'metadata', metadata),
-    };
+    return definition;
   }
 
   /**

@@ -1,18 +1,19 @@
 import { DuplicateEventError, InvalidArgumentError } from '../errors.js';
 import {
-  compareLogPositions,
+  type EventMetadata,
   LOG_START,
   type LogPosition,
-  logPositionOf,
   type NewEvent,
   type StoredEvent,
 } from '../events/event-envelope.js';
 import {
   assertValidId,
-  type EncodedEvent,
+  type CopiedEvent,
   type EventRegistry,
+  encodeToCopy,
   type RawStoredEvent,
 } from '../events/event-registry.js';
+import { copyJson } from '../events/json-copy.js';
 import {
   instrumentAppend,
   instrumentLoad,
@@ -34,6 +35,11 @@ import { assertExpectedVersion, checkExpectedVersion, type ExpectedVersionMode }
 import { normaliseLimit, normaliseLoadRange, normaliseTypes } from './read-options.js';
 import { decodeLogPage } from './undecodable-event.js';
 
+/**
+ * A stored event. Payload and metadata are the store's own deep copies (what a round trip through
+ * JSON text gives): never handed out, every read gets a fresh copy. Numbers, not bigints or a
+ * Date, keep a row small: a million events are a million rows to garbage-collect.
+ */
 interface MemoryRow {
   readonly eventId: string;
   readonly aggregateId: string;
@@ -41,11 +47,11 @@ interface MemoryRow {
   readonly type: string;
   readonly version: number;
   readonly schemaVersion: number;
-  readonly timestamp: Date;
-  readonly payloadJson: string;
-  readonly metadataJson: string;
-  readonly globalPosition: bigint;
-  readonly transactionId: bigint;
+  readonly timestampMs: number;
+  readonly payload: unknown;
+  readonly metadata: EventMetadata;
+  readonly globalPosition: number;
+  readonly transactionId: number;
 }
 
 const MEMORY_TARGET: StoreTelemetryTarget = storeTelemetryTarget('memory');
@@ -80,9 +86,15 @@ export class InMemoryEventStore implements IEventStore {
   readonly #registry: EventRegistry;
   readonly #streams = new Map<string, MemoryRow[]>();
   readonly #log: MemoryRow[] = [];
+  /**
+   * The rows whose ids the registry made in this store's appends, in log order: those ids only
+   * grow (see `newEventId`), so they are found by binary search, with no index entry per event.
+   */
+  readonly #generated: MemoryRow[] = [];
+  /** The rows of every other id (given by the caller), by id. */
   readonly #byEventId = new Map<string, MemoryRow>();
   readonly #listeners = new Set<() => void>();
-  #nextTransactionId = 1n;
+  #nextTransactionId = 1;
 
   constructor(options: InMemoryEventStoreOptions) {
     if (!options?.registry) throw new InvalidArgumentError('InMemoryEventStore needs a `registry`');
@@ -112,55 +124,77 @@ export class InMemoryEventStore implements IEventStore {
     assertValidId('aggregateId', aggregateId);
     assertExpectedVersion(expectedVersion);
     if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array');
-    const encoded = events.map((event) => this.#registry.encode(event));
-    assertDistinctIds(encoded);
+    const count = events.length;
+    const encoded = new Array<CopiedEvent>(count);
+    for (let index = 0; index < count; index++) encoded[index] = encodeToCopy(this.#registry, events[index]!);
+    if (count > 1) assertDistinctIds(encoded);
 
     // From here to the end of the write nothing awaits: the check and the write are atomic.
     const duplicate = this.#findDuplicate(aggregateId, encoded);
     if (duplicate) return duplicate;
 
-    const stream = this.#streams.get(aggregateId) ?? [];
-    checkExpectedVersion(aggregateId, expectedVersion, stream.length);
-    if (encoded.length === 0) {
-      return { aggregateId, nextExpectedVersion: stream.length, events: [], duplicate: false };
+    let stream = this.#streams.get(aggregateId);
+    const current = stream === undefined ? 0 : stream.length;
+    checkExpectedVersion(aggregateId, expectedVersion, current);
+    if (count === 0) {
+      return { aggregateId, nextExpectedVersion: current, events: [], duplicate: false };
     }
+    if (stream === undefined) {
+      stream = [];
+      this.#streams.set(aggregateId, stream);
+    }
+    const log = this.#log;
     const transactionId = this.#nextTransactionId++;
-    const rows = encoded.map(
-      (event, index): MemoryRow => ({
+    const transactionIdBig = BigInt(transactionId);
+    const stored = new Array<StoredEvent>(count);
+    for (let index = 0; index < count; index++) {
+      const event = encoded[index]!;
+      const row: MemoryRow = {
         eventId: event.eventId,
         aggregateId,
         aggregateType: event.aggregateType,
         type: event.type,
-        version: stream.length + index + 1,
+        version: current + index + 1,
         schemaVersion: event.schemaVersion,
-        timestamp: event.timestamp,
-        payloadJson: event.payloadJson,
-        metadataJson: event.metadataJson,
-        globalPosition: BigInt(this.#log.length + index + 1),
+        timestampMs: event.timestampMs,
+        payload: event.payloadCopy,
+        metadata: event.metadataCopy,
+        globalPosition: log.length + 1,
         transactionId,
-      }),
-    );
-    stream.push(...rows);
-    this.#streams.set(aggregateId, stream);
-    for (const row of rows) {
-      this.#log.push(row);
-      this.#byEventId.set(row.eventId, row);
+      };
+      stream.push(row);
+      log.push(row);
+      this.#index(row, event.generatedId);
+      // The append's result, as the PostgreSQL store's: the payload as validated on the way in
+      // (the stored copy is the store's own), fresh metadata, timestamp and positions.
+      stored[index] = {
+        eventId: row.eventId,
+        aggregateId,
+        aggregateType: row.aggregateType,
+        type: row.type,
+        version: row.version,
+        schemaVersion: row.schemaVersion,
+        timestamp: new Date(row.timestampMs),
+        payload: event.payload,
+        metadata: copyJson(row.metadata),
+        globalPosition: BigInt(row.globalPosition),
+        transactionId: transactionIdBig,
+      };
     }
-    this.#notify();
-    return {
-      aggregateId,
-      nextExpectedVersion: stream.length,
-      events: rows.map((row) => this.#decode(row)),
-      duplicate: false,
-    };
+    if (this.#listeners.size > 0) this.#notify();
+    return { aggregateId, nextExpectedVersion: stream.length, events: stored, duplicate: false };
   }
 
   load(aggregateId: string, options: LoadOptions = {}): Promise<StoredEvent[]> {
     return instrumentLoad(MEMORY_TARGET, aggregateId, async () => {
       assertValidId('aggregateId', aggregateId);
       const { fromVersion, toVersion } = normaliseLoadRange(options);
-      const stream = this.#streams.get(aggregateId) ?? [];
-      return stream.slice(fromVersion - 1, toVersion).map((row) => this.#decode(row));
+      const stream = this.#streams.get(aggregateId);
+      if (stream === undefined) return [];
+      const end = Math.min(toVersion, stream.length);
+      const events: StoredEvent[] = [];
+      for (let index = fromVersion - 1; index < end; index++) events.push(this.#decode(stream[index]!));
+      return events;
     });
   }
 
@@ -175,27 +209,26 @@ export class InMemoryEventStore implements IEventStore {
     assertLogPosition(after, 'readAll: after');
     const limit = normaliseLimit(options.limit);
     const types = normaliseTypes(options.types);
+    const log = this.#log;
     // Positions and transaction ids both grow with the log, so the first event after `after`
     // is found by binary search on the position.
     let low = 0;
-    let high = this.#log.length;
+    let high = log.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (compareLogPositions(logPositionOf(this.#log[middle]!), after) <= 0) low = middle + 1;
+      if (isAtOrBefore(log[middle]!, after)) low = middle + 1;
       else high = middle;
     }
-    const rows = types ? this.#rowsOfTypes(low, limit, new Set(types)) : this.#log.slice(low, low + limit);
-    const { events, undecodable } = decodeLogPage(
-      this.#registry,
-      rows.map((row) => this.#raw(row)),
-      options.onUndecodable ?? 'throw',
-    );
+    const rows = types ? this.#rowsOfTypes(low, limit, new Set(types)) : log.slice(low, low + limit);
+    const raws = new Array<RawStoredEvent>(rows.length);
+    for (let index = 0; index < rows.length; index++) raws[index] = this.#raw(rows[index]!);
+    const { events, undecodable } = decodeLogPage(this.#registry, raws, options.onUndecodable ?? 'throw');
     // A filtered page that is not full covered the whole log: `next` skips the other types too.
-    const last = types && rows.length < limit && this.#log.length > low ? this.#log.at(-1) : rows.at(-1);
+    const last = types && rows.length < limit && log.length > low ? log.at(-1) : rows.at(-1);
     return {
       events,
       undecodable,
-      next: last ? logPositionOf(last) : after,
+      next: last ? positionOf(last) : after,
       caughtUp: rows.length < limit,
     };
   }
@@ -203,7 +236,7 @@ export class InMemoryEventStore implements IEventStore {
   async head(): Promise<LogHead> {
     const last = this.#log.at(-1);
     return last
-      ? { position: logPositionOf(last), timestamp: last.timestamp }
+      ? { position: positionOf(last), timestamp: new Date(last.timestampMs) }
       : { position: LOG_START, timestamp: undefined };
   }
 
@@ -214,7 +247,7 @@ export class InMemoryEventStore implements IEventStore {
     let count = 0n;
     for (let index = this.#log.length - 1; index >= 0; index--) {
       const row = this.#log[index]!;
-      if (compareLogPositions(logPositionOf(row), position) <= 0) break;
+      if (isAtOrBefore(row, position)) break;
       if (!wanted || wanted.has(row.type)) count++;
     }
     return count;
@@ -229,9 +262,51 @@ export class InMemoryEventStore implements IEventStore {
     this.#listeners.clear();
   }
 
-  #findDuplicate(aggregateId: string, encoded: readonly EncodedEvent[]): AppendResult | undefined {
-    const found = encoded.map((event) => this.#byEventId.get(event.eventId));
-    if (found.every((row) => row === undefined)) return undefined;
+  /** Makes a new row findable by its id. */
+  #index(row: MemoryRow, generatedId: boolean): void {
+    const generated = this.#generated;
+    // A made id goes to the sorted list when it sorts after the last one there (they always do:
+    // ids are made in increasing order and written at once); any other id to the map.
+    if (generatedId && (generated.length === 0 || row.eventId > generated[generated.length - 1]!.eventId)) {
+      generated.push(row);
+    } else {
+      this.#byEventId.set(row.eventId, row);
+    }
+  }
+
+  /** The row of an event id, if it is stored. */
+  #find(eventId: string): MemoryRow | undefined {
+    if (this.#byEventId.size > 0) {
+      const row = this.#byEventId.get(eventId);
+      if (row !== undefined) return row;
+    }
+    const generated = this.#generated;
+    let high = generated.length;
+    if (high === 0 || eventId > generated[high - 1]!.eventId || eventId < generated[0]!.eventId) {
+      return undefined;
+    }
+    let low = 0;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (generated[middle]!.eventId < eventId) low = middle + 1;
+      else high = middle;
+    }
+    const row = generated[low];
+    return row !== undefined && row.eventId === eventId ? row : undefined;
+  }
+
+  #findDuplicate(aggregateId: string, encoded: readonly CopiedEvent[]): AppendResult | undefined {
+    let found: Array<MemoryRow | undefined> | undefined;
+    for (let index = 0; index < encoded.length; index++) {
+      const row = this.#find(encoded[index]!.eventId);
+      if (row === undefined) continue;
+      found ??= new Array<MemoryRow | undefined>(encoded.length).fill(undefined);
+      found[index] = row;
+    }
+    if (found === undefined) return undefined;
+    for (let index = 0; index < encoded.length; index++) {
+      if (found[index] === undefined) found[index] = this.#find(encoded[index]!.eventId);
+    }
     const first = found[0];
     const sameAppend =
       first !== undefined &&
@@ -272,6 +347,7 @@ export class InMemoryEventStore implements IEventStore {
     return this.#registry.decode(this.#raw(row));
   }
 
+  /** A row as read: fresh copies of everything, for the registry to upcast and validate. */
   #raw(row: MemoryRow): RawStoredEvent {
     return {
       eventId: row.eventId,
@@ -280,11 +356,11 @@ export class InMemoryEventStore implements IEventStore {
       type: row.type,
       version: row.version,
       schemaVersion: row.schemaVersion,
-      timestamp: new Date(row.timestamp.getTime()),
-      payload: JSON.parse(row.payloadJson),
-      metadata: JSON.parse(row.metadataJson),
-      globalPosition: row.globalPosition,
-      transactionId: row.transactionId,
+      timestamp: new Date(row.timestampMs),
+      payload: copyJson(row.payload),
+      metadata: copyJson(row.metadata),
+      globalPosition: BigInt(row.globalPosition),
+      transactionId: BigInt(row.transactionId),
     };
   }
 
@@ -301,8 +377,19 @@ export class InMemoryEventStore implements IEventStore {
   }
 }
 
+/** The log position of a row. */
+function positionOf(row: MemoryRow): LogPosition {
+  return { transactionId: BigInt(row.transactionId), globalPosition: BigInt(row.globalPosition) };
+}
+
+/** True when `row` is at `position` or before it in the log (numbers and bigints compare exactly). */
+function isAtOrBefore(row: MemoryRow, position: LogPosition): boolean {
+  if (row.transactionId !== Number(position.transactionId)) return row.transactionId < position.transactionId;
+  return row.globalPosition <= position.globalPosition;
+}
+
 /** Throws {@link InvalidArgumentError} when one append holds the same event id twice. */
-export function assertDistinctIds(encoded: readonly EncodedEvent[]): void {
+export function assertDistinctIds(encoded: readonly { readonly eventId: string }[]): void {
   const seen = new Set<string>();
   for (const event of encoded) {
     if (seen.has(event.eventId)) {

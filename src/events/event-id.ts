@@ -1,0 +1,96 @@
+/**
+ * Event ids: UUIDv7 (RFC 9562), made without a random UUID per call.
+ *
+ * Layout of each id (RFC 9562 section 6.2, method 1, a fixed-length dedicated counter):
+ * - `unix_ts_ms` (48 bits): milliseconds since the epoch, never going back within a process;
+ * - `ver` (4 bits): 7;
+ * - a 26-bit counter in `rand_a` (12 bits) and the first 14 bits of `rand_b` after the variant:
+ *   seeded at random (its top bit clear) in each new millisecond, incremented for each id of
+ *   that millisecond; when it would overflow the timestamp moves on by one millisecond;
+ * - `var` (2 bits): 0b10;
+ * - the last 48 bits of `rand_b`: random, drawn once per process (a worker thread is a process
+ *   here: it loads its own copy of this module).
+ *
+ * So the ids of one process are unique and strictly increasing (as strings as well), time-ordered
+ * across processes (which keeps PostgreSQL's index on event ids appending at its right edge), and
+ * ids of two processes differ in their random 48 bits. They are not secrets: the counter and the
+ * per-process part make them guessable, as any UUIDv7's timestamp is.
+ */
+
+const COUNTER_BITS = 26;
+const COUNTER_LIMIT = 2 ** COUNTER_BITS;
+/** A seed leaves at least 2^25 increments in its millisecond. */
+const SEED_MASK = 2 ** (COUNTER_BITS - 1) - 1;
+/** Char codes of the lowercase hex digits. */
+const HEX_CODES = Array.from('0123456789abcdef', (digit) => digit.charCodeAt(0));
+const DASH = 0x2d;
+const SEVEN = 0x37;
+
+/**
+ * The id being built, as char codes: written in place and turned into a flat string at once
+ * (a concatenation would make a rope that every Map lookup has to flatten first).
+ */
+const codes: number[] = new Array<number>(36).fill(0);
+let initialised = false;
+let lastMs = -1;
+let counter = 0;
+const seeds = new Uint32Array(64);
+let seedIndex = seeds.length;
+
+function randomSeed(): number {
+  if (seedIndex === seeds.length) {
+    globalThis.crypto.getRandomValues(seeds);
+    seedIndex = 0;
+  }
+  return seeds[seedIndex++]! & SEED_MASK;
+}
+
+/** Writes `digits` hex digits of `value` (at most 2^53) at `at`. */
+function writeHex(at: number, value: number, digits: number): void {
+  for (let index = at + digits - 1; index >= at; index--) {
+    codes[index] = HEX_CODES[value % 16]!;
+    value = Math.floor(value / 16);
+  }
+}
+
+function initialise(): void {
+  codes[8] = DASH;
+  codes[13] = DASH;
+  codes[14] = SEVEN;
+  codes[18] = DASH;
+  codes[23] = DASH;
+  const random = new Uint8Array(6);
+  globalThis.crypto.getRandomValues(random);
+  for (let index = 0; index < random.length; index++) writeHex(24 + 2 * index, random[index]!, 2);
+  initialised = true;
+}
+
+function startMillisecond(ms: number): void {
+  lastMs = ms;
+  counter = randomSeed();
+  writeHex(9, ms % 0x10000, 4);
+  writeHex(0, Math.floor(ms / 0x10000), 8);
+}
+
+/**
+ * A new event id: a UUIDv7 (RFC 9562), time-ordered, unique and increasing within the process.
+ * What the registry and aggregates give events that have no id of their own.
+ *
+ * @internal
+ */
+export function newEventId(): string {
+  if (!initialised) initialise();
+  const now = Date.now();
+  if (now > lastMs) startMillisecond(now);
+  else if (++counter === COUNTER_LIMIT) startMillisecond(lastMs + 1);
+  const value = counter;
+  // rand_a: the counter's top 12 bits; then the variant (0b10) with the next 2, and the last 12.
+  codes[15] = HEX_CODES[(value >>> 22) & 15]!;
+  codes[16] = HEX_CODES[(value >>> 18) & 15]!;
+  codes[17] = HEX_CODES[(value >>> 14) & 15]!;
+  codes[19] = HEX_CODES[8 | ((value >>> 12) & 3)]!;
+  codes[20] = HEX_CODES[(value >>> 8) & 15]!;
+  codes[21] = HEX_CODES[(value >>> 4) & 15]!;
+  codes[22] = HEX_CODES[value & 15]!;
+  return String.fromCharCode.apply(null, codes);
+}
