@@ -32,9 +32,10 @@ export interface PreparedAppend {
    */
   readonly values: unknown[];
   /**
-   * The parameters of the fast path's INSERT (`$1` aggregate id, `$2` the base version, `$3`..
-   * the columns), or undefined when the append takes the function (no events, or versions past
-   * the integer range).
+   * The parameters of the fast path's INSERT, or undefined when the append takes the function
+   * (no events, or versions past the integer range): `$1` aggregate id, `$2` the base version,
+   * then for one event its seven columns as scalars (`$3`..`$9`), and for several the rows as
+   * one JSON document (`$3`, see {@link rowsJson}).
    */
   readonly fastValues: unknown[] | undefined;
   /** The fast path inserts after the given version (`exact`, `no_stream`), or after the stream's last one. */
@@ -102,10 +103,39 @@ export function prepareAppend(
     expectedVersion,
     events: encoded,
     values: [...head, ...sent, notifyInTransaction],
-    fastValues: fast ? [aggregateId, base, ...sent] : undefined,
+    fastValues: fast
+      ? single
+        ? [aggregateId, base, ...sent]
+        : [aggregateId, base, rowsJson(encoded, timestamps)]
+      : undefined,
     fastAt,
     single,
   };
+}
+
+/**
+ * The events as one JSON array of rows `[event id, aggregate type, type, schema version,
+ * payload, metadata, timestamp]`, for the fast path's multi-event INSERT. Built by concatenation
+ * from the JSON the registry already made (the strings through `JSON.stringify`): `pg` sends it
+ * as it is, where seven text arrays would have every element escaped on the way out and parsed
+ * from an array literal on the way in. Everything in it was checked storable by the registry.
+ */
+function rowsJson(encoded: readonly EncodedEvent[], timestamps: readonly string[]): string {
+  let json = '[';
+  for (let index = 0; index < encoded.length; index++) {
+    const event = encoded[index]!;
+    json +=
+      `${index === 0 ? '' : ','}[${JSON.stringify(event.eventId)},${JSON.stringify(event.aggregateType)},` +
+      `${JSON.stringify(event.type)},${event.schemaVersion},${event.payloadJson},${event.metadataJson},` +
+      `"${timestamps[index]}"]`;
+  }
+  return `${json}]`;
+}
+
+/** True for a JSON object whose values are all scalars: a spread of it is a full copy. */
+function isFlat(value: object): boolean {
+  for (const entry of Object.values(value)) if (typeof entry === 'object' && entry !== null) return false;
+  return true;
 }
 
 /**
@@ -123,8 +153,22 @@ export function freshAppendResult(prepared: PreparedAppend, row: AppendRow): App
   }
   const firstVersion = nextVersion - count + 1;
   const transactionId = count > 0 ? BigInt(row.transaction_id!) : 0n;
-  const events = prepared.events.map(
-    (event, index): StoredEvent => ({
+  const events = new Array<StoredEvent>(count);
+  // Each event gets its own metadata, as stored (through JSON). The events of an append usually
+  // share their metadata: its JSON is parsed once, and when flat, copied with a spread.
+  let sharedJson: string | undefined;
+  let shared: StoredEvent['metadata'] | undefined;
+  for (let index = 0; index < count; index++) {
+    const event = prepared.events[index]!;
+    let metadata: StoredEvent['metadata'];
+    if (event.metadataJson === sharedJson && shared) {
+      metadata = { ...shared };
+    } else {
+      metadata = JSON.parse(event.metadataJson) as StoredEvent['metadata'];
+      sharedJson = isFlat(metadata) ? event.metadataJson : undefined;
+      shared = sharedJson === undefined ? undefined : metadata;
+    }
+    events[index] = {
       eventId: event.eventId,
       aggregateId: prepared.aggregateId,
       aggregateType: event.aggregateType,
@@ -133,11 +177,11 @@ export function freshAppendResult(prepared: PreparedAppend, row: AppendRow): App
       schemaVersion: event.schemaVersion,
       timestamp: new Date(event.timestamp.getTime()),
       payload: event.payload,
-      metadata: JSON.parse(event.metadataJson) as StoredEvent['metadata'],
+      metadata,
       globalPosition: BigInt(positions[index]!),
       transactionId,
-    }),
-  );
+    };
+  }
   return {
     aggregateId: prepared.aggregateId,
     nextExpectedVersion: nextVersion,

@@ -61,10 +61,12 @@ const LOG_ORDER = 'e.transaction_id, e.global_position';
 
 const INSERT_COLUMNS =
   '(aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, metadata, "timestamp")';
-/** The new events as rows: `$3`..`$9` are arrays, `u.ord` numbers them from 1. */
-const UNNEST =
-  'unnest($3::text[], $4::text[], $5::text[], $6::integer[], $7::text[], $8::text[], $9::timestamptz[]) ' +
-  'WITH ORDINALITY AS u(event_id, aggregate_type, type, schema_version, payload, metadata, ts, ord)';
+/**
+ * The new events as rows: `$3` is a JSON array of rows `[event id, aggregate type, type, schema
+ * version, payload, metadata, timestamp]` (see `rowsJson` in append-input.ts), `u.ord` numbers
+ * them from 1. Payload and metadata come out as jsonb, parsed once with the document.
+ */
+const JSON_ROWS = 'jsonb_array_elements($3::jsonb) WITH ORDINALITY AS u(r, ord)';
 const RETURNING_ONE =
   'RETURNING version AS next_version, ARRAY[global_position::text] AS positions, transaction_id::text AS transaction_id';
 
@@ -94,9 +96,12 @@ export interface EventStoreSql {
   readonly insertOneAt: NamedSql;
   /** As {@link EventStoreSql.insertOneAt}, for the version after the stream's last, if that is `>= $2`. */
   readonly insertOneAfterLast: NamedSql;
-  /** As {@link EventStoreSql.insertOneAt} with arrays `$3`..`$9`; returns one row (nulls when nothing was written). */
+  /**
+   * As {@link EventStoreSql.insertOneAt} for several events, given as one JSON document `$3`
+   * (see `PreparedAppend.fastValues`); returns one row (nulls when nothing was written).
+   */
   readonly insertAt: NamedSql;
-  /** As {@link EventStoreSql.insertOneAfterLast} with arrays `$3`..`$9`. */
+  /** As {@link EventStoreSql.insertOneAfterLast} for several events, given as in {@link EventStoreSql.insertAt}. */
   readonly insertAfterLast: NamedSql;
   readonly load: string;
   /**
@@ -132,8 +137,8 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
   const loadWhere = `FROM ${events} e WHERE e.aggregate_id = $1 AND e.version >= $2 AND e.version <= $3 ORDER BY e.version`;
   const many = (base: string, from: string, where: string) =>
     `WITH i AS (INSERT INTO ${events} ${INSERT_COLUMNS} ` +
-    `SELECT $1, u.aggregate_type, ${base} + u.ord::integer, u.event_id, u.type, u.schema_version, ` +
-    `u.payload::jsonb, u.metadata::jsonb, u.ts FROM ${from} WHERE ${where} ORDER BY u.ord ` +
+    `SELECT $1, u.r->>1, ${base} + u.ord::integer, u.r->>0, u.r->>2, (u.r->>3)::integer, ` +
+    `u.r->4, u.r->5, (u.r->>6)::timestamptz FROM ${from} WHERE ${where} ORDER BY u.ord ` +
     'RETURNING version, global_position, transaction_id) ' +
     'SELECT max(i.version) AS next_version, array_agg(i.global_position::text ORDER BY i.version) AS positions, ' +
     'min(i.transaction_id::text) AS transaction_id FROM i';
@@ -158,8 +163,8 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
         'SELECT $1, $4, m.v + 1, $3, $5, $6::integer, $7::jsonb, $8::jsonb, $9::timestamptz ' +
         `FROM ${last} WHERE m.v >= $2::integer ${RETURNING_ONE}`,
     ),
-    insertAt: named('append_at', many('$2::integer', UNNEST, `$2::integer = 0 OR ${exists}`)),
-    insertAfterLast: named('append_after_last', many('m.v', `${last}, ${UNNEST}`, 'm.v >= $2::integer')),
+    insertAt: named('append_at', many('$2::integer', JSON_ROWS, `$2::integer = 0 OR ${exists}`)),
+    insertAfterLast: named('append_after_last', many('m.v', `${last}, ${JSON_ROWS}`, 'm.v >= $2::integer')),
     load: `SELECT ${EVENT_COLUMNS} ${loadWhere}`,
     loadRaw: named('load', `SELECT ${RAW_EVENT_COLUMNS} ${loadWhere}`),
     loadByEventIds: `SELECT ${EVENT_COLUMNS} FROM ${events} e WHERE e.event_id = ANY($1::text[]) ORDER BY e.version`,
