@@ -1,0 +1,90 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { copyJson, copyPlainJson, NOT_PLAIN } from '../../src/events/json-copy.js';
+
+const roundTrip = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+
+describe('copyPlainJson', () => {
+  it('copies plain JSON data deeply: equal to a round trip through JSON text, sharing no object', () => {
+    const value = { a: 1, b: 'two', c: [true, null, { d: [1.5, -2] }], e: {}, '1': 'one', f: [] };
+    const copy = copyPlainJson(value) as typeof value;
+    expect(copy).toStrictEqual(roundTrip(value));
+    expect(Object.keys(copy)).toEqual(Object.keys(roundTrip(value) as object));
+    expect(copy).not.toBe(value);
+    expect(copy.c).not.toBe(value.c);
+    expect(copy.c[2]).not.toBe(value.c[2]);
+    const withoutPrototype = Object.assign(Object.create(null) as object, { x: 1 });
+    expect(Object.getPrototypeOf(copyPlainJson(withoutPrototype))).toBe(Object.prototype);
+  });
+
+  it('leaves everything JSON would convert, drop or refuse to JSON text', () => {
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    const sparse = [1, 2, 3];
+    delete sparse[1];
+    let deep: unknown = 1;
+    for (let index = 0; index < 100; index++) deep = [deep];
+    const notPlain: unknown[] = [
+      undefined,
+      () => 1,
+      Symbol('s'),
+      10n,
+      Number.NaN,
+      Number.POSITIVE_INFINITY,
+      -0,
+      new Date(0),
+      new Map(),
+      new (class Point {
+        x = 1;
+      })(),
+      { toJSON: () => 1 },
+      { a: undefined },
+      sparse,
+      [undefined],
+      JSON.parse('{"__proto__": 1}'),
+      { 'bad\u0000key': 1 },
+      'nul \u0000',
+      'lone \ud800',
+      { nested: ['\udc00'] },
+      cycle,
+      deep,
+      Object.assign(Object.create({ inherited: 1 }) as object, { own: 1 }),
+    ];
+    for (const value of notPlain) expect(copyPlainJson(value)).toBe(NOT_PLAIN);
+  });
+
+  it('agrees with a round trip through JSON text whenever it copies (property-based)', () => {
+    fc.assert(
+      fc.property(fc.anything({ withNullPrototype: true, withObjectString: true }), (value) => {
+        const copy = copyPlainJson(value);
+        if (copy === NOT_PLAIN) return;
+        expect(copy).toStrictEqual(roundTrip(value));
+      }),
+      { numRuns: 2000 },
+    );
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        const copy = copyPlainJson(value);
+        // JSON values are copied unless they hold -0 (JSON writes it as 0).
+        if (copy === NOT_PLAIN) expect(JSON.stringify(value)).toBe(JSON.stringify(roundTrip(value)));
+        else expect(copy).toStrictEqual(roundTrip(value));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('copyJson', () => {
+  it('copies what JSON.parse makes, keeping an own __proto__ key as a key', () => {
+    const parsed = JSON.parse('{"__proto__": {"polluted": true}, "list": [{"a": 1}]}') as Record<
+      string,
+      unknown
+    >;
+    const copy = copyJson(parsed);
+    expect(Object.getPrototypeOf(copy)).toBe(Object.prototype);
+    expect(Object.keys(copy)).toEqual(['__proto__', 'list']);
+    expect(copy).toStrictEqual(parsed);
+    expect(copy.list).not.toBe(parsed.list);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+  });
+});

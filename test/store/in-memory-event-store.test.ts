@@ -1,0 +1,206 @@
+import {
+  ANY,
+  DuplicateEventError,
+  defineEvent,
+  EventRegistry,
+  InMemoryEventStore,
+  type NewEvent,
+  NO_STREAM,
+  SerializationError,
+} from 'annals';
+import * as v from 'valibot';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { z as z3 } from 'zod3';
+
+const UUID_V7 = /^[0-9a-f]{8}-[0-9a-f]{4}-7[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
+
+// `details` is left to the caller (z.any and friends hand back the caller's object itself).
+const LineAdded = defineEvent({
+  type: 'LineAdded',
+  schema: z.object({ sku: z.string(), tags: z.array(z.string()), details: z.any() }),
+});
+const LineAdded3 = defineEvent({
+  type: 'LineAdded3',
+  schema: z3.object({ sku: z3.string(), tags: z3.array(z3.string()), details: z3.any() }),
+});
+const LineAddedV = defineEvent({
+  type: 'LineAddedV',
+  schema: v.object({ sku: v.string(), tags: v.array(v.string()), details: v.any() }),
+});
+const registry = () => new EventRegistry([LineAdded, LineAdded3, LineAddedV]);
+
+function line(
+  type: string,
+  eventId?: string,
+): NewEvent & {
+  payload: { sku: string; tags: string[]; details: { note: { text: string } } };
+  metadata: { tenant: { name: string } };
+} {
+  return {
+    type,
+    aggregateType: 'Cart',
+    payload: { sku: 'a', tags: ['x'], details: { note: { text: 'as given' } } },
+    metadata: { tenant: { name: 't-1' } },
+    timestamp: new Date('2026-01-02T03:04:05.678Z'),
+    ...(eventId === undefined ? {} : { eventId }),
+  };
+}
+
+const asGiven = {
+  payload: { sku: 'a', tags: ['x'], details: { note: { text: 'as given' } } },
+  metadata: { tenant: { name: 't-1' } },
+};
+
+describe('InMemoryEventStore: what callers hold cannot change stored events', () => {
+  for (const type of ['LineAdded', 'LineAdded3', 'LineAddedV']) {
+    it(`${type}: not through the appended payload, metadata or timestamp`, async () => {
+      const store = new InMemoryEventStore({ registry: registry() });
+      const event = line(type);
+      await store.append('cart-1', NO_STREAM, [event]);
+      event.payload.sku = 'changed';
+      event.payload.tags.push('changed');
+      event.payload.details.note.text = 'changed';
+      event.metadata.tenant.name = 'changed';
+      event.timestamp!.setTime(0);
+      const [loaded] = await store.load('cart-1');
+      expect(loaded).toMatchObject(asGiven);
+      expect(loaded!.timestamp.toISOString()).toBe('2026-01-02T03:04:05.678Z');
+    });
+
+    it(`${type}: not through the events an append, a load or a log read returned`, async () => {
+      const store = new InMemoryEventStore({ registry: registry() });
+      const appended = (await store.append('cart-1', NO_STREAM, [line(type)])).events;
+      const loaded = await store.load('cart-1');
+      const read = (await store.readAll()).events;
+      const head = await store.head();
+      for (const event of [...appended, ...loaded, ...read]) {
+        const payload = event.payload as (typeof asGiven)['payload'];
+        payload.tags.push('changed');
+        payload.details.note.text = 'changed';
+        (event.metadata.tenant as { name: string }).name = 'changed';
+        event.timestamp.setTime(0);
+      }
+      head.timestamp!.setTime(0);
+      const [again] = await store.load('cart-1');
+      expect(again).toMatchObject(asGiven);
+      expect(again!.timestamp.toISOString()).toBe('2026-01-02T03:04:05.678Z');
+      expect((await store.head()).timestamp!.toISOString()).toBe('2026-01-02T03:04:05.678Z');
+      // Each read hands out its own objects.
+      const [other] = await store.load('cart-1');
+      expect(other!.payload).not.toBe(again!.payload);
+      expect((other!.payload as (typeof asGiven)['payload']).details).not.toBe(
+        (again!.payload as (typeof asGiven)['payload']).details,
+      );
+    });
+  }
+});
+
+describe('InMemoryEventStore: payloads are stored as JSON would store them', () => {
+  it('reads back the JSON form of values that are not plain JSON data', async () => {
+    const store = new InMemoryEventStore({ registry: registry() });
+    const details = {
+      at: new Date('2026-01-02T00:00:00.000Z'),
+      gone: undefined,
+      list: [undefined, 1],
+      nan: Number.NaN,
+    };
+    await store.append('cart-1', NO_STREAM, [
+      { ...line('LineAdded'), payload: { sku: 'a', tags: [], details } },
+    ]);
+    const [loaded] = await store.load('cart-1');
+    expect(loaded!.payload).toStrictEqual({
+      sku: 'a',
+      tags: [],
+      details: { at: '2026-01-02T00:00:00.000Z', list: [null, 1], nan: null },
+    });
+  });
+
+  it('refuses what JSON cannot hold, writing nothing', async () => {
+    const store = new InMemoryEventStore({ registry: registry() });
+    const cycle: Record<string, unknown> = {};
+    cycle.self = cycle;
+    for (const details of [10n, cycle, 'nul \u0000', { 'lone \ud800': 1 }]) {
+      await expect(
+        store.append('cart-1', ANY, [{ ...line('LineAdded'), payload: { sku: 'a', tags: [], details } }]),
+      ).rejects.toBeInstanceOf(SerializationError);
+    }
+    await expect(
+      store.append('cart-1', ANY, [{ ...line('LineAdded'), metadata: { big: 1n } }]),
+    ).rejects.toBeInstanceOf(SerializationError);
+    expect(await store.streamVersion('cart-1')).toBe(0);
+  });
+});
+
+describe('InMemoryEventStore: ids the registry made', () => {
+  it('are UUIDv7, and a retry with them is a duplicate; elsewhere they are refused', async () => {
+    const store = new InMemoryEventStore({ registry: registry() });
+    const first = await store.append('cart-1', NO_STREAM, [line('LineAdded'), line('LineAdded')]);
+    await store.append('cart-2', NO_STREAM, [line('LineAdded')]);
+    const ids = first.events.map((event) => event.eventId);
+    for (const id of ids) expect(id).toMatch(UUID_V7);
+
+    const retry = await store.append(
+      'cart-1',
+      0,
+      ids.map((id) => line('LineAdded', id)),
+    );
+    expect(retry.duplicate).toBe(true);
+    expect(retry.events.map((event) => event.eventId)).toEqual(ids);
+    expect(retry.nextExpectedVersion).toBe(2);
+    const prefix = await store.append('cart-1', ANY, [line('LineAdded', ids[0])]);
+    expect(prefix).toMatchObject({ duplicate: true, nextExpectedVersion: 1 });
+
+    await expect(store.append('cart-3', NO_STREAM, [line('LineAdded', ids[1])])).rejects.toBeInstanceOf(
+      DuplicateEventError,
+    );
+    await expect(
+      store.append('cart-1', ANY, [line('LineAdded', ids[1]), line('LineAdded', ids[0])]),
+    ).rejects.toBeInstanceOf(DuplicateEventError);
+    expect(await store.streamVersion('cart-1')).toBe(2);
+    expect(await store.streamVersion('cart-3')).toBe(0);
+  });
+
+  it('find given and made ids alike when they interleave', async () => {
+    const store = new InMemoryEventStore({ registry: registry() });
+    const given: string[] = [];
+    const made: string[] = [];
+    for (let index = 0; index < 200; index++) {
+      const id = `given-${index}`;
+      given.push(id);
+      await store.append(`cart-${index}`, NO_STREAM, [line('LineAdded', id), line('LineAdded')]);
+      made.push((await store.load(`cart-${index}`))[1]!.eventId);
+    }
+    for (let index = 0; index < 200; index += 17) {
+      const retry = await store.append(`cart-${index}`, ANY, [
+        line('LineAdded', given[index]),
+        line('LineAdded', made[index]),
+      ]);
+      expect(retry.duplicate).toBe(true);
+      await expect(store.append('elsewhere', ANY, [line('LineAdded', made[index])])).rejects.toBeInstanceOf(
+        DuplicateEventError,
+      );
+    }
+    // A made id given again for another stream, after the interleaving, is still found.
+    const early = (await store.append('copy', NO_STREAM, [line('LineAdded')])).events[0]!.eventId;
+    await expect(store.append('copy-2', NO_STREAM, [line('LineAdded', early)])).rejects.toBeInstanceOf(
+      DuplicateEventError,
+    );
+  });
+
+  it('works with a registry that is not this EventRegistry class (another copy of annals)', async () => {
+    const inner = registry();
+    const foreign = {
+      encode: (event: NewEvent) => inner.encode(event),
+      decode: inner.decode.bind(inner),
+      get: inner.get.bind(inner),
+      types: inner.types.bind(inner),
+    } as unknown as EventRegistry;
+    const store = new InMemoryEventStore({ registry: foreign });
+    const appended = await store.append('cart-1', NO_STREAM, [line('LineAdded')]);
+    const [loaded] = await store.load('cart-1');
+    expect(loaded).toMatchObject(asGiven);
+    const retry = await store.append('cart-1', ANY, [line('LineAdded', appended.events[0]!.eventId)]);
+    expect(retry.duplicate).toBe(true);
+  });
+});
