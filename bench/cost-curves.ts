@@ -26,7 +26,7 @@ import { parseArgs } from 'node:util';
 import { migrate, PostgresEventStore } from 'annals/postgres';
 import pg from 'pg';
 import { orderRegistry } from '../examples/order/upcasters.js';
-import { type FillState, fillTo, ORDERS_PER_BATCH } from './cost/fill.js';
+import { type FillState, fillTo } from './cost/fill.js';
 import {
   type MeasureContext,
   type MeasureResult,
@@ -105,6 +105,7 @@ async function main(): Promise<void> {
   const storePool = new pg.Pool({ connectionString: costUrl, max: 16 });
   const store = new PostgresEventStore({ pool: storePool, registry: orderRegistry(), schema: SCHEMA });
   const runs: SizeRun[] = [];
+  const failures: string[] = [];
   try {
     await migrate(pool, { schema: SCHEMA });
     await pool.query(`
@@ -122,7 +123,7 @@ async function main(): Promise<void> {
     const extensions = await prepareStats(pool);
     const events = `"${SCHEMA}".events`;
     const raw = `"${SCHEMA}"."${RAW_TABLE}"`;
-    const fill: FillState = { nextOrder: 0, stored: 0 };
+    const fill: FillState = { nextOrder: 0, stored: 0, cut: [] };
     for (const size of sizes) {
       const count = await pool.query<{ n: string }>(`SELECT count(*)::text AS n FROM ${events}`);
       fill.stored = Number(count.rows[0]?.n ?? 0);
@@ -172,12 +173,22 @@ async function main(): Promise<void> {
         raw,
         rounds,
         phaseMs,
-        generatedOrders: fill.nextOrder,
+        fill,
       };
       const measures: MeasureResult[] = [];
       const run = async (name: string, measure: () => Promise<MeasureResult | undefined>) => {
         log(`${sizeName(size)}: ${name}`);
-        const result = await measure();
+        let result: MeasureResult | undefined;
+        try {
+          result = await measure();
+        } catch (error) {
+          // One failed measure must not lose the others (nor an hour of filling).
+          log(`  FAILED: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`);
+          failures.push(
+            `${sizeName(size)} ${name}: ${error instanceof Error ? error.message : String(error)}`,
+          );
+          return;
+        }
         if (result) {
           measures.push({
             ...result,
@@ -190,7 +201,7 @@ async function main(): Promise<void> {
           );
         }
       };
-      await run('load 10', () => measureShortLoad(ctx, ORDERS_PER_BATCH));
+      await run('load 10', () => measureShortLoad(ctx));
       await run('load 1000', () => measureLongLoad(ctx));
       await run('read middle', () => measureLogRead(ctx, fill.stored, 'middle'));
       await run('read end', () => measureLogRead(ctx, fill.stored, 'end'));
@@ -206,6 +217,8 @@ async function main(): Promise<void> {
         measures,
         ...(rebuild ? { rebuild } : {}),
       });
+      if (options.out)
+        writeFileSync(`${options.out}.partial.json`, JSON.stringify({ server, runs }, null, 2));
     }
   } finally {
     await store.close();
@@ -220,7 +233,8 @@ async function main(): Promise<void> {
     await admin.end();
   }
   if (options.out) writeFileSync(`${options.out}.json`, JSON.stringify({ server, runs }, null, 2));
-  const report = markdown(runs, server, Date.now() - started);
+  let report = markdown(runs, server, Date.now() - started);
+  if (failures.length > 0) report += `\nFAILED measures:\n\n${failures.map((f) => `- ${f}`).join('\n')}\n`;
   process.stdout.write(report);
   if (options.out) writeFileSync(options.out, report);
 }

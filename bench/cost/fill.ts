@@ -76,6 +76,13 @@ export interface FillState {
   nextOrder: number;
   /** Events in `events` (counted before the first fill, then tracked). */
   stored: number;
+  /** Order ranges [from, to) of the batches cut short by a fill's target: their last orders are incomplete. */
+  readonly cut: Array<[number, number]>;
+}
+
+/** Whether order `o` was generated whole (not in a batch cut short). */
+export function isWholeOrder(state: FillState, o: number): boolean {
+  return o < state.nextOrder && !state.cut.some(([from, to]) => o >= from && o < to);
 }
 
 /** The DDL that re-creates the indexes (and their constraints) of a table, captured before dropping them. */
@@ -139,8 +146,10 @@ export async function fillTo(
       while (state.stored < target) {
         const limit = target - state.stored;
         const result = await client.query(sql, [state.nextOrder, state.nextOrder + ORDERS_PER_BATCH, limit]);
+        const written = result.rowCount ?? 0;
+        if (written >= limit) state.cut.push([state.nextOrder, state.nextOrder + ORDERS_PER_BATCH]);
         state.nextOrder += ORDERS_PER_BATCH;
-        state.stored += result.rowCount ?? 0;
+        state.stored += written;
         onBatch(state, performance.now() - started);
       }
     } finally {
