@@ -55,14 +55,22 @@ function copy(value: unknown, depth: number): unknown {
   }
   const prototype = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN;
-  const out: Record<string, unknown> = {};
-  const keys = Object.keys(value);
+  // A spread copies every own enumerable property at once (one object of the right size, no
+  // property added one by one); its values are then checked, and objects among them copied.
+  const out: Record<PropertyKey, unknown> = { ...value };
+  if (Object.getOwnPropertySymbols(out).length > 0) return NOT_PLAIN;
+  const keys = Object.keys(out);
   for (let index = 0; index < keys.length; index++) {
     const key = keys[index]!;
     if (key === '__proto__' || !isStorable(key)) return NOT_PLAIN;
-    const element = copy((value as Record<string, unknown>)[key], depth + 1);
-    if (element === NOT_PLAIN) return NOT_PLAIN;
-    out[key] = element;
+    const element = out[key];
+    if (typeof element === 'object' && element !== null) {
+      const copied = copy(element, depth + 1);
+      if (copied === NOT_PLAIN) return NOT_PLAIN;
+      out[key] = copied;
+    } else if (copy(element, depth + 1) === NOT_PLAIN) {
+      return NOT_PLAIN;
+    }
   }
   return out;
 }
@@ -84,20 +92,21 @@ export function copyJson<T>(value: T): T {
     for (let index = 0; index < length; index++) out[index] = copyJson(value[index]);
     return out as T;
   }
-  const out: Record<string, unknown> = {};
-  const keys = Object.keys(value);
-  for (let index = 0; index < keys.length; index++) {
-    const key = keys[index]!;
-    const element = copyJson((value as Record<string, unknown>)[key]);
+  // A spread copies the properties at once (an own `__proto__` key stays a key); then the
+  // objects among the values are copied in turn.
+  const out: Record<string, unknown> = { ...(value as Record<string, unknown>) };
+  for (const key in out) {
+    const element = out[key];
+    if (typeof element !== 'object' || element === null) continue;
     if (key === '__proto__') {
       Object.defineProperty(out, key, {
-        value: element,
+        value: copyJson(element),
         enumerable: true,
         writable: true,
         configurable: true,
       });
     } else {
-      out[key] = element;
+      out[key] = copyJson(element);
     }
   }
   return out as T;

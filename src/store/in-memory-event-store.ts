@@ -47,11 +47,40 @@ interface MemoryRow {
   readonly type: string;
   readonly version: number;
   readonly schemaVersion: number;
-  readonly timestampMs: number;
+  /**
+   * The timestamp in milliseconds is `timestampHigh * 2^24 + timestampLow`: two small integers
+   * sit in the row itself, where one number this large would be an object of its own.
+   */
+  readonly timestampHigh: number;
+  readonly timestampLow: number;
   readonly payload: unknown;
   readonly metadata: EventMetadata;
   readonly globalPosition: number;
   readonly transactionId: number;
+}
+
+const TIMESTAMP_SPLIT = 2 ** 24;
+
+function timestampOf(row: MemoryRow): Date {
+  return new Date(row.timestampHigh * TIMESTAMP_SPLIT + row.timestampLow);
+}
+
+/**
+ * True when two stored metadata copies are equal objects of primitive values with their keys in
+ * the same order: a row can then share the earlier copy (stored copies are never handed out).
+ */
+function sameFlatMetadata(a: EventMetadata, b: EventMetadata): boolean {
+  const keys = Object.keys(a);
+  const others = Object.keys(b);
+  if (keys.length !== others.length) return false;
+  for (let index = 0; index < keys.length; index++) {
+    const key = keys[index]!;
+    const value = a[key];
+    if (key !== others[index] || value !== b[key] || (typeof value === 'object' && value !== null)) {
+      return false;
+    }
+  }
+  return true;
 }
 
 const MEMORY_TARGET: StoreTelemetryTarget = storeTelemetryTarget('memory');
@@ -95,6 +124,8 @@ export class InMemoryEventStore implements IEventStore {
   readonly #byEventId = new Map<string, MemoryRow>();
   readonly #listeners = new Set<() => void>();
   #nextTransactionId = 1;
+  /** The metadata copy of the last row, which the next row shares when its metadata is the same. */
+  #lastMetadata: EventMetadata | undefined;
 
   constructor(options: InMemoryEventStoreOptions) {
     if (!options?.registry) throw new InvalidArgumentError('InMemoryEventStore needs a `registry`');
@@ -149,6 +180,11 @@ export class InMemoryEventStore implements IEventStore {
     const stored = new Array<StoredEvent>(count);
     for (let index = 0; index < count; index++) {
       const event = encoded[index]!;
+      let metadata = event.metadataCopy;
+      const last = this.#lastMetadata;
+      if (last !== undefined && metadata !== last && sameFlatMetadata(metadata, last)) metadata = last;
+      else this.#lastMetadata = metadata;
+      const high = Math.floor(event.timestampMs / TIMESTAMP_SPLIT);
       const row: MemoryRow = {
         eventId: event.eventId,
         aggregateId,
@@ -156,9 +192,10 @@ export class InMemoryEventStore implements IEventStore {
         type: event.type,
         version: current + index + 1,
         schemaVersion: event.schemaVersion,
-        timestampMs: event.timestampMs,
+        timestampHigh: high,
+        timestampLow: event.timestampMs - high * TIMESTAMP_SPLIT,
         payload: event.payloadCopy,
-        metadata: event.metadataCopy,
+        metadata,
         globalPosition: log.length + 1,
         transactionId,
       };
@@ -174,7 +211,7 @@ export class InMemoryEventStore implements IEventStore {
         type: row.type,
         version: row.version,
         schemaVersion: row.schemaVersion,
-        timestamp: new Date(row.timestampMs),
+        timestamp: new Date(event.timestampMs),
         payload: event.payload,
         metadata: copyJson(row.metadata),
         globalPosition: BigInt(row.globalPosition),
@@ -236,7 +273,7 @@ export class InMemoryEventStore implements IEventStore {
   async head(): Promise<LogHead> {
     const last = this.#log.at(-1);
     return last
-      ? { position: positionOf(last), timestamp: new Date(last.timestampMs) }
+      ? { position: positionOf(last), timestamp: timestampOf(last) }
       : { position: LOG_START, timestamp: undefined };
   }
 
@@ -356,7 +393,7 @@ export class InMemoryEventStore implements IEventStore {
       type: row.type,
       version: row.version,
       schemaVersion: row.schemaVersion,
-      timestamp: new Date(row.timestampMs),
+      timestamp: timestampOf(row),
       payload: copyJson(row.payload),
       metadata: copyJson(row.metadata),
       globalPosition: BigInt(row.globalPosition),

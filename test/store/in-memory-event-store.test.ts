@@ -204,3 +204,43 @@ describe('InMemoryEventStore: ids the registry made', () => {
     expect(retry.duplicate).toBe(true);
   });
 });
+
+describe('InMemoryEventStore: timestamps and metadata as given', () => {
+  it('keeps any timestamp to the millisecond, before 1970 and far ahead too', async () => {
+    const store = new InMemoryEventStore({ registry: registry() });
+    const times = [-8.64e15, -1, 0, 1, 16_777_215, 16_777_216, Date.UTC(2026, 0, 2, 3, 4, 5, 678), 8.64e15];
+    await store.append(
+      'cart-1',
+      NO_STREAM,
+      times.map((time) => ({ ...line('LineAdded'), timestamp: new Date(time) })),
+    );
+    expect((await store.load('cart-1')).map((event) => event.timestamp.getTime())).toEqual(times);
+    expect((await store.head()).timestamp!.getTime()).toBe(8.64e15);
+  });
+
+  it('reads back each event its own metadata, keys in their order, whatever came before', async () => {
+    const store = new InMemoryEventStore({ registry: registry() });
+    const metadata = [
+      { a: 1, b: 'x' },
+      { a: 1, b: 'x' },
+      { b: 'x', a: 1 },
+      { a: 1, b: 'y' },
+      { a: 1, b: 'x', c: null },
+      { a: 1 },
+      {},
+      { a: 1, b: 'x' },
+    ];
+    await store.append(
+      'cart-1',
+      NO_STREAM,
+      metadata.map((entry) => ({ ...line('LineAdded'), metadata: entry })),
+    );
+    const loaded = await store.load('cart-1');
+    expect(loaded.map((event) => event.metadata)).toStrictEqual(metadata);
+    expect(loaded.map((event) => Object.keys(event.metadata))).toEqual(
+      metadata.map((entry) => Object.keys(entry)),
+    );
+    (loaded[0]!.metadata as { a: number }).a = 2;
+    expect((await store.load('cart-1'))[1]!.metadata).toStrictEqual({ a: 1, b: 'x' });
+  });
+});
