@@ -143,7 +143,8 @@ function isFlat(value: object): boolean {
  * returned, without reading the events back.
  */
 export function freshAppendResult(prepared: PreparedAppend, row: AppendRow): AppendResult {
-  const positions = row.positions ?? [];
+  const positions =
+    row.positions == null ? [] : typeof row.positions === 'string' ? row.positions.split(',') : row.positions;
   const count = prepared.events.length;
   const nextVersion = row.next_version;
   if (positions.length !== count || (count > 0 && row.transaction_id === null) || nextVersion === null) {

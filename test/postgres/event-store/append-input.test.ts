@@ -100,6 +100,16 @@ describe('freshAppendResult', () => {
     expect(events[0]!.transactionId).toBe(2n ** 64n - 1n);
   });
 
+  it('takes positions as a text array or joined by commas', () => {
+    const prepared = prepareAppend(registry(), 'cart-1', NO_STREAM, [added('a'), added('b')], false);
+    const row = { next_version: 2, transaction_id: '7' };
+    const joined = freshAppendResult(prepared, { ...row, positions: '9007199254740993,9007199254740995' });
+    expect(joined.events.map((event) => event.globalPosition)).toEqual([2n ** 53n + 1n, 2n ** 53n + 3n]);
+    const array = freshAppendResult(prepared, { ...row, positions: ['1', '2'] });
+    expect(array.events.map((event) => event.globalPosition)).toEqual([1n, 2n]);
+    expect(() => freshAppendResult(prepared, { ...row, positions: '1' })).toThrow(/1 positions for 2 events/);
+  });
+
   it('keeps the key __proto__ of metadata as a plain key', () => {
     const metadata = JSON.parse('{"__proto__":"x","a":"b"}') as Record<string, unknown>;
     const { events } = result([metadata, metadata]);
