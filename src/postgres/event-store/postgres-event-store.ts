@@ -40,6 +40,7 @@ import { AppendCoalescer, isCoalescible } from './append-coalescer.js';
 import { isUniqueViolation, toAppendError } from './append-errors.js';
 import { freshAppendResult, type PreparedAppend, prepareAppend } from './append-input.js';
 import { AppendListeners } from './append-listeners.js';
+import { decodeEventRows, queryEventRows, toRawEvents } from './event-rows.js';
 import {
   type AppendRow,
   type EventRow,
@@ -308,13 +309,13 @@ export class PostgresEventStore implements IEventStore {
       assertValidId('aggregateId', aggregateId);
       const { fromVersion, toVersion } = normaliseLoadRange(options);
       if (fromVersion > MAX_INT4 || toVersion < fromVersion) return [];
-      const rows = await this.#query<EventRow>(
-        options.client ?? this.#queryable(),
-        this.#sql.load,
+      const rows = await queryEventRows(
+        options.client ? { client: options.client } : { pool: this.#openPool() },
+        this.#sql.loadRaw,
         [aggregateId, fromVersion, Math.min(toVersion, MAX_INT4)],
         'load',
       );
-      return rows.map((row) => this.#registry.decode(toRawEvent(row)));
+      return decodeEventRows(this.#registry, rows);
     });
   }
 
@@ -346,13 +347,13 @@ export class PostgresEventStore implements IEventStore {
     const limit = normaliseLimit(options.limit);
     const types = normaliseTypes(options.types);
     if (types) return this.#readAllOfTypes(after, limit, types, options);
-    const rows = await this.#query<EventRow>(
-      this.#queryable(),
-      (await this.#logSql()).readAll,
+    const rows = await queryEventRows(
+      { pool: this.#openPool() },
+      (await this.#logSql()).readAllRaw,
       [after.transactionId.toString(), after.globalPosition.toString(), limit],
       'readAll',
     );
-    const raws = rows.map(toRawEvent);
+    const raws = toRawEvents(rows);
     const { events, undecodable } = decodeLogPage(this.#registry, raws, options.onUndecodable ?? 'throw');
     const last = raws.at(-1);
     return {
@@ -575,6 +576,12 @@ export class PostgresEventStore implements IEventStore {
   }
 
   #queryable(): PgQueryable {
+    this.#assertOpen();
+    return this.#pool;
+  }
+
+  /** The pool, for named statements (which a caller's connection may not take). */
+  #openPool(): PgPool {
     this.#assertOpen();
     return this.#pool;
   }
