@@ -4,7 +4,7 @@
  * coalescing on and off, beside two raw `pg` baselines on the same event-shaped table:
  * single-row autocommit INSERTs, and a raw coalescer that groups the waiting rows the same way
  * (at most 16 statements at once; when one finishes, up to 64 waiting rows in one
- * `INSERT ... SELECT FROM unnest(...)`). Targets: 256 callers >= 1.5x single-row INSERTs and
+ * `INSERT ... SELECT FROM unnest(...)`, in stream order as annals inserts them). Targets: 256 callers >= 1.5x single-row INSERTs and
  * >= 0.75x the raw coalescer; 16 writers >= 0.8x single-row INSERTs, coalescing on or off.
  */
 import { randomUUID } from 'node:crypto';
@@ -130,7 +130,7 @@ const benchmark: Benchmark = {
     const single = `INSERT INTO ${table} ${columns} VALUES ($1, $2, $3, $4, $5, $6, $7)`;
     const group =
       `INSERT INTO ${table} ${columns} SELECT * FROM unnest($1::text[], $2::integer[], $3::text[], ` +
-      '$4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[])';
+      '$4::text[], $5::jsonb[], $6::jsonb[], $7::timestamptz[]) ORDER BY 1';
     const coalescer = new RawCoalescer(rawPool, single, group);
     const row = (stream: string, n: number): Row => [
       stream,
