@@ -182,16 +182,39 @@ export async function measureShortLoad(ctx: MeasureContext): Promise<MeasureResu
   };
 }
 
-/** The log position of the `offset`-th event (0-based) in log order. */
-async function positionAt(pool: pg.Pool, events: string, offset: number): Promise<LogPosition> {
-  const { rows } = await pool.query<{ transaction_id: string; global_position: string }>(
-    `SELECT transaction_id::text AS transaction_id, global_position::text AS global_position FROM ${events} ` +
-      'ORDER BY transaction_id, global_position OFFSET $1 LIMIT 1',
-    [offset],
-  );
-  const row = rows[0];
-  if (!row) throw new Error(`no event at offset ${offset}`);
-  return { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) };
+/**
+ * The log positions of events `first`, `first + step`, … (`count` of them, 0-based, in log order):
+ * one OFFSET scan of the log index to the first, then keyset steps from each to the next.
+ */
+async function positionsAt(
+  pool: pg.Pool,
+  events: string,
+  first: number,
+  step: number,
+  count: number,
+): Promise<LogPosition[]> {
+  const columns = 'transaction_id::text AS transaction_id, global_position::text AS global_position';
+  const positions: LogPosition[] = [];
+  let row: { transaction_id: string; global_position: string } | undefined;
+  for (let i = 0; i < count; i++) {
+    const { rows } = row
+      ? await pool.query<{ transaction_id: string; global_position: string }>(
+          `SELECT ${columns} FROM ${events} WHERE (transaction_id, global_position) > ($1::text::xid8, $2::text::bigint) ` +
+            'ORDER BY transaction_id, global_position OFFSET $3 LIMIT 1',
+          [row.transaction_id, row.global_position, step - 1],
+        )
+      : await pool.query<{ transaction_id: string; global_position: string }>(
+          `SELECT ${columns} FROM ${events} ORDER BY transaction_id, global_position OFFSET $1 LIMIT 1`,
+          [first],
+        );
+    row = rows[0];
+    if (!row) throw new Error(`no event at offset ${first + i * step}`);
+    positions.push({
+      transactionId: BigInt(row.transaction_id),
+      globalPosition: BigInt(row.global_position),
+    });
+  }
+  return positions;
 }
 
 /**
@@ -212,8 +235,7 @@ export async function measureLogRead(
   const span = windows * perRound;
   const first = from === 'middle' ? Math.floor(stored / 2) : stored - span - perRound;
   if (first < 0 || first + span > stored) return undefined;
-  const starts: LogPosition[] = [];
-  for (let w = 0; w < windows; w++) starts.push(await positionAt(ctx.pool, ctx.events, first + w * perRound));
+  const starts = await positionsAt(ctx.pool, ctx.events, first, perRound, windows);
   const columns =
     'e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, e.aggregate_id, ' +
     'e.aggregate_type, e.version, e.event_id, e.type, e.schema_version, e.payload, e.metadata, e."timestamp"';
@@ -223,7 +245,9 @@ export async function measureLogRead(
     'ORDER BY e.transaction_id, e.global_position LIMIT $3';
   const filtered = keyset(` AND e.transaction_id < ${horizonExpression('database')}`);
   const plain = keyset('');
-  const rawRead = async (sql: string, start: LogPosition) => {
+  const cpu = { annals: [] as number[], raw: [] as number[] };
+  const rawRead = async (sql: string, start: LogPosition, cpuRounds?: number[]) => {
+    const cpuBefore = process.cpuUsage();
     const began = performance.now();
     let read = 0;
     let after = { tx: start.transactionId.toString(), gp: start.globalPosition.toString() };
@@ -238,9 +262,13 @@ export async function measureLogRead(
       if (!last || rows.length < page) break;
       after = { tx: last.transaction_id, gp: last.global_position };
     }
-    return (read / (performance.now() - began)) * 1000;
+    const rate = (read / (performance.now() - began)) * 1000;
+    const used = process.cpuUsage(cpuBefore);
+    cpuRounds?.push((used.user + used.system) / read);
+    return rate;
   };
   const annalsRead = async (start: LogPosition) => {
+    const cpuBefore = process.cpuUsage();
     const began = performance.now();
     let read = 0;
     let after = start;
@@ -250,7 +278,10 @@ export async function measureLogRead(
       after = result.next;
       if (result.caughtUp) break;
     }
-    return (read / (performance.now() - began)) * 1000;
+    const rate = (read / (performance.now() - began)) * 1000;
+    const used = process.cpuUsage(cpuBefore);
+    cpu.annals.push((used.user + used.system) / read);
+    return rate;
   };
   const plainRounds: number[] = [];
   let window = 0;
@@ -259,7 +290,7 @@ export async function measureLogRead(
     () => annalsRead(starts[window++]!),
     async () => {
       // The plain query runs with the baseline, in turn with it.
-      const rate = await rawRead(filtered, starts[window++]!);
+      const rate = await rawRead(filtered, starts[window++]!, cpu.raw);
       plainRounds.push(await rawRead(plain, starts[window++]!));
       return rate;
     },
@@ -272,6 +303,9 @@ export async function measureLogRead(
     baseline: result.baselineRounds,
     baselineName: 'same keyset query with the visibility filter, raw pg, no decoding',
     extra: { name: 'plain keyset query, no visibility filter', rounds: plainRounds },
-    note: `${perRound.toLocaleString('en')} events per round, from event ${first.toLocaleString('en')} on`,
+    note:
+      `${perRound.toLocaleString('en')} events per round, from event ${first.toLocaleString('en')} on; ` +
+      `client CPU per event ${cpu.annals.map((us) => us.toFixed(1)).join(', ')} µs (annals) vs ` +
+      `${cpu.raw.map((us) => us.toFixed(1)).join(', ')} µs (raw, filtered)`,
   };
 }

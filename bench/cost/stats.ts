@@ -76,9 +76,10 @@ export async function sizeStats(
   for (const row of rows) {
     let btreeLevel: number | undefined;
     if (extensions && row.kind === 'i' && row.am === 'btree') {
-      const { rows: meta } = await pool.query<{ level: number }>(`SELECT level FROM bt_metap($1)`, [
-        `"${schema}"."${row.name}"`,
-      ]);
+      const { rows: meta } = await pool.query<{ level: number }>(
+        `SELECT level::int AS level FROM bt_metap($1)`,
+        [`"${schema}"."${row.name}"`],
+      );
       btreeLevel = meta[0]?.level;
     }
     relations.push({
