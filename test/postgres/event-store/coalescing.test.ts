@@ -271,7 +271,8 @@ describeWithServer('write coalescing when the connection dies', () => {
       ...(i === 0 ? noted('slow', { sleepMs: 5000 }) : added('k')),
       eventId: globalThis.crypto.randomUUID(),
     }));
-    const appends = ids.map((id, i) => store.append(id, NO_STREAM, [events[i]!]));
+    // Settled from the start: the appends reject while the test is still polling for the kill.
+    const settled = Promise.allSettled(ids.map((id, i) => store.append(id, NO_STREAM, [events[i]!])));
     await blocker;
     // Wait for the group statement to be running, then terminate its backend.
     let killed = 0;
@@ -284,7 +285,7 @@ describeWithServer('write coalescing when the connection dies', () => {
       if (killed === 0) await sleep(50);
     }
     expect(killed).toBe(1);
-    const outcomes = await Promise.allSettled(appends);
+    const outcomes = await settled;
     for (const outcome of outcomes) {
       expect(outcome.status).toBe('rejected');
       const { reason } = outcome as PromiseRejectedResult;
