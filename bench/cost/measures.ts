@@ -64,32 +64,50 @@ export interface MeasureContext {
 /** Single-event appends, 16 writers, each on a new stream of its own per round. */
 export async function measureAppends(ctx: MeasureContext, writers = 16): Promise<MeasureResult> {
   const insert = `INSERT INTO ${ctx.raw} (stream_id, version, event_id, type, payload, metadata, ts) VALUES ($1, $2, $3, $4, $5, $6, $7)`;
+  // WAL written per event (server-wide: other sessions' WAL counts too), to see full-page images.
+  const walBytes = { annals: [] as number[], raw: [] as number[] };
+  const lsn = async () =>
+    (await ctx.pool.query<{ lsn: string }>('SELECT pg_current_wal_insert_lsn()::text AS lsn')).rows[0]!.lsn;
+  const withWal = async (into: number[], phase: () => Promise<{ opsPerSecond: number; count: number }>) => {
+    const before = await lsn();
+    const measured = await phase();
+    const { rows } = await ctx.pool.query<{ bytes: string }>(
+      'SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), $1::pg_lsn)::text AS bytes',
+      [before],
+    );
+    into.push(Number(rows[0]!.bytes) / measured.count);
+    return measured.opsPerSecond;
+  };
   const result = await alternate(
     ctx.rounds,
-    async () => {
-      const streams = Array.from({ length: writers }, () => randomUUID());
-      const measured = await runWriters(writers, ctx.phaseMs, (writer, n) =>
-        ctx.store.append(streams[writer]!, n === 0 ? NO_STREAM : n, [orderEvent(n)]),
-      );
-      return measured.opsPerSecond;
-    },
-    async () => {
-      const streams = Array.from({ length: writers }, () => randomUUID());
-      const measured = await runWriters(writers, ctx.phaseMs, (writer, n) => {
-        const event = orderEvent(n);
-        return ctx.pool.query(insert, [
-          streams[writer],
-          n + 1,
-          randomUUID(),
-          event.type,
-          JSON.stringify(event.payload),
-          JSON.stringify(event.metadata),
-          new Date().toISOString(),
-        ]);
-      });
-      return measured.opsPerSecond;
-    },
+    () =>
+      withWal(walBytes.annals, async () => {
+        const streams = Array.from({ length: writers }, () => randomUUID());
+        const measured = await runWriters(writers, ctx.phaseMs, (writer, n) =>
+          ctx.store.append(streams[writer]!, n === 0 ? NO_STREAM : n, [orderEvent(n)]),
+        );
+        return { opsPerSecond: measured.opsPerSecond, count: measured.latenciesMs.length };
+      }),
+    () =>
+      withWal(walBytes.raw, async () => {
+        const streams = Array.from({ length: writers }, () => randomUUID());
+        const measured = await runWriters(writers, ctx.phaseMs, (writer, n) => {
+          const event = orderEvent(n);
+          return ctx.pool.query(insert, [
+            streams[writer],
+            n + 1,
+            randomUUID(),
+            event.type,
+            JSON.stringify(event.payload),
+            JSON.stringify(event.metadata),
+            new Date().toISOString(),
+          ]);
+        });
+        return { opsPerSecond: measured.opsPerSecond, count: measured.latenciesMs.length };
+      }),
   );
+  const perEvent = (values: number[]) =>
+    values.map((bytes) => Math.round(bytes).toLocaleString('en')).join(', ');
   return {
     measure: `single-event appends, ${writers} writers`,
     unit: 'events/s',
@@ -97,6 +115,7 @@ export async function measureAppends(ctx: MeasureContext, writers = 16): Promise
     annals: result.annalsRounds,
     baseline: result.baselineRounds,
     baselineName: 'single-row INSERT into the raw table (same size)',
+    note: `WAL bytes per event (server-wide) ${perEvent(walBytes.annals)} (annals) vs ${perEvent(walBytes.raw)} (raw)`,
   };
 }
 
