@@ -35,11 +35,14 @@ export function appendGroupSql(schema: string): NamedSql {
     'FROM unnest($1::text[], $2::integer[], $3::boolean[], $4::text[], $5::text[], $6::text[], ' +
     '$7::integer[], $8::text[], $9::text[], $10::timestamptz[]) ' +
     'AS u(aggregate_id, base, at_base, event_id, aggregate_type, type, schema_version, payload, metadata, ts) ' +
+    // OFFSET 0 keeps both probes as per-row index look-ups: flattened, the planner may turn them
+    // into a hash over a sequential scan of the whole table, and keep that cached plan forever.
     'CROSS JOIN LATERAL (SELECT CASE WHEN u.at_base THEN u.base ' +
-    `ELSE (SELECT coalesce(max(x.version), 0) FROM ${events} x WHERE x.aggregate_id = u.aggregate_id) END AS last) l ` +
-    'WHERE CASE WHEN u.at_base ' +
-    `THEN u.base = 0 OR EXISTS (SELECT 1 FROM ${events} x WHERE x.aggregate_id = u.aggregate_id AND x.version = u.base) ` +
-    'ELSE l.last >= u.base END ' +
+    `ELSE coalesce((SELECT max(x.version) FROM ${events} x WHERE x.aggregate_id = u.aggregate_id), 0) END AS last ` +
+    'OFFSET 0) l ' +
+    `LEFT JOIN LATERAL (SELECT true AS found FROM ${events} x WHERE u.at_base AND u.base > 0 ` +
+    'AND x.aggregate_id = u.aggregate_id AND x.version = u.base OFFSET 0) p ON true ' +
+    'WHERE CASE WHEN u.at_base THEN u.base = 0 OR p.found ELSE l.last >= u.base END ' +
     'ORDER BY u.aggregate_id ' +
     'ON CONFLICT DO NOTHING ' +
     'RETURNING event_id, version AS next_version, global_position::text AS position, transaction_id::text AS transaction_id';

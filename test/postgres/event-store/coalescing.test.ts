@@ -6,6 +6,7 @@
 import { ANY, type AppendResult, ErrorCode, isAnnalsError, NO_STREAM, STREAM_EXISTS } from 'annals';
 import { type PgPool, PostgresEventStore, type PostgresEventStoreOptions } from 'annals/postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { appendGroupSql } from '../../../src/postgres/event-store/append-group-sql.js';
 import { describeWithServer, hasServer, usePostgres } from '../../support/postgres.js';
 import { added, noted, registry, sleep, streamId } from './fixtures.js';
 
@@ -213,6 +214,32 @@ describe(`write coalescing (${hasServer ? 'server' : 'PGlite'})`, () => {
     expect(await transactionIds(inTransaction)).toEqual(new Set([transactionId]));
     expect((await transactionIds(queued)).has(transactionId!)).toBe(false);
     await on.store.close();
+  });
+
+  it('the group statement probes indexes even in a plan cached while the table was empty', async () => {
+    // A plan made once per connection and kept: if the version probe were a hash over a
+    // sequential scan (as the planner chose for an EXISTS in the WHERE clause on an empty table),
+    // every group would read the whole table.
+    const client = await db.pool.connect();
+    try {
+      const { text } = appendGroupSql(`"${db.schema}"`);
+      await client.query(
+        'PREPARE annals_test_group(text[], integer[], boolean[], text[], text[], text[], integer[], ' +
+          `text[], text[], timestamptz[]) AS ${text}`,
+      );
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+        "EXPLAIN EXECUTE annals_test_group(ARRAY['a'], ARRAY[1], ARRAY[true], ARRAY['e'], ARRAY['A'], " +
+          "ARRAY['T'], ARRAY[1], ARRAY['{}'], ARRAY['{}'], ARRAY[now()])",
+      );
+      const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
+      expect(plan).toContain('Index Only Scan using events_stream_version_key');
+      expect(plan).not.toMatch(/Seq Scan on events|hashed SubPlan/);
+    } finally {
+      await client.query('RESET plan_cache_mode').catch(() => {});
+      await client.query('DEALLOCATE annals_test_group').catch(() => {});
+      client.release();
+    }
   });
 
   it('refuses bad settings with a typed error', () => {
