@@ -248,7 +248,7 @@ function markdown(runs: SizeRun[], server: { version: string; settings: string }
   out.push(`- server: ${server.version}`);
   out.push(`- settings: ${server.settings}`);
   out.push(
-    `- each cell: annals / raw baseline = ratio, one per round (${rounds} rounds of ${phaseMs} ms phases, alternating); median in the last column`,
+    `- each cell: annals / raw baseline = ratio, one per round (${rounds} rounds of ${phaseMs} ms phases, alternating); last column: the medians of each side, their ratio, and the median of the rounds' ratios`,
     '',
   );
   const measureNames = [...new Set(runs.flatMap((run) => run.measures.map((m) => m.measure)))];
@@ -268,7 +268,7 @@ function markdown(runs: SizeRun[], server: { version: string; settings: string }
       const medA = median(m.annals);
       const medB = median(m.baseline);
       out.push(
-        `| ${name} | ${run.size.toLocaleString('en')} | ${m.unit} | ${cells.join(' | ')} | ${fmt(medA)} / ${fmt(medB)} = **${(medA / medB).toFixed(2)}** |`,
+        `| ${name} | ${run.size.toLocaleString('en')} | ${m.unit} | ${cells.join(' | ')} | ${fmt(medA)} / ${fmt(medB)} = ${(medA / medB).toFixed(2)}; median ratio **${median(m.annals.map((a, i) => a / m.baseline[i]!)).toFixed(2)}** |`,
       );
     }
   }
