@@ -3,7 +3,8 @@
  * through a 16-connection pool, and from 16 writers through 16 connections, with annals'
  * coalescing on and off, beside two raw `pg` baselines on the same event-shaped table:
  * single-row autocommit INSERTs, and a raw coalescer that groups the waiting rows the same way
- * (at most 16 statements at once; when one finishes, up to 64 waiting rows in one
+ * (alone when nothing runs; otherwise queued and sent when a statement finishes or after the
+ * event loop's turn; at most 16 statements at once, up to 64 waiting rows in one
  * `INSERT ... SELECT FROM unnest(...)`, in stream order as annals inserts them). Targets: 256 callers >= 1.5x single-row INSERTs and
  * >= 0.75x the raw coalescer; 16 writers >= 0.8x single-row INSERTs, coalescing on or off.
  */
@@ -42,12 +43,19 @@ class RawCoalescer {
     private readonly group: string,
   ) {}
 
+  #scheduled = false;
+
   insert(row: Row): Promise<void> {
-    if (this.#running < POOL_SIZE && this.#waiting.length === 0)
-      return this.#run([{ row, done: () => {} }], true);
+    if (this.#running === 0 && this.#waiting.length === 0) return this.#run([{ row, done: () => {} }], true);
     return new Promise((resolve, reject) => {
       this.#waiting.push({ row, done: (error) => (error ? reject(error) : resolve()) });
-      this.#dispatch();
+      if (!this.#scheduled && this.#running < POOL_SIZE) {
+        this.#scheduled = true;
+        setImmediate(() => {
+          this.#scheduled = false;
+          this.#dispatch();
+        });
+      }
     });
   }
 

@@ -10,10 +10,12 @@ import type { NamedSql } from './event-store-sql.js';
  * Write coalescing: single-event autocommit appends that wait for a connection are written
  * together, in one INSERT and one commit, while each caller keeps its own outcome.
  *
- * - While fewer than `maxConcurrent` append statements are running, an append is sent at once,
- *   alone, as it would be without coalescing: nothing waits when there is no queue.
- * - Beyond that, appends queue. Whenever a statement finishes, the appends waiting are sent as
- *   one group (at most `maxGroupSize`, at most one per stream, no event id twice).
+ * - When no append statement is running, an append is sent at once, alone, as it would be
+ *   without coalescing: nothing waits when there is no queue.
+ * - Otherwise appends queue. Whenever a statement finishes, the appends waiting are sent as one
+ *   group (at most `maxGroupSize`, at most one per stream, no event id twice); while fewer than
+ *   `maxConcurrent` statements run, the queue is also sent after the current turn of the event
+ *   loop, so the appends made in one turn go together.
  * - The group's INSERT checks each append's expectation on its own row and skips rows whose
  *   version or event id is taken (see `append-group-sql.ts`). An append not written by the
  *   group is then run alone, through the store's usual path, which tells a conflict (with the
@@ -62,6 +64,7 @@ export class AppendCoalescer {
   #running = 0;
   #waiting: Waiting[] = [];
   #idle: Array<() => void> = [];
+  #scheduled = false;
 
   /**
    * @param schema - the quoted schema of the events table.
@@ -79,13 +82,29 @@ export class AppendCoalescer {
     this.#runAlone = runAlone;
   }
 
-  /** Appends now if a statement slot is free, or waits to be sent with the next group. */
+  /**
+   * Appends at once when nothing is running, or waits to be sent with the next group: when a
+   * statement finishes, or (while a slot is free) once the appends made in the same turn of the
+   * event loop have joined the queue.
+   */
   append(prepared: PreparedAppend): Promise<AppendResult> {
-    if (this.#running < this.#settings.maxConcurrent && this.#waiting.length === 0) {
-      return this.#alone(prepared);
-    }
+    if (this.#running === 0 && this.#waiting.length === 0) return this.#alone(prepared);
     return new Promise<AppendResult>((resolve, reject) => {
       this.#waiting.push({ prepared, resolve, reject });
+      this.#schedule();
+    });
+  }
+
+  /**
+   * Dispatches after the current turn of the event loop if a slot is free. Callers woken by one
+   * finished group come back within the same turn; sent one by one as they come, the first would
+   * go alone and, its slot freed, so would the next, in a chain of one-event statements.
+   */
+  #schedule(): void {
+    if (this.#scheduled || this.#running >= this.#settings.maxConcurrent) return;
+    this.#scheduled = true;
+    nextTurn(() => {
+      this.#scheduled = false;
       this.#dispatch();
     });
   }
@@ -155,7 +174,7 @@ export class AppendCoalescer {
     try {
       let rows: GroupRow[];
       try {
-        rows = (await this.#pool.query<GroupRow>({ ...this.#statement, values: groupValues(group) })).rows;
+        rows = (await this.#pool.query<GroupRow>({ ...this.#statement, values: [groupJson(group)] })).rows;
       } catch (error) {
         if (sqlStateOf(error) !== undefined && !isConnectionError(error)) {
           // The server refused the statement, so none of it was written: decide each alone.
@@ -197,18 +216,25 @@ export class AppendCoalescer {
   }
 }
 
-/** The group statement's ten array parameters, from each append's fast-path values. */
-function groupValues(group: readonly Waiting[]): unknown[][] {
-  const n = group.length;
-  const columns: unknown[][] = Array.from({ length: 10 }, () => new Array<unknown>(n));
-  for (let index = 0; index < n; index++) {
+/** Runs `task` after the current turn of the event loop (its I/O and microtasks). */
+const nextTurn: (task: () => void) => void =
+  typeof setImmediate === 'function' ? (task) => setImmediate(task) : (task) => setTimeout(task, 0);
+
+/**
+ * The group statement's parameter: the appends as one JSON array of rows, built from each
+ * append's fast-path values (aggregate id, base version, then the event's id, aggregate type,
+ * type, schema version, payload and metadata JSON, and timestamp; see append-input.ts). The JSON
+ * texts come from the registry, which checked them storable.
+ */
+function groupJson(group: readonly Waiting[]): string {
+  let json = '[';
+  for (let index = 0; index < group.length; index++) {
     const { prepared } = group[index]!;
-    // fastValues: aggregate id, base version, then the event's seven columns (see append-input.ts).
-    const values = prepared.fastValues!;
-    columns[0]![index] = values[0];
-    columns[1]![index] = values[1];
-    columns[2]![index] = prepared.fastAt;
-    for (let column = 2; column < 9; column++) columns[column + 1]![index] = values[column];
+    const v = prepared.fastValues!;
+    json +=
+      `${index === 0 ? '' : ','}[${JSON.stringify(v[0])},${v[1] as number},${prepared.fastAt},` +
+      `${JSON.stringify(v[2])},${JSON.stringify(v[3])},${JSON.stringify(v[4])},${v[5] as number},` +
+      `${v[6] as string},${v[7] as string},"${v[8] as string}"]`;
   }
-  return columns;
+  return `${json}]`;
 }

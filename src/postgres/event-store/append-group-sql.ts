@@ -11,18 +11,19 @@ import type { NamedSql } from './event-store-sql.js';
 
 /**
  * One INSERT for many single-event appends of different streams. Each row carries its own
- * expectation: `$2` the base version and `$3` whether the event goes right after that version
- * (`exact`, `no_stream`: guarded by the existence of version `$2`) or after the stream's last
- * version, which must be at least `$2` (`any`: 0, `stream_exists`: 1). `ON CONFLICT DO NOTHING`
+ * expectation: a base version, and whether the event goes right after it (`exact`,
+ * `no_stream`: guarded by the existence of the base version) or after the stream's last
+ * version, which must be at least the base (`any`: 0, `stream_exists`: 1). `ON CONFLICT DO NOTHING`
  * skips a row whose version or event id is taken (by a concurrent writer, or stored earlier),
  * so one failed expectation never fails the others; the rows not returned are decided one by
  * one by the caller. Rows are inserted in `aggregate_id` order, so two groups (of this process
  * or another) that wait on each other's uncommitted rows always wait in the same direction and
  * cannot deadlock.
  *
- * Parameters (arrays of equal length): `$1` aggregate ids, `$2` base versions, `$3` at-base
- * flags, `$4` event ids, `$5` aggregate types, `$6` types, `$7` schema versions, `$8` payloads
- * and `$9` metadata (JSON text), `$10` timestamps. Returns one row per written event:
+ * One parameter, `$1`: the appends as one JSON array of rows `[aggregate id, base version,
+ * at base, event id, aggregate type, type, schema version, payload, metadata, timestamp]`
+ * (`pg` sends it as it is, where ten arrays would have every element escaped on the way out and
+ * parsed from an array literal on the way in; payload and metadata are parsed once, with it). Returns one row per written event:
  * `event_id`, `next_version`, `position`, `transaction_id`.
  */
 export function appendGroupSql(schema: string): NamedSql {
@@ -31,10 +32,11 @@ export function appendGroupSql(schema: string): NamedSql {
     `INSERT INTO ${events} ` +
     '(aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, metadata, "timestamp") ' +
     'SELECT u.aggregate_id, u.aggregate_type, l.last + 1, u.event_id, u.type, u.schema_version, ' +
-    'u.payload::jsonb, u.metadata::jsonb, u.ts ' +
-    'FROM unnest($1::text[], $2::integer[], $3::boolean[], $4::text[], $5::text[], $6::text[], ' +
-    '$7::integer[], $8::text[], $9::text[], $10::timestamptz[]) ' +
-    'AS u(aggregate_id, base, at_base, event_id, aggregate_type, type, schema_version, payload, metadata, ts) ' +
+    'u.payload, u.metadata, u.ts ' +
+    'FROM (SELECT e.r->>0 AS aggregate_id, (e.r->>1)::integer AS base, (e.r->>2)::boolean AS at_base, ' +
+    'e.r->>3 AS event_id, e.r->>4 AS aggregate_type, e.r->>5 AS type, (e.r->>6)::integer AS schema_version, ' +
+    'e.r->7 AS payload, e.r->8 AS metadata, (e.r->>9)::timestamptz AS ts ' +
+    'FROM jsonb_array_elements($1::jsonb) AS e(r)) AS u ' +
     // OFFSET 0 keeps both probes as per-row index look-ups: flattened, the planner may turn them
     // into a hash over a sequential scan of the whole table, and keep that cached plan forever.
     'CROSS JOIN LATERAL (SELECT CASE WHEN u.at_base THEN u.base ' +
