@@ -106,18 +106,19 @@ export interface PostgresEventStoreOptions {
    */
   readonly horizon?: 'auto' | 'cluster';
   /**
-   * Write coalescing: when more single-event appends are waiting than `maxConcurrentAppends`
-   * statements may run, the waiting ones are written together, in one INSERT and one commit,
-   * and each caller still gets its own result (its own expected-version check, conflict,
-   * duplicate result or error). Nothing waits while a statement slot is free, and appends with
-   * `options.client` or in {@link PostgresEventStore.withTransaction} are never coalesced. See
-   * docs/postgres.md.
+   * Write coalescing: single-event appends made while other appends of the store are running
+   * are written together, in one INSERT and one commit, and each caller still gets its own
+   * result (its own expected-version check, conflict, duplicate result or error). An append
+   * made while none runs is sent at once; the others wait for a statement to finish or, while
+   * fewer than `maxConcurrentAppends` run, for the end of the current turn of the event loop.
+   * Appends with `options.client` or in {@link PostgresEventStore.withTransaction} are never
+   * coalesced. See docs/postgres.md.
    * @defaultValue true
    */
   readonly coalesceAppends?: boolean;
   /**
-   * How many append statements the store runs at once before further single-event appends wait
-   * and are coalesced. Set it to the number of connections appends may use.
+   * How many append statements the store runs at once; further single-event appends wait and
+   * are coalesced. Set it to the number of connections appends may use.
    * @defaultValue the pool's `options.max` (a `pg.Pool`'s size), else 10
    */
   readonly maxConcurrentAppends?: number;
