@@ -65,6 +65,31 @@ describe(`write coalescing (${hasServer ? 'server' : 'PGlite'})`, () => {
     await store.close();
   });
 
+  it('an append made while none runs is sent at once, alone: one writer never waits or groups', async () => {
+    const { store, groups } = openStore({ maxConcurrentAppends: 16 });
+    const id = streamId('sequential');
+    for (let version = 0; version < 10; version++) {
+      await store.append(id, version, [added(`s${version}`)]);
+    }
+    expect(groups).toEqual([]);
+    const { rows } = await db.pool.query<{ n: string }>(
+      `SELECT count(DISTINCT transaction_id)::text AS n FROM "${db.schema}".events WHERE aggregate_id = $1`,
+      [id],
+    );
+    expect(rows[0]!.n).toBe('10');
+    await store.close();
+  });
+
+  it('appends made in one turn while a slot is free share a statement', async () => {
+    const { store, groups } = openStore({ maxConcurrentAppends: 16 });
+    const ids = Array.from({ length: 6 }, (_, i) => streamId(`turn-${i}`));
+    await Promise.all(ids.map((id) => store.append(id, NO_STREAM, [added('t')])));
+    // The first went alone (nothing ran); the other five, made in the same turn, went together
+    // although 15 slots were free.
+    expect(groups).toEqual([5]);
+    await store.close();
+  });
+
   it('each append keeps its own outcome: versions, conflicts with the actual version, duplicates, foreign ids', async () => {
     const { store, groups } = openStore();
     const existing = streamId('existing');
