@@ -106,7 +106,10 @@ export interface PgPool extends PgQueryable {
    * The pool's settings, where the driver exposes them (`pg.Pool` does): `max`, its size, is
    * the event store's default for `maxConcurrentAppends`.
    */
-  readonly options?: { readonly max?: number };
+  readonly options?: {
+    /** The most connections the pool opens. */
+    readonly max?: number;
+  };
   /** Closes every connection (`pg.Pool#end`). Called by the store only if it owns the pool. */
   end?(): Promise<void>;
   /**
