@@ -36,33 +36,31 @@ import { normaliseLimit, normaliseLoadRange, normaliseTypes } from './read-optio
 import { decodeLogPage } from './undecodable-event.js';
 
 /**
- * A stored event. Payload and metadata are the store's own deep copies (what a round trip through
- * JSON text gives): never handed out, every read gets a fresh copy. Numbers, not bigints or a
- * Date, keep a row small: a million events are a million rows to garbage-collect.
+ * A stream: its id and the log index of each of its events, in version order (the event at
+ * version `v` is at `rows[v - 1]`).
  */
-interface MemoryRow {
-  readonly eventId: string;
-  readonly aggregateId: string;
-  readonly aggregateType: string;
-  readonly type: string;
-  readonly version: number;
-  readonly schemaVersion: number;
-  /**
-   * The timestamp in milliseconds is `timestampHigh * 2^24 + timestampLow`: two small integers
-   * sit in the row itself, where one number this large would be an object of its own.
-   */
-  readonly timestampHigh: number;
-  readonly timestampLow: number;
-  readonly payload: unknown;
-  readonly metadata: EventMetadata;
-  readonly globalPosition: number;
-  readonly transactionId: number;
+interface MemoryStream {
+  readonly id: string;
+  readonly rows: number[];
 }
 
-const TIMESTAMP_SPLIT = 2 ** 24;
+/**
+ * What events of one type, aggregate type and schema version share: one object for all of them,
+ * so a row holds one reference instead of three values.
+ */
+interface RowKind {
+  readonly type: string;
+  readonly aggregateType: string;
+  readonly schemaVersion: number;
+}
 
-function timestampOf(row: MemoryRow): Date {
-  return new Date(row.timestampHigh * TIMESTAMP_SPLIT + row.timestampLow);
+/** The first capacity of the number columns; they double when full. */
+const FIRST_CAPACITY = 64;
+
+function grown<T extends Float64Array | Int32Array>(column: T, capacity: number): T {
+  const next = new (column.constructor as new (length: number) => T)(capacity);
+  next.set(column);
+  return next;
 }
 
 /**
@@ -113,15 +111,34 @@ export interface InMemoryEventStoreOptions {
  */
 export class InMemoryEventStore implements IEventStore {
   readonly #registry: EventRegistry;
-  readonly #streams = new Map<string, MemoryRow[]>();
-  readonly #log: MemoryRow[] = [];
+  readonly #streams = new Map<string, MemoryStream>();
+  // The global log, one column per field: the event at log index `i` has global position
+  // `i + 1`. A row is a slot in each column, not an object of its own: a million events are
+  // not a million more objects for the garbage collector to copy and mark.
+  #length = 0;
+  #capacity = 0;
+  readonly #eventIds: string[] = [];
+  readonly #streamOf: MemoryStream[] = [];
+  readonly #kinds: RowKind[] = [];
+  /** The store's own deep copies (what a round trip through JSON text gives): never handed out. */
+  readonly #payloads: unknown[] = [];
+  /** The same of the metadata; rows with equal flat metadata share one copy. */
+  readonly #metadata: EventMetadata[] = [];
+  #versions = new Int32Array(0);
+  /** Milliseconds since the epoch. */
+  #timestamps = new Float64Array(0);
+  #transactionIds = new Float64Array(0);
   /**
-   * The rows whose ids the registry made in this store's appends, in log order: those ids only
-   * grow (see `newEventId`), so they are found by binary search, with no index entry per event.
+   * The log indexes of the rows whose ids grow in log order (every id the registry makes, and
+   * any given id that sorts after the last one here): found by binary search, with no index
+   * entry per event beyond this number.
    */
-  readonly #generated: MemoryRow[] = [];
-  /** The rows of every other id (given by the caller), by id. */
-  readonly #byEventId = new Map<string, MemoryRow>();
+  readonly #sorted: number[] = [];
+  /** The log index of every other id, by id. */
+  readonly #byEventId = new Map<string, number>();
+  /** The kind of the last row, which the next row shares when it is the same. */
+  #lastKind: RowKind | undefined;
+  readonly #kindsByType = new Map<string, RowKind[]>();
   readonly #listeners = new Set<() => void>();
   #nextTransactionId = 1;
   /** The metadata copy of the last row, which the next row shares when its metadata is the same. */
@@ -165,16 +182,15 @@ export class InMemoryEventStore implements IEventStore {
     if (duplicate) return duplicate;
 
     let stream = this.#streams.get(aggregateId);
-    const current = stream === undefined ? 0 : stream.length;
+    const current = stream === undefined ? 0 : stream.rows.length;
     checkExpectedVersion(aggregateId, expectedVersion, current);
     if (count === 0) {
       return { aggregateId, nextExpectedVersion: current, events: [], duplicate: false };
     }
     if (stream === undefined) {
-      stream = [];
+      stream = { id: aggregateId, rows: [] };
       this.#streams.set(aggregateId, stream);
     }
-    const log = this.#log;
     const transactionId = this.#nextTransactionId++;
     const transactionIdBig = BigInt(transactionId);
     const stored = new Array<StoredEvent>(count);
@@ -184,42 +200,39 @@ export class InMemoryEventStore implements IEventStore {
       const last = this.#lastMetadata;
       if (last !== undefined && metadata !== last && sameFlatMetadata(metadata, last)) metadata = last;
       else this.#lastMetadata = metadata;
-      const high = Math.floor(event.timestampMs / TIMESTAMP_SPLIT);
-      const row: MemoryRow = {
-        eventId: event.eventId,
-        aggregateId,
-        aggregateType: event.aggregateType,
-        type: event.type,
-        version: current + index + 1,
-        schemaVersion: event.schemaVersion,
-        timestampHigh: high,
-        timestampLow: event.timestampMs - high * TIMESTAMP_SPLIT,
-        payload: event.payloadCopy,
-        metadata,
-        globalPosition: log.length + 1,
-        transactionId,
-      };
-      stream.push(row);
-      log.push(row);
-      this.#index(row, event.generatedId);
+      const kind = this.#kindOf(event);
+      const row = this.#length;
+      if (row === this.#capacity) this.#grow();
+      const version = current + index + 1;
+      this.#length = row + 1;
+      this.#eventIds.push(event.eventId);
+      this.#streamOf.push(stream);
+      this.#kinds.push(kind);
+      this.#payloads.push(event.payloadCopy);
+      this.#metadata.push(metadata);
+      this.#versions[row] = version;
+      this.#timestamps[row] = event.timestampMs;
+      this.#transactionIds[row] = transactionId;
+      stream.rows.push(row);
+      this.#index(event.eventId, row);
       // The append's result, as the PostgreSQL store's: the payload as validated on the way in
       // (the stored copy is the store's own), fresh metadata, timestamp and positions.
       stored[index] = {
-        eventId: row.eventId,
+        eventId: event.eventId,
         aggregateId,
-        aggregateType: row.aggregateType,
-        type: row.type,
-        version: row.version,
-        schemaVersion: row.schemaVersion,
+        aggregateType: kind.aggregateType,
+        type: kind.type,
+        version,
+        schemaVersion: kind.schemaVersion,
         timestamp: new Date(event.timestampMs),
         payload: event.payload,
-        metadata: copyJson(row.metadata),
-        globalPosition: BigInt(row.globalPosition),
+        metadata: copyJson(metadata),
+        globalPosition: BigInt(row + 1),
         transactionId: transactionIdBig,
       };
     }
     if (this.#listeners.size > 0) this.#notify();
-    return { aggregateId, nextExpectedVersion: stream.length, events: stored, duplicate: false };
+    return { aggregateId, nextExpectedVersion: stream.rows.length, events: stored, duplicate: false };
   }
 
   load(aggregateId: string, options: LoadOptions = {}): Promise<StoredEvent[]> {
@@ -228,16 +241,17 @@ export class InMemoryEventStore implements IEventStore {
       const { fromVersion, toVersion } = normaliseLoadRange(options);
       const stream = this.#streams.get(aggregateId);
       if (stream === undefined) return [];
-      const end = Math.min(toVersion, stream.length);
+      const rows = stream.rows;
+      const end = Math.min(toVersion, rows.length);
       const events: StoredEvent[] = [];
-      for (let index = fromVersion - 1; index < end; index++) events.push(this.#decode(stream[index]!));
+      for (let index = fromVersion - 1; index < end; index++) events.push(this.#decode(rows[index]!));
       return events;
     });
   }
 
   async streamVersion(aggregateId: string): Promise<number> {
     assertValidId('aggregateId', aggregateId);
-    return this.#streams.get(aggregateId)?.length ?? 0;
+    return this.#streams.get(aggregateId)?.rows.length ?? 0;
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
@@ -246,34 +260,41 @@ export class InMemoryEventStore implements IEventStore {
     assertLogPosition(after, 'readAll: after');
     const limit = normaliseLimit(options.limit);
     const types = normaliseTypes(options.types);
-    const log = this.#log;
+    const length = this.#length;
     // Positions and transaction ids both grow with the log, so the first event after `after`
     // is found by binary search on the position.
     let low = 0;
-    let high = log.length;
+    let high = length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (isAtOrBefore(log[middle]!, after)) low = middle + 1;
+      if (this.#isAtOrBefore(middle, after)) low = middle + 1;
       else high = middle;
     }
-    const rows = types ? this.#rowsOfTypes(low, limit, new Set(types)) : log.slice(low, low + limit);
+    let rows: number[];
+    if (types) {
+      rows = this.#rowsOfTypes(low, limit, new Set(types));
+    } else {
+      const end = Math.min(length, low + limit);
+      rows = new Array<number>(end - low);
+      for (let row = low; row < end; row++) rows[row - low] = row;
+    }
     const raws = new Array<RawStoredEvent>(rows.length);
     for (let index = 0; index < rows.length; index++) raws[index] = this.#raw(rows[index]!);
     const { events, undecodable } = decodeLogPage(this.#registry, raws, options.onUndecodable ?? 'throw');
     // A filtered page that is not full covered the whole log: `next` skips the other types too.
-    const last = types && rows.length < limit && log.length > low ? log.at(-1) : rows.at(-1);
+    const last = types && rows.length < limit && length > low ? length - 1 : rows.at(-1);
     return {
       events,
       undecodable,
-      next: last ? positionOf(last) : after,
+      next: last === undefined ? after : this.#positionOf(last),
       caughtUp: rows.length < limit,
     };
   }
 
   async head(): Promise<LogHead> {
-    const last = this.#log.at(-1);
-    return last
-      ? { position: positionOf(last), timestamp: timestampOf(last) }
+    const last = this.#length - 1;
+    return last >= 0
+      ? { position: this.#positionOf(last), timestamp: new Date(this.#timestamps[last]!) }
       : { position: LOG_START, timestamp: undefined };
   }
 
@@ -282,10 +303,9 @@ export class InMemoryEventStore implements IEventStore {
     const types = normaliseTypes(options.types);
     const wanted = types ? new Set(types) : undefined;
     let count = 0n;
-    for (let index = this.#log.length - 1; index >= 0; index--) {
-      const row = this.#log[index]!;
-      if (isAtOrBefore(row, position)) break;
-      if (!wanted || wanted.has(row.type)) count++;
+    for (let row = this.#length - 1; row >= 0; row--) {
+      if (this.#isAtOrBefore(row, position)) break;
+      if (!wanted || wanted.has(this.#kinds[row]!.type)) count++;
     }
     return count;
   }
@@ -299,105 +319,152 @@ export class InMemoryEventStore implements IEventStore {
     this.#listeners.clear();
   }
 
+  /** Makes room in the number columns. */
+  #grow(): void {
+    const capacity = Math.max(FIRST_CAPACITY, this.#capacity * 2);
+    this.#versions = grown(this.#versions, capacity);
+    this.#timestamps = grown(this.#timestamps, capacity);
+    this.#transactionIds = grown(this.#transactionIds, capacity);
+    this.#capacity = capacity;
+  }
+
+  /** The shared kind of a new row. */
+  #kindOf(event: CopiedEvent): RowKind {
+    const last = this.#lastKind;
+    if (
+      last !== undefined &&
+      last.type === event.type &&
+      last.aggregateType === event.aggregateType &&
+      last.schemaVersion === event.schemaVersion
+    ) {
+      return last;
+    }
+    let kinds = this.#kindsByType.get(event.type);
+    if (kinds === undefined) {
+      kinds = [];
+      this.#kindsByType.set(event.type, kinds);
+    }
+    let kind = kinds.find(
+      (known) => known.aggregateType === event.aggregateType && known.schemaVersion === event.schemaVersion,
+    );
+    if (kind === undefined) {
+      kind = { type: event.type, aggregateType: event.aggregateType, schemaVersion: event.schemaVersion };
+      kinds.push(kind);
+    }
+    this.#lastKind = kind;
+    return kind;
+  }
+
   /** Makes a new row findable by its id. */
-  #index(row: MemoryRow, generatedId: boolean): void {
-    const generated = this.#generated;
-    // A made id goes to the sorted list when it sorts after the last one there (they always do:
-    // ids are made in increasing order and written at once); any other id to the map.
-    if (generatedId && (generated.length === 0 || row.eventId > generated[generated.length - 1]!.eventId)) {
-      generated.push(row);
+  #index(eventId: string, row: number): void {
+    const sorted = this.#sorted;
+    // An id goes to the sorted list when it sorts after the last one there (ids the registry
+    // makes always do: they are made in increasing order and written at once); any other id to
+    // the map.
+    if (sorted.length === 0 || eventId > this.#eventIds[sorted[sorted.length - 1]!]!) {
+      sorted.push(row);
     } else {
-      this.#byEventId.set(row.eventId, row);
+      this.#byEventId.set(eventId, row);
     }
   }
 
-  /** The row of an event id, if it is stored. */
-  #find(eventId: string): MemoryRow | undefined {
+  /** The log index of an event id, or -1 when it is not stored. */
+  #find(eventId: string): number {
     if (this.#byEventId.size > 0) {
       const row = this.#byEventId.get(eventId);
       if (row !== undefined) return row;
     }
-    const generated = this.#generated;
-    let high = generated.length;
-    if (high === 0 || eventId > generated[high - 1]!.eventId || eventId < generated[0]!.eventId) {
-      return undefined;
-    }
+    const sorted = this.#sorted;
+    const ids = this.#eventIds;
+    let high = sorted.length;
+    if (high === 0 || eventId > ids[sorted[high - 1]!]! || eventId < ids[sorted[0]!]!) return -1;
     let low = 0;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (generated[middle]!.eventId < eventId) low = middle + 1;
+      if (ids[sorted[middle]!]! < eventId) low = middle + 1;
       else high = middle;
     }
-    const row = generated[low];
-    return row !== undefined && row.eventId === eventId ? row : undefined;
+    const row = sorted[low];
+    return row !== undefined && ids[row] === eventId ? row : -1;
   }
 
   #findDuplicate(aggregateId: string, encoded: readonly CopiedEvent[]): AppendResult | undefined {
-    let found: Array<MemoryRow | undefined> | undefined;
+    let found: number[] | undefined;
     for (let index = 0; index < encoded.length; index++) {
       const row = this.#find(encoded[index]!.eventId);
-      if (row === undefined) continue;
-      found ??= new Array<MemoryRow | undefined>(encoded.length).fill(undefined);
+      if (row < 0) continue;
+      found ??= new Array<number>(encoded.length).fill(-1);
       found[index] = row;
     }
     if (found === undefined) return undefined;
     for (let index = 0; index < encoded.length; index++) {
-      if (found[index] === undefined) found[index] = this.#find(encoded[index]!.eventId);
+      if (found[index]! < 0) found[index] = this.#find(encoded[index]!.eventId);
     }
-    const first = found[0];
+    const first = found[0]!;
+    const inStream = (row: number) => row >= 0 && this.#streamOf[row]!.id === aggregateId;
     const sameAppend =
-      first !== undefined &&
-      first.aggregateId === aggregateId &&
+      inStream(first) &&
       found.every(
         (row, index) =>
-          row !== undefined &&
-          row.aggregateId === aggregateId &&
-          row.transactionId === first.transactionId &&
-          row.version === first.version + index,
+          inStream(row) &&
+          this.#transactionIds[row] === this.#transactionIds[first] &&
+          this.#versions[row] === this.#versions[first]! + index,
       );
     if (!sameAppend) {
-      const id = encoded[found.findIndex((row) => row !== undefined)]!.eventId;
+      const id = encoded[found.findIndex((row) => row >= 0)]!.eventId;
       throw new DuplicateEventError(id, 'it belongs to another stream or another append');
     }
-    const rows = found as MemoryRow[];
     // The original append's result: its version is that of its last event, as when it first ran.
-    const nextExpectedVersion = rows.at(-1)!.version;
     return {
       aggregateId,
-      nextExpectedVersion,
-      events: rows.map((row) => this.#decode(row)),
+      nextExpectedVersion: this.#versions[found.at(-1)!]!,
+      events: found.map((row) => this.#decode(row)),
       duplicate: true,
     };
   }
 
   /** The first `limit` rows from index `from` on whose type is in `types`. */
-  #rowsOfTypes(from: number, limit: number, types: ReadonlySet<string>): MemoryRow[] {
-    const rows: MemoryRow[] = [];
-    for (let index = from; index < this.#log.length && rows.length < limit; index++) {
-      const row = this.#log[index]!;
-      if (types.has(row.type)) rows.push(row);
+  #rowsOfTypes(from: number, limit: number, types: ReadonlySet<string>): number[] {
+    const rows: number[] = [];
+    const kinds = this.#kinds;
+    for (let row = from; row < this.#length && rows.length < limit; row++) {
+      if (types.has(kinds[row]!.type)) rows.push(row);
     }
     return rows;
   }
 
-  #decode(row: MemoryRow): StoredEvent {
+  /** True when the row at log index `row` is at `position` or before it in the log. */
+  #isAtOrBefore(row: number, position: LogPosition): boolean {
+    // Numbers and bigints compare exactly.
+    const transactionId = this.#transactionIds[row]!;
+    if (transactionId !== Number(position.transactionId)) return transactionId < position.transactionId;
+    return row + 1 <= position.globalPosition;
+  }
+
+  /** The log position of the row at log index `row`. */
+  #positionOf(row: number): LogPosition {
+    return { transactionId: BigInt(this.#transactionIds[row]!), globalPosition: BigInt(row + 1) };
+  }
+
+  #decode(row: number): StoredEvent {
     return this.#registry.decode(this.#raw(row));
   }
 
   /** A row as read: fresh copies of everything, for the registry to upcast and validate. */
-  #raw(row: MemoryRow): RawStoredEvent {
+  #raw(row: number): RawStoredEvent {
+    const kind = this.#kinds[row]!;
     return {
-      eventId: row.eventId,
-      aggregateId: row.aggregateId,
-      aggregateType: row.aggregateType,
-      type: row.type,
-      version: row.version,
-      schemaVersion: row.schemaVersion,
-      timestamp: timestampOf(row),
-      payload: copyJson(row.payload),
-      metadata: copyJson(row.metadata),
-      globalPosition: BigInt(row.globalPosition),
-      transactionId: BigInt(row.transactionId),
+      eventId: this.#eventIds[row]!,
+      aggregateId: this.#streamOf[row]!.id,
+      aggregateType: kind.aggregateType,
+      type: kind.type,
+      version: this.#versions[row]!,
+      schemaVersion: kind.schemaVersion,
+      timestamp: new Date(this.#timestamps[row]!),
+      payload: copyJson(this.#payloads[row]),
+      metadata: copyJson(this.#metadata[row]!),
+      globalPosition: BigInt(row + 1),
+      transactionId: BigInt(this.#transactionIds[row]!),
     };
   }
 
@@ -412,17 +479,6 @@ export class InMemoryEventStore implements IEventStore {
       });
     }
   }
-}
-
-/** The log position of a row. */
-function positionOf(row: MemoryRow): LogPosition {
-  return { transactionId: BigInt(row.transactionId), globalPosition: BigInt(row.globalPosition) };
-}
-
-/** True when `row` is at `position` or before it in the log (numbers and bigints compare exactly). */
-function isAtOrBefore(row: MemoryRow, position: LogPosition): boolean {
-  if (row.transactionId !== Number(position.transactionId)) return row.transactionId < position.transactionId;
-  return row.globalPosition <= position.globalPosition;
 }
 
 /** Throws {@link InvalidArgumentError} when one append holds the same event id twice. */
