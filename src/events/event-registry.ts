@@ -8,7 +8,7 @@ import {
 import type { AnyEventDefinition } from './define-event.js';
 import type { EventMetadata, NewEvent, StoredEvent } from './event-envelope.js';
 import { newEventId } from './event-id.js';
-import { copyPlainJson, NOT_PLAIN } from './json-copy.js';
+import { copyPlainJson, isFlatJsonCopy, NOT_PLAIN } from './json-copy.js';
 import { validatePayload } from './validate-payload.js';
 
 /**
@@ -228,16 +228,22 @@ export interface CopiedEvent {
   readonly metadataCopy: EventMetadata;
 }
 
-let encodeCopy: (registry: EventRegistry, event: NewEvent) => CopiedEvent;
+let encodeCopy: (registry: EventRegistry, event: NewEvent, previousMetadata?: EventMetadata) => CopiedEvent;
 
 /**
  * Validates a new event as {@link EventRegistry.encode} does (same checks, same errors) and returns
  * private copies of payload and metadata instead of JSON text. For the in-memory store.
  *
+ * @param previousMetadata - a metadata copy made earlier that the store keeps: returned again as
+ *   `metadataCopy` when the event's metadata has the same flat content, instead of a new copy.
  * @internal
  */
-export function encodeToCopy(registry: EventRegistry, event: NewEvent): CopiedEvent {
-  return encodeCopy(registry, event);
+export function encodeToCopy(
+  registry: EventRegistry,
+  event: NewEvent,
+  previousMetadata?: EventMetadata,
+): CopiedEvent {
+  return encodeCopy(registry, event, previousMetadata);
 }
 
 /** {@link encodeToCopy} for an object that is not this module's EventRegistry (another copy of annals, a test double). */
@@ -325,32 +331,36 @@ export class EventRegistry {
    * but private copies of payload and metadata (what a round trip through JSON text would give)
    * instead of JSON text, made without that round trip when they are plain JSON data.
    */
-  #encodeCopy(event: NewEvent): CopiedEvent {
+  #encodeCopy(event: NewEvent, previousMetadata: EventMetadata | undefined): CopiedEvent {
     const definition = this.#definitionOf(event);
     const timestamp = event.timestamp;
     if (timestamp !== undefined) assertTimestamp(event.type, timestamp);
     const payload = validatePayload(definition, event.payload, event.eventId);
     const metadata = metadataOf(event);
     const eventId = event.eventId;
+    // One clock reading for the timestamp and the new id, when both are made here.
+    const timestampMs = timestamp === undefined ? Date.now() : timestamp.getTime();
     return {
-      eventId: eventId ?? newEventId(),
+      eventId: eventId ?? (timestamp === undefined ? newEventId(timestampMs) : newEventId()),
       generatedId: eventId === undefined,
       aggregateType: event.aggregateType,
       type: definition.type,
       schemaVersion: definition.schemaVersion,
-      timestampMs: timestamp === undefined ? Date.now() : timestamp.getTime(),
+      timestampMs,
       payload,
       payloadCopy: jsonCopy(event.type, 'payload', payload),
       metadataCopy:
         metadata === EMPTY_METADATA
           ? EMPTY_METADATA
-          : (jsonCopy(event.type, 'metadata', metadata) as EventMetadata),
+          : previousMetadata !== undefined && isFlatJsonCopy(metadata, previousMetadata)
+            ? previousMetadata
+            : (jsonCopy(event.type, 'metadata', metadata) as EventMetadata),
     };
   }
 
   static {
-    encodeCopy = (registry, event) => {
-      if (#definitions in registry) return registry.#encodeCopy(event);
+    encodeCopy = (registry, event, previousMetadata) => {
+      if (#definitions in registry) return registry.#encodeCopy(event, previousMetadata);
       // Not this module's class (another copy of annals, a test double): its own encode.
       const other: Pick<EventRegistry, 'encode'> = registry;
       return copyOfEncoded(other.encode(event));

@@ -55,24 +55,108 @@ function copy(value: unknown, depth: number): unknown {
   }
   const prototype = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN;
-  // A spread copies every own enumerable property at once (one object of the right size, no
-  // property added one by one); its values are then checked, and objects among them copied.
-  const out: Record<PropertyKey, unknown> = { ...value };
-  if (Object.getOwnPropertySymbols(out).length > 0) return NOT_PLAIN;
-  const keys = Object.keys(out);
-  for (let index = 0; index < keys.length; index++) {
+  const keys = Object.keys(value);
+  const count = keys.length;
+  if (count === 0) return {};
+  const shape = shapeOf(keys);
+  if (shape === undefined) return NOT_PLAIN;
+  // A clone of the shape's template is an object of the right size with these keys in this
+  // order (and no symbol keys, which JSON leaves out); its values are then set one by one.
+  const out: Record<string, unknown> = { ...shape.template };
+  const seen = shape.seen;
+  const source = value as Record<string, unknown>;
+  for (let index = 0; index < count; index++) {
     const key = keys[index]!;
-    if (key === '__proto__' || !isStorable(key)) return NOT_PLAIN;
-    const element = out[key];
-    if (typeof element === 'object' && element !== null) {
-      const copied = copy(element, depth + 1);
-      if (copied === NOT_PLAIN) return NOT_PLAIN;
-      out[key] = copied;
-    } else if (copy(element, depth + 1) === NOT_PLAIN) {
-      return NOT_PLAIN;
+    const element = source[key];
+    switch (typeof element) {
+      case 'string':
+        // The string the last object of this shape held here was storable: no need to look again.
+        if (element !== seen[index]) {
+          if (!isStorable(element)) return NOT_PLAIN;
+          seen[index] = element;
+        }
+        break;
+      case 'number':
+        if (!Number.isFinite(element) || Object.is(element, -0)) return NOT_PLAIN;
+        break;
+      case 'boolean':
+        break;
+      case 'object': {
+        if (element === null) break;
+        const copied = copy(element, depth + 1);
+        if (copied === NOT_PLAIN) return NOT_PLAIN;
+        out[key] = copied;
+        continue;
+      }
+      default:
+        return NOT_PLAIN;
     }
+    out[key] = element;
   }
   return out;
+}
+
+/**
+ * The keys of an object, checked once (storable, no `__proto__`), with a template object that
+ * has them in their order and the string values last found at each of them.
+ */
+interface Shape {
+  readonly keys: readonly string[];
+  readonly template: Readonly<Record<string, unknown>>;
+  readonly seen: unknown[];
+}
+
+/** The shapes met so far by first key: few in practice (one per payload or metadata layout). */
+const shapesByFirstKey = new Map<string, Shape[]>();
+let shapeCount = 0;
+/** Beyond this many shapes (a caller with keys made of data), shapes are forgotten. */
+const MAX_SHAPES = 1000;
+
+/** The shape of `keys`, or undefined when one of them is not storable as a key. */
+function shapeOf(keys: readonly string[]): Shape | undefined {
+  const count = keys.length;
+  const shapes = shapesByFirstKey.get(keys[0]!);
+  if (shapes !== undefined) {
+    for (let candidate = 0; candidate < shapes.length; candidate++) {
+      const shape = shapes[candidate]!;
+      const known = shape.keys;
+      if (known.length !== count) continue;
+      let index = 1;
+      while (index < count && known[index] === keys[index]) index++;
+      if (index === count) return shape;
+    }
+  }
+  let text = '{';
+  for (let index = 0; index < count; index++) {
+    const key = keys[index]!;
+    if (key === '__proto__' || !isStorable(key)) return undefined;
+    text += `${index === 0 ? '' : ','}${JSON.stringify(key)}:null`;
+  }
+  // JSON.parse makes an object with its properties inside it; one made by adding properties to
+  // `{}` keeps those after the fourth in a second object, and so would each of its clones.
+  const template = JSON.parse(`${text}}`) as Record<string, unknown>;
+  // Values of every kind, so that its fields already hold any value: clones then keep its layout.
+  for (let index = 0; index < count; index++) {
+    const key = keys[index]!;
+    template[key] = 0.5;
+    template[key] = '';
+    template[key] = [];
+    template[key] = null;
+  }
+  if (shapeCount >= MAX_SHAPES) {
+    shapesByFirstKey.clear();
+    shapeCount = 0;
+  }
+  const shape: Shape = {
+    keys: [...keys],
+    template,
+    seen: new Array<unknown>(count).fill(undefined),
+  };
+  const list = shapes ?? [];
+  if (shapes === undefined || shapeCount === 0) shapesByFirstKey.set(keys[0]!, list);
+  list.push(shape);
+  shapeCount++;
+  return shape;
 }
 
 function isStorable(text: string): boolean {
@@ -110,4 +194,35 @@ export function copyJson<T>(value: T): T {
     }
   }
   return out as T;
+}
+
+/**
+ * True when `copy` (an object {@link copyPlainJson} or `JSON.parse` made, whose values are all
+ * primitives) is what a round trip of `value` through JSON text gives: `value` is a plain object
+ * with the same keys in the same order and the same values. A store can then keep `copy` again
+ * instead of a new copy of `value`. False whenever in doubt (nested objects, a getter that
+ * throws); the caller then copies.
+ */
+export function isFlatJsonCopy(value: unknown, copy: Readonly<Record<string, unknown>>): boolean {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return false;
+  try {
+    const prototype = Object.getPrototypeOf(value);
+    if (prototype !== Object.prototype && prototype !== null) return false;
+    if ((value as { toJSON?: unknown }).toJSON !== undefined) return false;
+    const keys = Object.keys(value);
+    const known = Object.keys(copy);
+    const count = keys.length;
+    if (count !== known.length) return false;
+    for (let index = 0; index < count; index++) {
+      const key = keys[index]!;
+      if (key !== known[index] || key === '__proto__') return false;
+      const element = (value as Record<string, unknown>)[key];
+      // Equal primitives (a stored copy holds no object of anyone else's); -0 equals the 0 JSON
+      // writes for it.
+      if (element !== copy[key] || (typeof element === 'object' && element !== null)) return false;
+    }
+    return true;
+  } catch {
+    return false;
+  }
 }

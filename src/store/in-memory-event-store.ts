@@ -63,24 +63,6 @@ function grown<T extends Float64Array | Int32Array>(column: T, capacity: number)
   return next;
 }
 
-/**
- * True when two stored metadata copies are equal objects of primitive values with their keys in
- * the same order: a row can then share the earlier copy (stored copies are never handed out).
- */
-function sameFlatMetadata(a: EventMetadata, b: EventMetadata): boolean {
-  const keys = Object.keys(a);
-  const others = Object.keys(b);
-  if (keys.length !== others.length) return false;
-  for (let index = 0; index < keys.length; index++) {
-    const key = keys[index]!;
-    const value = a[key];
-    if (key !== others[index] || value !== b[key] || (typeof value === 'object' && value !== null)) {
-      return false;
-    }
-  }
-  return true;
-}
-
 const MEMORY_TARGET: StoreTelemetryTarget = storeTelemetryTarget('memory');
 
 /**
@@ -141,7 +123,7 @@ export class InMemoryEventStore implements IEventStore {
   readonly #kindsByType = new Map<string, RowKind[]>();
   readonly #listeners = new Set<() => void>();
   #nextTransactionId = 1;
-  /** The metadata copy of the last row, which the next row shares when its metadata is the same. */
+  /** The metadata copy of the last row, which the next row shares when its metadata is the same (see `encodeToCopy`). */
   #lastMetadata: EventMetadata | undefined;
 
   constructor(options: InMemoryEventStoreOptions) {
@@ -174,7 +156,13 @@ export class InMemoryEventStore implements IEventStore {
     if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array');
     const count = events.length;
     const encoded = new Array<CopiedEvent>(count);
-    for (let index = 0; index < count; index++) encoded[index] = encodeToCopy(this.#registry, events[index]!);
+    // An event whose flat metadata equals the last row's (or the previous event's) shares its copy.
+    let previousMetadata = this.#lastMetadata;
+    for (let index = 0; index < count; index++) {
+      const event = encodeToCopy(this.#registry, events[index]!, previousMetadata);
+      encoded[index] = event;
+      previousMetadata = event.metadataCopy;
+    }
     if (count > 1) assertDistinctIds(encoded);
 
     // From here to the end of the write nothing awaits: the check and the write are atomic.
@@ -196,10 +184,7 @@ export class InMemoryEventStore implements IEventStore {
     const stored = new Array<StoredEvent>(count);
     for (let index = 0; index < count; index++) {
       const event = encoded[index]!;
-      let metadata = event.metadataCopy;
-      const last = this.#lastMetadata;
-      if (last !== undefined && metadata !== last && sameFlatMetadata(metadata, last)) metadata = last;
-      else this.#lastMetadata = metadata;
+      const metadata = event.metadataCopy;
       const kind = this.#kindOf(event);
       const row = this.#length;
       if (row === this.#capacity) this.#grow();
@@ -231,6 +216,7 @@ export class InMemoryEventStore implements IEventStore {
         transactionId: transactionIdBig,
       };
     }
+    this.#lastMetadata = encoded[count - 1]!.metadataCopy;
     if (this.#listeners.size > 0) this.#notify();
     return { aggregateId, nextExpectedVersion: stream.rows.length, events: stored, duplicate: false };
   }

@@ -54,6 +54,15 @@ describe('newEventId', () => {
     expect(millisecondsOf(afterSetBack.at(-1)!)).toBeGreaterThanOrEqual(now);
   });
 
+  it('takes a clock reading given by the caller, and still only increases', () => {
+    const now = Date.now() + 120_000;
+    const given = newEventId(now);
+    expect(millisecondsOf(given)).toBe(now);
+    const behind = [newEventId(now - 1_000), newEventId(), newEventId(now)];
+    expect([given, ...behind].every((id, index, ids) => index === 0 || id > ids[index - 1]!)).toBe(true);
+    for (const id of behind) expect(millisecondsOf(id)).toBe(now);
+  });
+
   it('ends each id with the same per-process random part', () => {
     const suffixes = new Set(Array.from({ length: 100 }, () => newEventId().slice(24)));
     expect(suffixes.size).toBe(1);

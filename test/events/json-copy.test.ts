@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { copyJson, copyPlainJson, NOT_PLAIN } from '../../src/events/json-copy.js';
+import { copyJson, copyPlainJson, isFlatJsonCopy, NOT_PLAIN } from '../../src/events/json-copy.js';
 
 const roundTrip = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 
@@ -68,6 +68,102 @@ describe('copyPlainJson', () => {
         // JSON values are copied unless they hold -0 (JSON writes it as 0).
         if (copy === NOT_PLAIN) expect(JSON.stringify(value)).toBe(JSON.stringify(roundTrip(value)));
         else expect(copy).toStrictEqual(roundTrip(value));
+      }),
+      { numRuns: 2000 },
+    );
+  });
+});
+
+describe('copyPlainJson: objects of one layout after another', () => {
+  it('copies each by its own keys and values, whatever the objects before it held', () => {
+    const layouts = [
+      { a: 1, b: 'x' },
+      { a: 2, b: 'y' },
+      { b: 'x', a: 1 },
+      { a: 1, b: 'x', c: null },
+      { a: 'x', b: { nested: [1, 'two'] } },
+      { 2: 'two', 1: 'one', z: true },
+    ];
+    for (let round = 0; round < 3; round++) {
+      for (const value of layouts) {
+        const copy = copyPlainJson(value);
+        expect(copy).toStrictEqual(roundTrip(value));
+        expect(Object.keys(copy as object)).toEqual(Object.keys(value));
+      }
+    }
+  });
+
+  it('looks again at a string that replaces the one it last saw at that key', () => {
+    expect(copyPlainJson({ sku: 'ok', note: 'fine' })).toStrictEqual({ sku: 'ok', note: 'fine' });
+    expect(copyPlainJson({ sku: 'ok', note: 'nul \u0000' })).toBe(NOT_PLAIN);
+    expect(copyPlainJson({ sku: 'lone \ud800', note: 'fine' })).toBe(NOT_PLAIN);
+    expect(copyPlainJson({ sku: 'ok', note: 'fine' })).toStrictEqual({ sku: 'ok', note: 'fine' });
+  });
+
+  it('leaves out symbol keys, as JSON does', () => {
+    const value = { a: 1, [Symbol('hidden')]: 2 };
+    const copy = copyPlainJson(value);
+    expect(copy).toStrictEqual(roundTrip(value));
+    expect(Object.getOwnPropertySymbols(copy as object)).toEqual([]);
+  });
+
+  it('stays right with more layouts than it remembers', () => {
+    for (let index = 0; index < 2_500; index++) {
+      const value = { [`key-${index}`]: index, [`other-${index % 7}`]: 'x' };
+      expect(copyPlainJson(value)).toStrictEqual(roundTrip(value));
+    }
+    expect(copyPlainJson({ 'bad\u0000key': 1 })).toBe(NOT_PLAIN);
+  });
+});
+
+describe('isFlatJsonCopy', () => {
+  it('is true only for a plain object with the same keys, in order, and the same primitive values', () => {
+    const copy = copyPlainJson({ a: 1, b: 'x', c: null, d: true }) as Record<string, unknown>;
+    expect(isFlatJsonCopy({ a: 1, b: 'x', c: null, d: true }, copy)).toBe(true);
+    expect(isFlatJsonCopy(Object.assign(Object.create(null) as object, copy), copy)).toBe(true);
+    for (const value of [
+      { a: 1, b: 'x', c: null },
+      { a: 1, b: 'x', c: null, d: true, e: 1 },
+      { b: 'x', a: 1, c: null, d: true },
+      { a: 2, b: 'x', c: null, d: true },
+      { a: 1, b: 'x', c: null, d: 'true' },
+      { a: 1, b: 'x', c: null, d: true, toJSON: () => ({}) },
+      new (class {
+        a = 1;
+        b = 'x';
+        c = null;
+        d = true;
+      })(),
+      [1, 'x', null, true],
+      null,
+      'text',
+    ]) {
+      expect(isFlatJsonCopy(value, copy)).toBe(false);
+    }
+    const nested = copyPlainJson({ a: { b: 1 } }) as Record<string, unknown>;
+    expect(isFlatJsonCopy({ a: { b: 1 } }, nested)).toBe(false);
+    const throwing = Object.defineProperty({}, 'a', {
+      enumerable: true,
+      get() {
+        throw new Error('no');
+      },
+    });
+    expect(isFlatJsonCopy(throwing, { a: 1 })).toBe(false);
+  });
+
+  it('agrees with a round trip through JSON text whenever it is true (property-based)', () => {
+    const flat = fc.dictionary(
+      fc.string(),
+      fc.oneof(fc.string(), fc.integer(), fc.double(), fc.boolean(), fc.constant(null)),
+    );
+    fc.assert(
+      fc.property(flat, flat, (previous, value) => {
+        const copy = copyPlainJson(previous);
+        if (copy === NOT_PLAIN) return;
+        if (isFlatJsonCopy(value, copy as Record<string, unknown>))
+          expect(copy).toStrictEqual(roundTrip(value));
+        // A flat object is the same as its own copy.
+        expect(isFlatJsonCopy(previous, copy as Record<string, unknown>)).toBe(true);
       }),
       { numRuns: 2000 },
     );
