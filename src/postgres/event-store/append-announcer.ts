@@ -6,6 +6,17 @@ export interface AppendAnnouncerOptions {
   readonly throttleMs: number;
   /** Told when a NOTIFY fails (followers still poll). */
   readonly onError?: (error: unknown) => void;
+  /**
+   * A sender of statements that can carry the NOTIFY (the write coalescer, which takes it with
+   * {@link AppendAnnouncer.takeDue}).
+   */
+  readonly carrier?: NotifyCarrier;
+}
+
+/** What can carry the announcer's NOTIFY in one of its own statements. */
+export interface NotifyCarrier {
+  /** True when it will send a statement soon (appends are waiting), and take the NOTIFY then. */
+  willSendSoon(): boolean;
 }
 
 /**
@@ -18,14 +29,25 @@ export interface AppendAnnouncerOptions {
  * halved in our measurements. A NOTIFY sent on its own needs no flush. Announcements are
  * throttled: the first is sent at once, later ones within `throttleMs` are merged into one.
  *
+ * Under load the NOTIFY rides on a statement the store sends anyway. With a `carrier` (the
+ * write coalescer) a due NOTIFY waits for the end of the event loop's turn; if appends are
+ * waiting then, the coalescer's next group takes it ({@link AppendAnnouncer.takeDue}) and sends
+ * it in its transaction, which takes that lock for its commit, at most once per `throttleMs`.
+ * Otherwise, or when the group fails, it is sent on its own. Either way it is sent after the
+ * commits it announces were seen, so a follower it wakes finds them.
+ *
  * @internal
  */
 export class AppendAnnouncer {
   readonly #db: PgQueryable;
   readonly #channel: string;
   readonly #options: AppendAnnouncerOptions;
+  /** A NOTIFY sent, or the throttle window after it, is running. */
   #busy = false;
-  #pending = false;
+  /** Appends were announced since the last NOTIFY was sent. */
+  #due = false;
+  /** A flush is scheduled for the end of this turn. */
+  #scheduled = false;
   #timer: ReturnType<typeof setTimeout> | undefined;
   #inFlight: Promise<void> | undefined;
   #closed = false;
@@ -39,11 +61,28 @@ export class AppendAnnouncer {
   /** Announces an append: now, or merged into the next NOTIFY. */
   announce(): void {
     if (this.#closed) return;
-    if (this.#busy) {
-      this.#pending = true;
-      return;
-    }
-    this.#send();
+    this.#due = true;
+    if (!this.#busy && !this.#scheduled) this.#scheduleFlush();
+  }
+
+  /**
+   * For the carrier, as it sends a statement: when a NOTIFY is due (and the throttle allows
+   * one), takes it. The statement must then send the NOTIFY and call the returned function
+   * with whether it succeeded (if not, the NOTIFY is due again).
+   */
+  takeDue(): ((committed: boolean) => void) | undefined {
+    if (this.#closed || this.#busy || !this.#due) return undefined;
+    this.#due = false;
+    let settle!: (committed: boolean) => void;
+    const carried = new Promise<boolean>((resolve) => {
+      settle = resolve;
+    });
+    this.#sent(
+      carried.then((committed) => {
+        if (!committed) this.#due = true;
+      }),
+    );
+    return settle;
   }
 
   /** Stops announcing; waits for a NOTIFY in flight. */
@@ -54,12 +93,25 @@ export class AppendAnnouncer {
     await this.#inFlight;
   }
 
-  #send(): void {
-    this.#busy = true;
-    this.#pending = false;
-    this.#inFlight = this.#db
-      .query('SELECT pg_notify($1, $2)', [this.#channel, ''])
-      .then(
+  #scheduleFlush(): void {
+    if (!this.#options.carrier) {
+      this.#flush();
+      return;
+    }
+    this.#scheduled = true;
+    nextTurn(() => {
+      this.#scheduled = false;
+      this.#flush();
+    });
+  }
+
+  /** Sends a due NOTIFY on its own, unless the carrier is about to take it. */
+  #flush(): void {
+    if (this.#closed || this.#busy || !this.#due) return;
+    if (this.#options.carrier?.willSendSoon()) return;
+    this.#due = false;
+    this.#sent(
+      this.#db.query('SELECT pg_notify($1, $2)', [this.#channel, '']).then(
         () => undefined,
         (error: unknown) => {
           try {
@@ -68,16 +120,26 @@ export class AppendAnnouncer {
             // The error handler's failure is its own.
           }
         },
-      )
-      .finally(() => {
-        this.#inFlight = undefined;
-        if (this.#closed) return;
-        this.#timer = setTimeout(() => {
-          this.#timer = undefined;
-          this.#busy = false;
-          if (this.#pending && !this.#closed) this.#send();
-        }, this.#options.throttleMs);
-        this.#timer.unref?.();
-      });
+      ),
+    );
+  }
+
+  /** A NOTIFY is on its way: the throttle window starts when it has been sent. */
+  #sent(sending: Promise<void>): void {
+    this.#busy = true;
+    this.#inFlight = sending.finally(() => {
+      this.#inFlight = undefined;
+      if (this.#closed) return;
+      this.#timer = setTimeout(() => {
+        this.#timer = undefined;
+        this.#busy = false;
+        if (this.#due && !this.#closed && !this.#scheduled) this.#scheduleFlush();
+      }, this.#options.throttleMs);
+      this.#timer.unref?.();
+    });
   }
 }
+
+/** Runs `task` after the current turn of the event loop (its I/O and microtasks). */
+const nextTurn: (task: () => void) => void =
+  typeof setImmediate === 'function' ? (task) => setImmediate(task) : (task) => setTimeout(task, 0);

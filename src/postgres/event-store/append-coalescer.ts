@@ -1,9 +1,9 @@
 import type { AppendResult } from '../../core.js';
 import { isConnectionError, sqlStateOf } from '../driver/errors.js';
 import type { PgPool, PgRow } from '../driver/pg-client.js';
-import { toAppendError } from './append-errors.js';
+import { isUniqueViolation, toAppendError } from './append-errors.js';
 import { appendGroupSql } from './append-group-sql.js';
-import { freshAppendResult, type PreparedAppend } from './append-input.js';
+import { oneEventAppendResult, type PreparedAppend } from './append-input.js';
 import type { NamedSql } from './event-store-sql.js';
 
 /**
@@ -16,10 +16,15 @@ import type { NamedSql } from './event-store-sql.js';
  *   group (at most `maxGroupSize`, at most one per stream, no event id twice); while fewer than
  *   `maxConcurrent` statements run, the queue is also sent after the current turn of the event
  *   loop, so the appends made in one turn go together.
- * - The group's INSERT checks each append's expectation on its own row and skips rows whose
- *   version or event id is taken (see `append-group-sql.ts`). An append not written by the
- *   group is then run alone, through the store's usual path, which tells a conflict (with the
- *   actual version) from a retry of a stored append and from a foreign event id.
+ * - The group's INSERT checks each append's expectation on its own row (see
+ *   `append-group-sql.ts`). It is sent first as a statement that fails as a whole when a row's
+ *   version or event id is taken (cheaper for the server); when it does, nothing was written and
+ *   the group is sent again as one that skips such rows (as are the next groups for a while).
+ *   An append not written by the group is then run alone, through the store's usual path, which
+ *   tells a conflict (with the actual version) from a retry of a stored append and from a
+ *   foreign event id.
+ * - A group also carries the store's announcement (a NOTIFY) when one is due (see
+ *   `append-announcer.ts`): it is delivered at the group's commit.
  * - A group statement that the server refused (an error with a SQLSTATE, other than a lost
  *   connection) was rolled back as a whole, so each of its appends is run alone and gets its own
  *   result. When the connection is lost the outcome is unknown: every caller of the group gets
@@ -35,6 +40,14 @@ export interface AppendCoalescerSettings {
   readonly maxConcurrent: number;
   /** Appends in one group at most. */
   readonly maxGroupSize: number;
+  /** The LISTEN/NOTIFY channel of the store's announcements (see {@link AppendCoalescer.carryNotifications}). */
+  readonly channel: string;
+}
+
+/** Where a group takes a due NOTIFY from (the store's `AppendAnnouncer`). */
+export interface DueNotifications {
+  /** A due NOTIFY, taken: call the function with whether the statement sending it succeeded. */
+  takeDue(): ((committed: boolean) => void) | undefined;
 }
 
 interface Waiting {
@@ -43,28 +56,35 @@ interface Waiting {
   readonly reject: (error: unknown) => void;
 }
 
+/** The group statement's one row (see `append-group-sql.ts`). */
 interface GroupRow extends PgRow {
-  event_id: string;
-  next_version: number;
-  position: string;
-  transaction_id: string;
+  transaction_id: string | null;
+  /** JSON text: `[[event id, version, global position], ...]` of the written events. */
+  written: string | null;
 }
+
+/** A group: its appends by event id, in the order they were queued. */
+type Group = Map<string, Waiting>;
 
 /** True for an append the coalescer can put into a group: one event, on the fast path. */
 export function isCoalescible(prepared: PreparedAppend): boolean {
-  return prepared.single && prepared.fastValues !== undefined;
+  return prepared.single && prepared.fast;
 }
 
 /** Queues and groups a store's single-event autocommit appends (see the module comment). */
 export class AppendCoalescer {
   readonly #pool: PgPool;
-  readonly #statement: NamedSql;
+  /** The group statements: `[notify ? 1 : 0][skipTaken ? 1 : 0]`. */
+  readonly #statements: readonly (readonly NamedSql[])[];
+  /** Groups still to be sent with `skipTaken` after one met a taken version or event id. */
+  #skipTakenGroups = 0;
   readonly #settings: AppendCoalescerSettings;
   readonly #runAlone: (prepared: PreparedAppend) => Promise<AppendResult>;
   #running = 0;
   #waiting: Waiting[] = [];
   #idle: Array<() => void> = [];
   #scheduled = false;
+  #notifications: DueNotifications | undefined;
 
   /**
    * @param schema - the quoted schema of the events table.
@@ -77,7 +97,9 @@ export class AppendCoalescer {
     runAlone: (prepared: PreparedAppend) => Promise<AppendResult>,
   ) {
     this.#pool = pool;
-    this.#statement = appendGroupSql(schema);
+    this.#statements = [false, true].map((notify) =>
+      [false, true].map((skipTaken) => appendGroupSql(schema, { notify, skipTaken })),
+    );
     this.#settings = settings;
     this.#runAlone = runAlone;
   }
@@ -109,6 +131,19 @@ export class AppendCoalescer {
     });
   }
 
+  /**
+   * Sends the store's announcements with its groups: each group first takes a due NOTIFY, if
+   * any, and sends it in its transaction (delivered at its commit).
+   */
+  carryNotifications(notifications: DueNotifications): void {
+    this.#notifications = notifications;
+  }
+
+  /** True when appends are waiting: a group (which takes a due NOTIFY) will be sent. */
+  willSendSoon(): boolean {
+    return this.#waiting.length > 0;
+  }
+
   /** Resolves once nothing is running or waiting. */
   idle(): Promise<void> {
     if (this.#running === 0 && this.#waiting.length === 0) return Promise.resolve();
@@ -137,30 +172,38 @@ export class AppendCoalescer {
   #dispatch(): void {
     while (this.#running < this.#settings.maxConcurrent && this.#waiting.length > 0) {
       const group = this.#takeGroup();
-      if (group.length === 1) {
-        const [only] = group as [Waiting];
+      const notify = this.#notifications?.takeDue();
+      if (notify) {
+        // A group of one is sent as a group too: it carries the NOTIFY.
+        void this.#group(group, notify);
+      } else if (group.size === 1) {
+        const only = group.values().next().value as Waiting;
         this.#alone(only.prepared).then(only.resolve, only.reject);
       } else {
-        void this.#group(group);
+        void this.#group(group, undefined);
       }
     }
   }
 
   /** The first waiting appends, at most one per stream and per event id, up to the group size. */
-  #takeGroup(): Waiting[] {
+  #takeGroup(): Group {
     const waiting = this.#waiting;
     const max = this.#settings.maxGroupSize;
+    const group: Group = new Map();
+    if (waiting.length <= 1) {
+      const only = waiting[0]!;
+      group.set(only.prepared.events[0]!.eventId, only);
+      this.#waiting = [];
+      return group;
+    }
     const streams = new Set<string>();
-    const ids = new Set<string>();
-    const group: Waiting[] = [];
     const rest: Waiting[] = [];
     for (const item of waiting) {
       const { aggregateId } = item.prepared;
       const eventId = item.prepared.events[0]!.eventId;
-      if (group.length < max && !streams.has(aggregateId) && !ids.has(eventId)) {
+      if (group.size < max && !streams.has(aggregateId) && !group.has(eventId)) {
         streams.add(aggregateId);
-        ids.add(eventId);
-        group.push(item);
+        group.set(eventId, item);
       } else {
         rest.push(item);
       }
@@ -169,46 +212,71 @@ export class AppendCoalescer {
     return group;
   }
 
-  async #group(group: readonly Waiting[]): Promise<void> {
+  async #group(group: Group, notify: ((committed: boolean) => void) | undefined): Promise<void> {
     this.#running += 1;
     try {
-      let rows: GroupRow[];
+      let row: GroupRow | undefined;
       try {
-        rows = (await this.#pool.query<GroupRow>({ ...this.#statement, values: [groupJson(group)] })).rows;
+        row = await this.#send(groupJson(group), notify !== undefined);
+        notify?.(true);
       } catch (error) {
+        notify?.(false);
         if (sqlStateOf(error) !== undefined && !isConnectionError(error)) {
           // The server refused the statement, so none of it was written: decide each alone.
-          await Promise.all(group.map((item) => this.#settle(item, this.#runAlone(item.prepared))));
+          await Promise.all(
+            [...group.values()].map((item) => this.#settle(item, this.#runAlone(item.prepared))),
+          );
         } else {
-          for (const item of group) item.reject(toAppendError(error, item.prepared));
+          for (const item of group.values()) item.reject(toAppendError(error, item.prepared));
         }
         return;
       }
-      const written = new Map<string, GroupRow>();
-      for (const row of rows) written.set(row.event_id, row);
-      const alone: Promise<void>[] = [];
-      for (const item of group) {
-        const row = written.get(item.prepared.events[0]!.eventId);
-        if (!row) {
-          alone.push(this.#settle(item, this.#runAlone(item.prepared)));
-          continue;
-        }
-        try {
-          item.resolve(
-            freshAppendResult(item.prepared, {
-              next_version: Number(row.next_version),
-              positions: [row.position],
-              transaction_id: row.transaction_id,
-            }),
-          );
-        } catch (error) {
-          item.reject(error);
+      if (row?.written != null && row.transaction_id != null) {
+        const transactionId = BigInt(row.transaction_id);
+        for (const [eventId, version, position] of JSON.parse(row.written) as Array<
+          [string, number, string]
+        >) {
+          const item = group.get(eventId);
+          if (!item) continue;
+          group.delete(eventId);
+          try {
+            item.resolve(oneEventAppendResult(item.prepared, version, position, transactionId));
+          } catch (error) {
+            item.reject(error);
+          }
         }
       }
-      await Promise.all(alone);
+      // The appends the group did not write: each is decided alone (see the module comment).
+      if (group.size > 0) {
+        await Promise.all(
+          [...group.values()].map((item) => this.#settle(item, this.#runAlone(item.prepared))),
+        );
+      }
     } finally {
       this.#finished();
     }
+  }
+
+  /**
+   * Sends a group's rows. First without `skipTaken` (cheaper for the server), unless a recent
+   * group met a taken version or event id: such a statement fails as a whole, having written
+   * nothing, and the group is sent again with `skipTaken`, as are the next
+   * {@link SKIP_TAKEN_GROUPS} groups.
+   */
+  async #send(json: string, notify: boolean): Promise<GroupRow | undefined> {
+    const statements = this.#statements[notify ? 1 : 0]!;
+    const values = notify ? [json, this.#settings.channel] : [json];
+    if (this.#skipTakenGroups === 0) {
+      try {
+        return (await this.#pool.query<GroupRow>({ ...statements[0]!, values })).rows[0];
+      } catch (error) {
+        if (!isUniqueViolation(error)) throw error;
+        this.#skipTakenGroups = SKIP_TAKEN_GROUPS;
+      }
+    } else {
+      this.#skipTakenGroups -= 1;
+    }
+    return (await this.#pool.query<GroupRow>({ ...statements[1]!, values })).rows[0];
   }
 
   #settle(item: Waiting, outcome: Promise<AppendResult>): Promise<void> {
@@ -216,25 +284,31 @@ export class AppendCoalescer {
   }
 }
 
+/**
+ * After a group met a taken version or event id, this many groups are sent with `skipTaken`
+ * before the cheaper statement is tried again: where conflicts are common, a group is not sent
+ * twice each time.
+ */
+const SKIP_TAKEN_GROUPS = 32;
+
 /** Runs `task` after the current turn of the event loop (its I/O and microtasks). */
 const nextTurn: (task: () => void) => void =
   typeof setImmediate === 'function' ? (task) => setImmediate(task) : (task) => setTimeout(task, 0);
 
 /**
- * The group statement's parameter: the appends as one JSON array of rows, built from each
- * append's fast-path values (aggregate id, base version, then the event's id, aggregate type,
- * type, schema version, payload and metadata JSON, and timestamp; see append-input.ts). The JSON
- * texts come from the registry, which checked them storable.
+ * The group statement's parameter: the appends as one JSON array of rows `[aggregate id, base
+ * version, at base, event id, aggregate type, type, schema version, payload, metadata, timestamp]`
+ * (see `append-group-sql.ts`). The JSON texts come from the registry, which checked them
+ * storable.
  */
-function groupJson(group: readonly Waiting[]): string {
-  let json = '[';
-  for (let index = 0; index < group.length; index++) {
-    const { prepared } = group[index]!;
-    const v = prepared.fastValues!;
+function groupJson(group: Group): string {
+  let json = '';
+  for (const { prepared } of group.values()) {
+    const event = prepared.events[0]!;
     json +=
-      `${index === 0 ? '' : ','}[${JSON.stringify(v[0])},${v[1] as number},${prepared.fastAt},` +
-      `${JSON.stringify(v[2])},${JSON.stringify(v[3])},${JSON.stringify(v[4])},${v[5] as number},` +
-      `${v[6] as string},${v[7] as string},"${v[8] as string}"]`;
+      `,[${JSON.stringify(prepared.aggregateId)},${prepared.base},${prepared.fastAt},` +
+      `${JSON.stringify(event.eventId)},${JSON.stringify(event.aggregateType)},${JSON.stringify(event.type)},` +
+      `${event.schemaVersion},${event.payloadJson},${event.metadataJson},"${event.timestamp.toISOString()}"]`;
   }
-  return `${json}]`;
+  return `[${json.slice(1)}]`;
 }

@@ -13,23 +13,38 @@ import type { NamedSql } from './event-store-sql.js';
  * One INSERT for many single-event appends of different streams. Each row carries its own
  * expectation: a base version, and whether the event goes right after it (`exact`,
  * `no_stream`: guarded by the existence of the base version) or after the stream's last
- * version, which must be at least the base (`any`: 0, `stream_exists`: 1). `ON CONFLICT DO NOTHING`
- * skips a row whose version or event id is taken (by a concurrent writer, or stored earlier),
- * so one failed expectation never fails the others; the rows not returned are decided one by
- * one by the caller. Rows are inserted in `aggregate_id` order, so two groups (of this process
+ * version, which must be at least the base (`any`: 0, `stream_exists`: 1). A row whose
+ * expectation fails is not written; the rows not returned are decided one by one by the caller.
+ *
+ * With `skipTaken` (the default), `ON CONFLICT DO NOTHING` also skips a row whose version or
+ * event id is taken (by a concurrent writer, or stored earlier), so one conflict never fails the
+ * others. Without it the statement fails as a whole on such a row (a unique violation, nothing
+ * written), and costs the server less per row: the coalescer sends it first and, when it fails,
+ * sends the group again with `skipTaken`. Rows are inserted in `aggregate_id` order, so two groups (of this process
  * or another) that wait on each other's uncommitted rows always wait in the same direction and
  * cannot deadlock.
  *
  * One parameter, `$1`: the appends as one JSON array of rows `[aggregate id, base version,
  * at base, event id, aggregate type, type, schema version, payload, metadata, timestamp]`
  * (`pg` sends it as it is, where ten arrays would have every element escaped on the way out and
- * parsed from an array literal on the way in; payload and metadata are parsed once, with it). Returns one row per written event:
- * `event_id`, `next_version`, `position`, `transaction_id`.
+ * parsed from an array literal on the way in; payload and metadata are parsed once, with it).
+ *
+ * Returns one row: `transaction_id`, the writing transaction (null when nothing was written), and
+ * `written`, the written events as JSON text `[[event id, version, global position as text], ...]`
+ * (null when nothing was written). One row of two columns instead of a row per event: the client
+ * parses one JSON text instead of a result row per event.
+ *
+ * With `notify`, the statement also sends a NOTIFY on the channel `$2` (with an empty payload),
+ * delivered when its transaction commits: the store's announcement of committed appends
+ * (see `append-announcer.ts`) rides on a group instead of taking a statement of its own.
  */
-export function appendGroupSql(schema: string): NamedSql {
+export function appendGroupSql(
+  schema: string,
+  { notify = false, skipTaken = true }: { readonly notify?: boolean; readonly skipTaken?: boolean } = {},
+): NamedSql {
   const events = `${schema}.events`;
   const text =
-    `INSERT INTO ${events} ` +
+    `WITH written AS (INSERT INTO ${events} ` +
     '(aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, metadata, "timestamp") ' +
     'SELECT u.aggregate_id, u.aggregate_type, l.last + 1, u.event_id, u.type, u.schema_version, ' +
     'u.payload, u.metadata, u.ts ' +
@@ -46,7 +61,11 @@ export function appendGroupSql(schema: string): NamedSql {
     'AND x.aggregate_id = u.aggregate_id AND x.version = u.base OFFSET 0) p ON true ' +
     'WHERE CASE WHEN u.at_base THEN u.base = 0 OR p.found ELSE l.last >= u.base END ' +
     'ORDER BY u.aggregate_id ' +
-    'ON CONFLICT DO NOTHING ' +
-    'RETURNING event_id, version AS next_version, global_position::text AS position, transaction_id::text AS transaction_id';
+    `${skipTaken ? 'ON CONFLICT DO NOTHING ' : ''}` +
+    'RETURNING event_id, version, global_position, transaction_id) ' +
+    'SELECT (array_agg(w.transaction_id))[1]::text AS transaction_id, ' +
+    'json_agg(json_build_array(w.event_id, w.version, w.global_position::text))::text AS written ' +
+    `${notify ? ", pg_notify($2, '') AS notified " : ''}` +
+    'FROM written w';
   return { name: `annals_append_group_${fnv1a32(text).toString(16).padStart(8, '0')}`, text };
 }

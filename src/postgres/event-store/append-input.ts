@@ -26,29 +26,33 @@ export interface PreparedAppend {
   readonly aggregateId: string;
   readonly expectedVersion: ExpectedVersionMode;
   readonly events: readonly EncodedEvent[];
+  /** The expected-version mode, as `append_events` takes it. */
+  readonly mode: 'exact' | typeof ANY | typeof NO_STREAM | typeof STREAM_EXISTS;
   /**
-   * The parameters of `append_events`: arrays, or for a single event scalars (see
-   * {@link PreparedAppend.single}).
+   * The fast path's base: the version to write after (`exact`, `no_stream`), or the lowest last
+   * version the stream may have (`any`: 0, `stream_exists`: 1).
    */
-  readonly values: unknown[];
+  readonly base: number;
   /**
-   * The parameters of the fast path's INSERT, or undefined when the append takes the function
-   * (no events, or versions past the integer range): `$1` aggregate id, `$2` the base version,
-   * then for one event its seven columns as scalars (`$3`..`$9`), and for several the rows as
-   * one JSON document (`$3`, see {@link rowsJson}).
+   * The append can take the fast path's INSERT: it has events, and its versions stay in the
+   * integer range (else only `append_events` can tell the conflict or refuse it).
    */
-  readonly fastValues: unknown[] | undefined;
+  readonly fast: boolean;
   /** The fast path inserts after the given version (`exact`, `no_stream`), or after the stream's last one. */
   readonly fastAt: boolean;
-  /** One event: `values` holds scalars, for the statement that wraps them in arrays server-side. */
+  /** One event: its columns travel as scalars (see {@link appendFunctionValues}, {@link fastInsertValues}). */
   readonly single: boolean;
+  /** `append_events` sends the NOTIFY itself (an append in a transaction the store does not see commit). */
+  readonly notifyInTransaction: boolean;
 }
 
 /**
  * Validates and encodes an append before anything is sent: ids, expected version, every payload
  * (through the registry, which also refuses text PostgreSQL cannot hold), distinct event ids.
  * `notifyInTransaction` makes `append_events` send the NOTIFY itself (for appends in a
- * transaction whose commit the store does not see).
+ * transaction whose commit the store does not see). The statements' parameters are built only
+ * for the statement that is sent ({@link appendFunctionValues}, {@link fastInsertValues}, or a
+ * coalesced group's row).
  */
 export function prepareAppend(
   registry: EventRegistry,
@@ -60,57 +64,89 @@ export function prepareAppend(
   assertValidId('aggregateId', aggregateId);
   assertExpectedVersion(expectedVersion);
   if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array');
-  const encoded = events.map((event) => registry.encode(event));
-  assertDistinctIds(encoded);
-  const n = encoded.length;
-  const ids = new Array<string>(n);
-  const aggregateTypes = new Array<string>(n);
-  const types = new Array<string>(n);
-  const schemaVersions = new Array<number>(n);
-  const payloads = new Array<string>(n);
-  const metadata = new Array<string>(n);
-  const timestamps = new Array<string>(n);
+  const n = events.length;
+  const encoded = new Array<EncodedEvent>(n);
   for (let index = 0; index < n; index++) {
-    const event = encoded[index]!;
+    const event = registry.encode(events[index]!);
     if (event.timestamp.getTime() < MIN_TIMESTAMP_MS) {
       throw new InvalidArgumentError(`event "${event.type}" has a timestamp before 4713 BC`);
     }
-    ids[index] = event.eventId;
-    aggregateTypes[index] = event.aggregateType;
-    types[index] = event.type;
-    schemaVersions[index] = event.schemaVersion;
-    payloads[index] = event.payloadJson;
-    metadata[index] = event.metadataJson;
-    timestamps[index] = event.timestamp.toISOString();
+    encoded[index] = event;
   }
+  if (n > 1) assertDistinctIds(encoded);
   const exact = typeof expectedVersion === 'number';
   const mode = exact ? 'exact' : expectedVersion;
   if (mode !== 'exact' && mode !== ANY && mode !== NO_STREAM && mode !== STREAM_EXISTS) {
     throw new InvalidArgumentError(`unsupported expected version ${String(mode)}`);
   }
-  const head = [aggregateId, mode, exact ? String(expectedVersion) : null];
-  // One event (the common case) travels as scalars: no array literals to escape and parse.
-  const single = n === 1;
-  const columns = [ids, aggregateTypes, types, schemaVersions, payloads, metadata, timestamps];
-  const sent = single ? columns.map((column) => column[0]) : columns;
-  // The fast path's base: the version to write after (exact, no_stream), or the lowest last
-  // version the stream may have (any: 0, stream_exists: 1).
-  const fastAt = exact || mode === NO_STREAM;
   const base = exact ? (expectedVersion as number) : mode === STREAM_EXISTS ? 1 : 0;
-  const fast = n > 0 && base + n <= MAX_INT4;
   return {
     aggregateId,
     expectedVersion,
     events: encoded,
-    values: [...head, ...sent, notifyInTransaction],
-    fastValues: fast
-      ? single
-        ? [aggregateId, base, ...sent]
-        : [aggregateId, base, rowsJson(encoded, timestamps)]
-      : undefined,
-    fastAt,
-    single,
+    mode,
+    base,
+    fast: n > 0 && base + n <= MAX_INT4,
+    fastAt: exact || mode === NO_STREAM,
+    single: n === 1,
+    notifyInTransaction,
   };
+}
+
+/**
+ * The parameters of `append_events` (`appendOne` for one event, whose columns are scalars the
+ * statement wraps in arrays server-side: no array literals to escape and parse).
+ */
+export function appendFunctionValues(prepared: PreparedAppend): unknown[] {
+  const { events, expectedVersion, mode } = prepared;
+  const head = [prepared.aggregateId, mode, mode === 'exact' ? String(expectedVersion) : null];
+  if (prepared.single) {
+    const event = events[0]!;
+    return [
+      ...head,
+      event.eventId,
+      event.aggregateType,
+      event.type,
+      event.schemaVersion,
+      event.payloadJson,
+      event.metadataJson,
+      event.timestamp.toISOString(),
+      prepared.notifyInTransaction,
+    ];
+  }
+  return [
+    ...head,
+    events.map((event) => event.eventId),
+    events.map((event) => event.aggregateType),
+    events.map((event) => event.type),
+    events.map((event) => event.schemaVersion),
+    events.map((event) => event.payloadJson),
+    events.map((event) => event.metadataJson),
+    events.map((event) => event.timestamp.toISOString()),
+    prepared.notifyInTransaction,
+  ];
+}
+
+/**
+ * The parameters of the fast path's INSERT (only for {@link PreparedAppend.fast} appends): `$1`
+ * aggregate id, `$2` the base version, then for one event its seven columns as scalars
+ * (`$3`..`$9`), and for several the rows as one JSON document (`$3`, see {@link rowsJson}).
+ */
+export function fastInsertValues(prepared: PreparedAppend): unknown[] {
+  const { aggregateId, base, events } = prepared;
+  if (!prepared.single) return [aggregateId, base, rowsJson(events)];
+  const event = events[0]!;
+  return [
+    aggregateId,
+    base,
+    event.eventId,
+    event.aggregateType,
+    event.type,
+    event.schemaVersion,
+    event.payloadJson,
+    event.metadataJson,
+    event.timestamp.toISOString(),
+  ];
 }
 
 /**
@@ -120,14 +156,14 @@ export function prepareAppend(
  * as it is, where seven text arrays would have every element escaped on the way out and parsed
  * from an array literal on the way in. Everything in it was checked storable by the registry.
  */
-function rowsJson(encoded: readonly EncodedEvent[], timestamps: readonly string[]): string {
+function rowsJson(encoded: readonly EncodedEvent[]): string {
   let json = '[';
   for (let index = 0; index < encoded.length; index++) {
     const event = encoded[index]!;
     json +=
       `${index === 0 ? '' : ','}[${JSON.stringify(event.eventId)},${JSON.stringify(event.aggregateType)},` +
       `${JSON.stringify(event.type)},${event.schemaVersion},${event.payloadJson},${event.metadataJson},` +
-      `"${timestamps[index]}"]`;
+      `"${event.timestamp.toISOString()}"]`;
   }
   return `${json}]`;
 }
@@ -169,24 +205,62 @@ export function freshAppendResult(prepared: PreparedAppend, row: AppendRow): App
       sharedJson = isFlat(metadata) ? event.metadataJson : undefined;
       shared = sharedJson === undefined ? undefined : metadata;
     }
-    events[index] = {
-      eventId: event.eventId,
-      aggregateId: prepared.aggregateId,
-      aggregateType: event.aggregateType,
-      type: event.type,
-      version: firstVersion + index,
-      schemaVersion: event.schemaVersion,
-      timestamp: new Date(event.timestamp.getTime()),
-      payload: event.payload,
+    events[index] = storedEvent(
+      prepared.aggregateId,
+      event,
+      firstVersion + index,
       metadata,
-      globalPosition: BigInt(positions[index]!),
+      BigInt(positions[index]!),
       transactionId,
-    };
+    );
   }
   return {
     aggregateId: prepared.aggregateId,
     nextExpectedVersion: nextVersion,
     events,
     duplicate: false,
+  };
+}
+
+/**
+ * {@link freshAppendResult} of a one-event append written at `version` and `position` by the
+ * transaction `transactionId` (a coalesced group's, shared by its appends).
+ */
+export function oneEventAppendResult(
+  prepared: PreparedAppend,
+  version: number,
+  position: string,
+  transactionId: bigint,
+): AppendResult {
+  const event = prepared.events[0]!;
+  const metadata = JSON.parse(event.metadataJson) as StoredEvent['metadata'];
+  return {
+    aggregateId: prepared.aggregateId,
+    nextExpectedVersion: version,
+    events: [storedEvent(prepared.aggregateId, event, version, metadata, BigInt(position), transactionId)],
+    duplicate: false,
+  };
+}
+
+function storedEvent(
+  aggregateId: string,
+  event: EncodedEvent,
+  version: number,
+  metadata: StoredEvent['metadata'],
+  globalPosition: bigint,
+  transactionId: bigint,
+): StoredEvent {
+  return {
+    eventId: event.eventId,
+    aggregateId,
+    aggregateType: event.aggregateType,
+    type: event.type,
+    version,
+    schemaVersion: event.schemaVersion,
+    timestamp: new Date(event.timestamp.getTime()),
+    payload: event.payload,
+    metadata,
+    globalPosition,
+    transactionId,
   };
 }

@@ -102,7 +102,7 @@ export interface EventStoreSql {
   readonly insertOneAfterLast: NamedSql;
   /**
    * As {@link EventStoreSql.insertOneAt} for several events, given as one JSON document `$3`
-   * (see `PreparedAppend.fastValues`); returns one row (nulls when nothing was written).
+   * (see `fastInsertValues` in append-input.ts); returns one row (nulls when nothing was written).
    */
   readonly insertAt: NamedSql;
   /** As {@link EventStoreSql.insertOneAfterLast} for several events, given as in {@link EventStoreSql.insertAt}. */

@@ -38,7 +38,13 @@ import { type MigrateResult, migrate } from '../schema/migrate.js';
 import { AppendAnnouncer } from './append-announcer.js';
 import { AppendCoalescer, isCoalescible } from './append-coalescer.js';
 import { isUniqueViolation, toAppendError } from './append-errors.js';
-import { freshAppendResult, type PreparedAppend, prepareAppend } from './append-input.js';
+import {
+  appendFunctionValues,
+  fastInsertValues,
+  freshAppendResult,
+  type PreparedAppend,
+  prepareAppend,
+} from './append-input.js';
 import { AppendListeners } from './append-listeners.js';
 import { decodeEventRows, queryEventRows, toRawEvents } from './event-rows.js';
 import {
@@ -80,7 +86,9 @@ export interface PostgresEventStoreOptions {
   /**
    * The store announces its committed appends with a NOTIFY sent after the commit, at most one
    * per this many milliseconds (the first at once; later ones in the window are merged).
-   * Appends made with `append(..., { client })` NOTIFY inside their transaction instead.
+   * Appends made with `append(..., { client })` NOTIFY inside their transaction instead. With
+   * write coalescing on, a NOTIFY due while appends are waiting is sent with their group, in
+   * its transaction, instead of on its own.
    * @defaultValue 5
    */
   readonly notifyThrottleMs?: number;
@@ -238,13 +246,15 @@ export class PostgresEventStore implements IEventStore {
     this.#logSqlByScope = { cluster: this.#sql, database: eventStoreSql(quotedSchema, 'database') };
     this.#horizon = new HorizonReader(this.#pool, `${quotedSchema}.events`, options.horizon ?? 'auto');
     this.#listeners = new AppendListeners(this.#pool, this.channel, { reconnectDelayMs, ...onError });
+    this.#coalescer = coalescerFor(options, quotedSchema, this.channel, (prepared) =>
+      this.#append(this.#pool, prepared, true),
+    );
     this.#announcer = new AppendAnnouncer(this.#pool, this.channel, {
       throttleMs: notifyThrottleMs,
       ...onError,
+      ...(this.#coalescer ? { carrier: this.#coalescer } : {}),
     });
-    this.#coalescer = coalescerFor(options, quotedSchema, (prepared) =>
-      this.#append(this.#pool, prepared, true),
-    );
+    this.#coalescer?.carryNotifications(this.#announcer);
   }
 
   /** The registry the store validates and decodes with. */
@@ -523,7 +533,7 @@ export class PostgresEventStore implements IEventStore {
    * the caller's transaction.
    */
   async #append(client: PgQueryable, prepared: PreparedAppend, autocommit: boolean): Promise<AppendResult> {
-    if (autocommit && prepared.fastValues) {
+    if (autocommit && prepared.fast) {
       const sql = this.#sql;
       const statement = prepared.single
         ? prepared.fastAt
@@ -536,7 +546,8 @@ export class PostgresEventStore implements IEventStore {
         // A named statement: each connection prepares it once (parsing and planning this
         // INSERT costs more than running it).
         const { name, text } = statement;
-        const row = (await this.#pool.query<AppendRow>({ name, text, values: prepared.fastValues })).rows[0];
+        const values = fastInsertValues(prepared);
+        const row = (await this.#pool.query<AppendRow>({ name, text, values })).rows[0];
         if (row && row.next_version !== null) return freshAppendResult(prepared, row);
       } catch (error) {
         if (!isUniqueViolation(error)) throw toAppendError(error, prepared);
@@ -545,7 +556,7 @@ export class PostgresEventStore implements IEventStore {
     let row: AppendRow | undefined;
     try {
       const text = prepared.single ? this.#sql.appendOne : this.#sql.append;
-      row = (await client.query<AppendRow>(text, prepared.values)).rows[0];
+      row = (await client.query<AppendRow>(text, appendFunctionValues(prepared))).rows[0];
     } catch (error) {
       throw toAppendError(error, prepared);
     }
@@ -596,6 +607,7 @@ export class PostgresEventStore implements IEventStore {
 function coalescerFor(
   options: PostgresEventStoreOptions,
   quotedSchema: string,
+  channel: string,
   runAlone: ConstructorParameters<typeof AppendCoalescer>[3],
 ): AppendCoalescer | undefined {
   const { coalesceAppends = true, maxAppendGroupSize = 64 } = options;
@@ -614,7 +626,7 @@ function coalescerFor(
   return new AppendCoalescer(
     options.pool,
     quotedSchema,
-    { maxConcurrent: maxConcurrentAppends, maxGroupSize: maxAppendGroupSize },
+    { maxConcurrent: maxConcurrentAppends, maxGroupSize: maxAppendGroupSize, channel },
     runAlone,
   );
 }

@@ -12,21 +12,31 @@ import { added, noted, registry, sleep, streamId } from './fixtures.js';
 
 const db = usePostgres();
 
-/** The pool, plus the sizes of the group statements sent through it. */
-function countingPool(pool: PgPool): { pool: PgPool; groups: number[] } {
+/**
+ * The pool, plus the sizes of the group statements sent through it and the NOTIFYs: sent on
+ * their own, or carried by a group (its second parameter, the channel).
+ */
+function countingPool(pool: PgPool): {
+  pool: PgPool;
+  groups: number[];
+  notifies: { alone: number; carried: number };
+} {
   const groups: number[] = [];
+  const notifies = { alone: 0, carried: 0 };
   const wrapped: PgPool = {
     query: ((statement: unknown, values?: unknown[]) => {
       const named = statement as { name?: string; values?: unknown[][] };
       if (typeof named === 'object' && named.name?.startsWith('annals_append_group_')) {
         groups.push((JSON.parse(named.values![0] as unknown as string) as unknown[]).length);
+        if (named.values!.length === 2) notifies.carried++;
       }
+      if (typeof statement === 'string' && statement.startsWith('SELECT pg_notify(')) notifies.alone++;
       return (pool.query as (a: unknown, b?: unknown[]) => Promise<never>)(statement, values);
     }) as PgPool['query'],
     connect: () => pool.connect(),
     ...(pool.listen ? { listen: pool.listen.bind(pool) } : {}),
   };
-  return { pool: wrapped, groups };
+  return { pool: wrapped, groups, notifies };
 }
 
 function openStore(options: Partial<PostgresEventStoreOptions> = {}) {
@@ -38,7 +48,7 @@ function openStore(options: Partial<PostgresEventStoreOptions> = {}) {
     maxConcurrentAppends: 1,
     ...options,
   });
-  return { store, groups: counted.groups };
+  return { store, groups: counted.groups, notifies: counted.notifies };
 }
 
 async function transactionIds(ids: readonly string[]): Promise<Set<string>> {
@@ -146,7 +156,9 @@ describe(`write coalescing (${hasServer ? 'server' : 'PGlite'})`, () => {
       store.append(streamId('other'), NO_STREAM, [added('other')]),
     ]);
     await blocker;
-    expect(groups).toEqual([2]);
+    // Sent first by the statement that fails as a whole on a taken event id (nothing written),
+    // then again by the one that skips taken rows.
+    expect(groups).toEqual([2, 2]);
     expect(again.duplicate).toBe(true);
     expect(again.events.map((event) => event.globalPosition)).toEqual([first.events[0]!.globalPosition]);
     expect(other.duplicate).toBe(false);
@@ -207,6 +219,31 @@ describe(`write coalescing (${hasServer ? 'server' : 'PGlite'})`, () => {
     await store.close();
   });
 
+  it('a NOTIFY due while appends wait rides on their group, and other stores are woken after the last commit', async () => {
+    const listener = new PostgresEventStore({ pool: db.pool, registry: registry(), schema: db.schema });
+    let wakes = 0;
+    listener.onAppended(() => {
+      wakes++;
+    });
+    // Let the LISTEN start and its initial wake-up pass: later wake-ups come from NOTIFYs.
+    await sleep(300);
+    const { store, groups, notifies } = openStore({ maxAppendGroupSize: 8, notifyThrottleMs: 0 });
+    const ids = Array.from({ length: 41 }, (_, i) => streamId(`notify-${i}`));
+    await Promise.all(ids.map((id) => store.append(id, NO_STREAM, [added('n')])));
+    // The first append ran alone, then five groups of 8 one after the other: the callers of each
+    // group announce while the next groups' appends wait, so a group carries the NOTIFY.
+    expect(groups).toEqual([8, 8, 8, 8, 8]);
+    expect(notifies.carried).toBeGreaterThan(0);
+    expect(notifies.alone + notifies.carried).toBeLessThan(groups.length + 1);
+    const wakesAtLastAppend = wakes;
+    // The last group's callers announce once more, with nothing waiting: that NOTIFY goes alone
+    // and wakes the other store after the last commit.
+    for (let waited = 0; waited < 5000 && wakes === wakesAtLastAppend; waited += 20) await sleep(20);
+    expect(wakes).toBeGreaterThan(wakesAtLastAppend);
+    expect(notifies.alone).toBeGreaterThan(0);
+    await Promise.all([store.close(), listener.close()]);
+  });
+
   it('the limit bounds the group size', async () => {
     const { store, groups } = openStore({ maxAppendGroupSize: 4 });
     const ids = Array.from({ length: 13 }, (_, i) => streamId(`bounded-${i}`));
@@ -247,15 +284,18 @@ describe(`write coalescing (${hasServer ? 'server' : 'PGlite'})`, () => {
     // every group would read the whole table.
     const client = await db.pool.connect();
     try {
-      const { text } = appendGroupSql(`"${db.schema}"`);
-      await client.query(`PREPARE annals_test_group(jsonb) AS ${text}`);
       await client.query('SET plan_cache_mode = force_generic_plan');
-      const { rows } = await client.query<{ 'QUERY PLAN': string }>(
-        `EXPLAIN EXECUTE annals_test_group('[["a", 1, true, "e", "A", "T", 1, {}, {}, "2026-01-01T00:00:00Z"]]')`,
-      );
-      const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
-      expect(plan).toContain('Index Only Scan using events_stream_version_key');
-      expect(plan).not.toMatch(/Seq Scan on events|hashed SubPlan/);
+      for (const skipTaken of [true, false]) {
+        const { text } = appendGroupSql(`"${db.schema}"`, { skipTaken });
+        await client.query(`PREPARE annals_test_group(jsonb) AS ${text}`);
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+          `EXPLAIN EXECUTE annals_test_group('[["a", 1, true, "e", "A", "T", 1, {}, {}, "2026-01-01T00:00:00Z"]]')`,
+        );
+        await client.query('DEALLOCATE annals_test_group');
+        const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
+        expect(plan).toContain('Index Only Scan using events_stream_version_key');
+        expect(plan).not.toMatch(/Seq Scan on events|hashed SubPlan/);
+      }
     } finally {
       await client.query('RESET plan_cache_mode').catch(() => {});
       await client.query('DEALLOCATE annals_test_group').catch(() => {});
