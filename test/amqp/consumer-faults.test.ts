@@ -40,7 +40,7 @@ import {
   waitUntil,
 } from './support.js';
 
-const db = usePostgres({ serverOnly: true });
+const db = usePostgres({ serverOnly: true, manyConnections: true });
 const rabbit = useRabbitVhost();
 
 /** 8 writers x 100 orders x 5 events. */

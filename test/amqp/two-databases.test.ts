@@ -21,7 +21,7 @@ import { describeWithServer, serverUrl, urlOfDatabase, usePostgres } from '../su
 import { appendOrder, connector, publishEvents } from './consumer-fixtures.js';
 import { closeConnectionsNamed, describeWithRabbit, useRabbitVhost, waitUntil } from './support.js';
 
-const db = usePostgres({ serverOnly: true });
+const db = usePostgres({ serverOnly: true, manyConnections: true });
 const rabbit = useRabbitVhost();
 
 /** Runs `work` on a connection to the server's `DATABASE_URL` database. */

@@ -8,6 +8,12 @@
  *   (see docs/postgres.md, "The global log and its guarantee"), so one file's open transactions
  *   never stall another file's readers. While the file runs, {@link databaseUrl} names its
  *   database (child processes and CLI runs of the file connect there).
+ *   Pools under test close idle connections after a second (pg's default is ten), so that a
+ *   finished test's connections do not stay counted against `max_connections` while parallel
+ *   files run (vitest.config.ts: several workers on a server). A file that opens many
+ *   connections at once (races, several pools) says so with `manyConnections: true`: such files
+ *   run one at a time, across every run on the server (an advisory lock in the server's
+ *   `DATABASE_URL` database, held from `beforeAll` to `afterAll`).
  * - `DATABASE_URL` unset: an in-process PGlite of the file's own, wrapped with `pgliteAsPool`. It
  *   is loaded from a dump of a freshly initialised cluster (pglite-template.ts, written once by
  *   the run's globalSetup), which takes well under a second where `PGlite.create()` takes
@@ -82,9 +88,26 @@ export interface UsePostgresOptions {
    * @defaultValue false
    */
   readonly serverOnly?: boolean;
+  /**
+   * The file opens many connections at once (more than the default pool's 20: races, several
+   * pools): on a server it waits until no other such file runs, in this run or any other on the
+   * same server (a session advisory lock on `DATABASE_URL`'s database, released after the file),
+   * so that parallel files stay well below `max_connections`.
+   * @defaultValue false
+   */
+  readonly manyConnections?: boolean;
 }
 
 const SETUP_TIMEOUT_MS = 60_000;
+/** How long a `manyConnections` file waits for the others (of every run on the server) to finish. */
+const MANY_CONNECTIONS_WAIT_MS = 15 * 60_000;
+/** The advisory lock key of `manyConnections` files (any constant; the same in every run). */
+const MANY_CONNECTIONS_LOCK = 7_316_029_184_401;
+/**
+ * Idle connections of the pools under test close after this (pg's default: 10 s): parallel
+ * files keep only the connections they use.
+ */
+const IDLE_TIMEOUT_MS = 1_000;
 const TEARDOWN_STEP_MS = 10_000;
 /** Test databases older than this are left over from runs that died; the next file drops them. */
 const STALE_DATABASE_MS = 6 * 3600_000;
@@ -156,6 +179,20 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
   let created = false;
   let closePglite: (() => Promise<void>) | undefined;
   const extraPools: pg.Pool[] = [];
+  let lockClient: pg.Client | undefined;
+  const manyConnections = (options.manyConnections ?? false) && fileUrl !== undefined;
+
+  beforeAll(async () => {
+    if (!manyConnections) return;
+    const client = new pg.Client({
+      connectionString: serverUrl,
+      application_name: 'annals-test-many-connections',
+    });
+    client.on('error', () => undefined);
+    await client.connect();
+    lockClient = client;
+    await client.query('SELECT pg_advisory_lock($1::bigint)', [MANY_CONNECTIONS_LOCK]);
+  }, MANY_CONNECTIONS_WAIT_MS + SETUP_TIMEOUT_MS);
 
   beforeAll(async () => {
     if (options.serverOnly && !serverUrl) return;
@@ -166,7 +203,11 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
       });
       created = true;
       databaseUrl = fileUrl;
-      const serverPool = new pg.Pool({ connectionString: fileUrl, max: options.maxConnections ?? 20 });
+      const serverPool = new pg.Pool({
+        connectionString: fileUrl,
+        max: options.maxConnections ?? 20,
+        idleTimeoutMillis: IDLE_TIMEOUT_MS,
+      });
       serverPool.on('error', () => undefined); // backends killed on purpose by fault tests
       pool = serverPool;
     } else {
@@ -192,8 +233,13 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
         databaseUrl = serverUrl;
       }
       if (closePglite) await step('closing PGlite', closePglite);
+      if (lockClient) {
+        const client = lockClient;
+        lockClient = undefined;
+        await step('releasing the many-connections lock', () => client.end()); // ends the session: unlocks
+      }
     },
-    4 * TEARDOWN_STEP_MS + 10_000,
+    5 * TEARDOWN_STEP_MS + 10_000,
   );
 
   return {
@@ -214,6 +260,7 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
       const extra = new pg.Pool({
         connectionString: url.toString(),
         max: maxConnections,
+        idleTimeoutMillis: IDLE_TIMEOUT_MS,
         ...(applicationName === undefined ? {} : { application_name: applicationName }),
       });
       extra.on('error', () => undefined);

@@ -19,7 +19,7 @@ import { afterAll, beforeAll, expect, it } from 'vitest';
 import { describeWithServer, usePostgres } from '../../support/postgres.js';
 import { added, registry, rejection, sleep, streamId } from './fixtures.js';
 
-const db = usePostgres({ maxConnections: 40, serverOnly: true });
+const db = usePostgres({ maxConnections: 40, serverOnly: true, manyConnections: true });
 
 describeWithServer('racing writers on a real server', () => {
   let store: PostgresEventStore;

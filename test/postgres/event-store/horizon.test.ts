@@ -28,7 +28,7 @@ import {
 import { ledgerProjection, openStores } from '../projections/fixtures.js';
 import { added, registry, sleep, streamId } from './fixtures.js';
 
-const db = usePostgres({ maxConnections: 30 });
+const db = usePostgres({ maxConnections: 30, manyConnections: true });
 
 describe('the horizon scope', () => {
   it(`is 'database' on a server and 'cluster' on PGlite, unless 'cluster' is asked for`, async () => {

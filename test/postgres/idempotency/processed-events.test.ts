@@ -5,7 +5,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { walletRegistry } from '../../snapshots/wallet.js';
 import { describeWithServer, hasServer, usePostgres } from '../../support/postgres.js';
 
-const db = usePostgres();
+const db = usePostgres({ manyConnections: true });
 const where = hasServer ? 'server' : 'PGlite';
 
 describeProcessedEventStoreContract(`PostgresProcessedEventStore (${where})`, {

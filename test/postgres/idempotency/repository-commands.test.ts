@@ -13,7 +13,7 @@ import { describeWithServer, hasServer, usePostgres } from '../../support/postgr
 import { type AccountCommand, accountDecider } from '../../unit/account-decider.js';
 import { accountRegistry } from '../../unit/fixtures.js';
 
-const db = usePostgres();
+const db = usePostgres({ manyConnections: true });
 const where = hasServer ? 'server' : 'PGlite';
 
 let sequence = 0;

@@ -20,7 +20,7 @@ import {
   openStores,
 } from './fixtures.js';
 
-const db = usePostgres();
+const db = usePostgres({ manyConnections: true });
 
 /** Runners a test started; stopped after it even when it fails, so the pools can end. */
 const started: Array<{ stop(): Promise<void> }> = [];

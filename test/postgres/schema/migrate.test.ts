@@ -6,7 +6,7 @@ import { type Migration, migrations } from '../../../src/postgres/schema/migrati
 import { describeWithServer, usePostgres } from '../../support/postgres.js';
 import { registry, rejection } from '../event-store/fixtures.js';
 
-const db = usePostgres();
+const db = usePostgres({ manyConnections: true });
 const extraSchemas: string[] = [];
 
 function freshSchema(label: string): string {
