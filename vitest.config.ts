@@ -1,6 +1,7 @@
 import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { configDefaults, defineConfig } from 'vitest/config';
+import { SlowFirstSequencer } from './test/support/slow-first-sequencer.js';
 
 const src = (path: string) => fileURLToPath(new URL(`./src/${path}`, import.meta.url));
 
@@ -18,10 +19,20 @@ export default defineConfig({
     exclude: [...configDefaults.exclude, 'test/amqp-restart/**'],
     globalSetup: ['test/global-setup.ts', 'test/support/pglite-template.ts'],
     setupFiles: ['test/setup-logger.ts'],
-    // On PGlite (no DATABASE_URL) one worker more than CPUs: the slowest files (test/cli) mostly
-    // wait for the CLI's child processes, and vitest's default (CPUs - 1) is one worker on 2 cores.
-    // On a server the default stays (every file's pools count against max_connections).
-    maxWorkers: process.env.DATABASE_URL ? undefined : availableParallelism() + 1,
+    // One worker more than CPUs (on PGlite), 3 on a server: the slowest files mostly wait (for the
+    // CLI's child processes, the database, the broker), and vitest's default (CPUs - 1) is one
+    // worker on 2 cores. On a server every file's pools count against max_connections (100 here,
+    // shared with other runs and benchmarks): the pools under test close idle connections after
+    // a second, and the few files that open many at once (usePostgres({ manyConnections: true }):
+    // races, several pools, up to ~45) run one at a time, beside at most 2 others (up to 20 each,
+    // most use a few). ANNALS_TEST_WORKERS overrides both.
+    maxWorkers: process.env.ANNALS_TEST_WORKERS
+      ? Number(process.env.ANNALS_TEST_WORKERS)
+      : process.env.DATABASE_URL
+        ? 3
+        : availableParallelism() + 1,
+    // The slowest files first, also in a fresh clone (no cache of durations): test/support.
+    sequence: { sequencer: SlowFirstSequencer },
     testTimeout: 60_000,
     // In CI a JSON report lets .ci/run print one plain summary line.
     reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-results.json' }]] : ['default'],
