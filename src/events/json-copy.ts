@@ -55,18 +55,23 @@ function copy(value: unknown, depth: number): unknown {
   }
   const prototype = Object.getPrototypeOf(value);
   if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN;
-  const keys = Object.keys(value);
-  const count = keys.length;
-  if (count === 0) return {};
-  const shape = shapeOf(keys);
-  if (shape === undefined) return NOT_PLAIN;
+  const source = value as Record<string, unknown>;
+  let shape = lastShapes[depth];
+  if (shape === undefined || !hasKeys(source, shape.keys)) {
+    const keys = Object.keys(source);
+    if (keys.length === 0) return {};
+    shape = shapeOf(keys);
+    // Enumerable inherited keys (which JSON leaves out) would come in the for-in below.
+    if (shape === undefined || !hasKeys(source, shape.keys)) return NOT_PLAIN;
+    lastShapes[depth] = shape;
+  }
   // A clone of the shape's template is an object of the right size with these keys in this
   // order (and no symbol keys, which JSON leaves out); its values are then set one by one.
   const out: Record<string, unknown> = { ...shape.template };
   const seen = shape.seen;
-  const source = value as Record<string, unknown>;
-  for (let index = 0; index < count; index++) {
-    const key = keys[index]!;
+  let index = 0;
+  // The same keys in the same order as the shape's (hasKeys said so); for-in reads them fastest.
+  for (const key in source) {
     const element = source[key];
     switch (typeof element) {
       case 'string':
@@ -86,12 +91,14 @@ function copy(value: unknown, depth: number): unknown {
         const copied = copy(element, depth + 1);
         if (copied === NOT_PLAIN) return NOT_PLAIN;
         out[key] = copied;
+        index++;
         continue;
       }
       default:
         return NOT_PLAIN;
     }
     out[key] = element;
+    index++;
   }
   return out;
 }
@@ -104,6 +111,22 @@ interface Shape {
   readonly keys: readonly string[];
   readonly template: Readonly<Record<string, unknown>>;
   readonly seen: unknown[];
+}
+
+/** The shape of the last object copied at each depth: the next one most often has the same. */
+const lastShapes: Array<Shape | undefined> = new Array<Shape | undefined>(MAX_DEPTH + 1).fill(undefined);
+
+/**
+ * True when the enumerable keys of `source` (own, and inherited ones after them) are `keys`, in
+ * order: for-in allocates nothing, where Object.keys makes an array.
+ */
+function hasKeys(source: Record<string, unknown>, keys: readonly string[]): boolean {
+  let index = 0;
+  for (const key in source) {
+    if (key !== keys[index]) return false;
+    index++;
+  }
+  return index === keys.length;
 }
 
 /** The shapes met so far by first key: few in practice (one per payload or metadata layout). */
@@ -209,20 +232,29 @@ export function isFlatJsonCopy(value: unknown, copy: Readonly<Record<string, unk
     const prototype = Object.getPrototypeOf(value);
     if (prototype !== Object.prototype && prototype !== null) return false;
     if ((value as { toJSON?: unknown }).toJSON !== undefined) return false;
-    const keys = Object.keys(value);
-    const known = Object.keys(copy);
-    const count = keys.length;
-    if (count !== known.length) return false;
-    for (let index = 0; index < count; index++) {
-      const key = keys[index]!;
+    if (copy !== lastCopy) {
+      lastCopy = copy;
+      lastCopyKeys = Object.keys(copy);
+    }
+    const known = lastCopyKeys;
+    const source = value as Record<string, unknown>;
+    let index = 0;
+    // for-in allocates nothing; an inherited enumerable key comes after the own ones and makes
+    // the key lists differ.
+    for (const key in source) {
       if (key !== known[index] || key === '__proto__') return false;
-      const element = (value as Record<string, unknown>)[key];
+      const element = source[key];
       // Equal primitives (a stored copy holds no object of anyone else's); -0 equals the 0 JSON
       // writes for it.
       if (element !== copy[key] || (typeof element === 'object' && element !== null)) return false;
+      index++;
     }
-    return true;
+    return index === known.length;
   } catch {
     return false;
   }
 }
+
+/** The copy {@link isFlatJsonCopy} saw last, with its keys: stores pass the same one again and again. */
+let lastCopy: object | undefined;
+let lastCopyKeys: readonly string[] = [];

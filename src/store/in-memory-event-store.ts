@@ -20,6 +20,7 @@ import {
   type StoreTelemetryTarget,
   storeTelemetryTarget,
 } from '../observability/store-telemetry.js';
+import { telemetry } from '../observability/telemetry.js';
 import { assertLogPosition } from './assert-log-position.js';
 import type {
   AppendResult,
@@ -141,6 +142,9 @@ export class InMemoryEventStore implements IEventStore {
     expectedVersion: ExpectedVersionMode,
     events: readonly NewEvent[],
   ): Promise<AppendResult> {
+    // Without telemetry, no closure for instrumentAppend to call.
+    const found = telemetry();
+    if (found === null || !found.live) return this.#append(aggregateId, expectedVersion, events);
     return instrumentAppend(MEMORY_TARGET, aggregateId, expectedVersion, events, (traced) =>
       this.#append(aggregateId, expectedVersion, traced),
     );
@@ -151,7 +155,8 @@ export class InMemoryEventStore implements IEventStore {
     expectedVersion: ExpectedVersionMode,
     events: readonly NewEvent[],
   ): Promise<AppendResult> {
-    assertValidId('aggregateId', aggregateId);
+    // A stream's id was checked when the stream began.
+    if (!this.#streams.has(aggregateId)) assertValidId('aggregateId', aggregateId);
     assertExpectedVersion(expectedVersion);
     if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array');
     const count = events.length;
@@ -169,6 +174,7 @@ export class InMemoryEventStore implements IEventStore {
     const duplicate = this.#findDuplicate(aggregateId, encoded);
     if (duplicate) return duplicate;
 
+    // Looked up after encoding: a schema's transform could have appended meanwhile.
     let stream = this.#streams.get(aggregateId);
     const current = stream === undefined ? 0 : stream.rows.length;
     checkExpectedVersion(aggregateId, expectedVersion, current);

@@ -184,3 +184,24 @@ describe('copyJson', () => {
     expect(({} as Record<string, unknown>).polluted).toBeUndefined();
   });
 });
+
+describe('copyPlainJson with an enumerable key on Object.prototype', () => {
+  it('still copies only own keys, as JSON does', () => {
+    const value = { a: 1, b: { c: 'x' } };
+    expect(copyPlainJson(value)).toStrictEqual(roundTrip(value));
+    Object.defineProperty(Object.prototype, 'polluted', {
+      value: 1,
+      enumerable: true,
+      configurable: true,
+      writable: true,
+    });
+    try {
+      const copy = copyPlainJson(value);
+      if (copy !== NOT_PLAIN) expect(JSON.stringify(copy)).toBe(JSON.stringify(value));
+      expect(isFlatJsonCopy({ a: 1 }, { a: 1 })).toBe(false);
+    } finally {
+      delete (Object.prototype as Record<string, unknown>).polluted;
+    }
+    expect(copyPlainJson(value)).toStrictEqual(roundTrip(value));
+  });
+});
