@@ -9,6 +9,7 @@
  * `npm run bench -- in-memory` (the runner needs the PostgreSQL server for its other benchmarks;
  * this one does not touch it).
  */
+import { loadavg } from 'node:os';
 import { defineEvent, EventRegistry, InMemoryEventStore, type NewEvent, NO_STREAM } from 'annals';
 import { z } from 'zod';
 import { benchRegistry, lineEvent, OrderLineAdded } from './support/bench-events.js';
@@ -135,7 +136,7 @@ function figure(
   name: string,
   unit: string,
   result: Awaited<ReturnType<typeof alternate>>,
-  cpu: { annals: number[]; baseline: number[] },
+  cpu: { annals: number[]; baseline: number[]; load: number[] },
   baselineName: string,
 ): BenchFigure {
   const list = (values: readonly number[]) =>
@@ -148,7 +149,7 @@ function figure(
     baseline: result.baseline,
     baselineName,
     ratio: result.annals / result.baseline,
-    note: `rounds: annals ${list(result.annalsRounds)}; floor ${list(result.baselineRounds)}; CPU µs per event (GC threads included): annals ${us(cpu.annals)}; floor ${us(cpu.baseline)}`,
+    note: `rounds: annals ${list(result.annalsRounds)}; floor ${list(result.baselineRounds)}; CPU µs per event (GC threads included): annals ${us(cpu.annals)}; floor ${us(cpu.baseline)}; load average (1 min) ${cpu.load.map((value) => value.toFixed(2)).join(' -> ')}`,
   };
 }
 
@@ -157,8 +158,12 @@ async function compare(
   rounds: number,
   annals: () => Promise<Rate>,
   floor: () => Promise<Rate>,
-): Promise<{ result: Awaited<ReturnType<typeof alternate>>; cpu: { annals: number[]; baseline: number[] } }> {
-  const cpu = { annals: [] as number[], baseline: [] as number[] };
+): Promise<{
+  result: Awaited<ReturnType<typeof alternate>>;
+  cpu: { annals: number[]; baseline: number[]; load: number[] };
+}> {
+  // The machine's load average before and after: other processes change every figure here.
+  const cpu = { annals: [] as number[], baseline: [] as number[], load: [loadavg()[0]!] };
   const result = await alternate(
     rounds,
     async () => {
@@ -172,6 +177,7 @@ async function compare(
       return rate.perSecond;
     },
   );
+  cpu.load.push(loadavg()[0]!);
   return { result, cpu };
 }
 
