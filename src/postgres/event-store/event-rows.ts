@@ -14,7 +14,8 @@ import type { NamedSql } from './event-store-sql.js';
 
 /**
  * A row selected with `RAW_EVENT_COLUMNS`, as a driver returns it: positions as text, the
- * timestamp as a Date (`pg`, PGlite) or, with a custom type parser, as text.
+ * timestamp as milliseconds since the epoch (a number; text with a custom type parser for
+ * float8), or a Date or timestamp text from a row selected otherwise.
  */
 export interface RawEventRow extends PgRow {
   eventId: string;
@@ -23,7 +24,7 @@ export interface RawEventRow extends PgRow {
   type: string;
   version: number;
   schemaVersion: number;
-  timestamp: Date | string;
+  timestamp: number | Date | string;
   payload: unknown;
   metadata: unknown;
   globalPosition: string | bigint;
@@ -64,11 +65,18 @@ export function toRawEvents(rows: RawEventRow[]): RawStoredEvent[] {
     row.globalPosition = BigInt(row.globalPosition);
     row.transactionId = BigInt(row.transactionId);
     const { timestamp, version, schemaVersion } = row;
-    if (!(timestamp instanceof Date)) row.timestamp = new Date(timestamp);
+    if (typeof timestamp === 'number') row.timestamp = new Date(timestamp);
+    else if (!(timestamp instanceof Date)) row.timestamp = dateOf(timestamp);
     if (typeof version !== 'number') row.version = Number(version);
     if (typeof schemaVersion !== 'number') row.schemaVersion = Number(schemaVersion);
   }
   return rows as unknown as RawStoredEvent[];
+}
+
+/** A timestamp as text: milliseconds since the epoch, or a date PostgreSQL wrote. */
+function dateOf(text: string): Date {
+  const ms = Number(text);
+  return text !== '' && Number.isFinite(ms) ? new Date(ms) : new Date(text);
 }
 
 /**

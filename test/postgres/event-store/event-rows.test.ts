@@ -6,8 +6,8 @@ import {
   type RawEventRow,
   toRawEvents,
 } from '../../../src/postgres/event-store/event-rows.js';
-import { usePostgres } from '../../support/postgres.js';
-import { added, registry, rejection, streamId } from './fixtures.js';
+import { hasServer, usePostgres } from '../../support/postgres.js';
+import { added, registry, rejection, sleep, streamId } from './fixtures.js';
 
 function row(overrides: Partial<RawEventRow> = {}): RawEventRow {
   return {
@@ -105,6 +105,51 @@ describe('the store reads', () => {
       { sku: 'b', quantity: 1 },
       { sku: 'c', quantity: 1 },
     ]);
+  });
+
+  it('timestamps read as epoch milliseconds: rounded down to the millisecond, BC dates included', async () => {
+    // Rows another writer stored with microseconds, before 1970, at the ends of the range.
+    const stamps: Array<[string, number]> = [
+      ['1969-12-31 23:59:59.9995+00', -1],
+      ['1970-01-01 00:00:00.0005+00', 0],
+      ['2024-05-06 07:08:09.1239+00', Date.UTC(2024, 4, 6, 7, 8, 9, 123)],
+      ['2024-05-06 07:08:09.5+00', Date.UTC(2024, 4, 6, 7, 8, 9, 500)],
+      ['0001-01-01 00:00:00.0001+00 BC', -62_167_219_200_000],
+      ['4713-01-01 00:00:00+00 BC', -210_863_520_000_000],
+      ['9999-12-31 23:59:59.999999+00', Date.UTC(9999, 11, 31, 23, 59, 59, 999)],
+    ];
+    const id = streamId('stamps');
+    await store.append(
+      id,
+      NO_STREAM,
+      stamps.map((_, n) => added(`t${n}`)),
+    );
+    await db.pool.query(
+      `UPDATE "${db.schema}".events e SET "timestamp" = ($2::text[])[e.version]::timestamptz WHERE aggregate_id = $1`,
+      [id, stamps.map(([text]) => text)],
+    );
+    const expected = stamps.map(([, ms]) => ms);
+    const loaded = await store.load(id);
+    expect(loaded.map((event) => event.timestamp.getTime())).toEqual(expected);
+    if (hasServer) {
+      // What pg's own parsing of the text makes of them (PGlite's cannot parse BC dates).
+      const { rows } = await db.pool.query<{ timestamp: Date }>(
+        `SELECT "timestamp" FROM "${db.schema}".events WHERE aggregate_id = $1 ORDER BY version`,
+        [id],
+      );
+      expect(rows.map((row) => row.timestamp.getTime())).toEqual(expected);
+    }
+    // The log reads them the same way (once the horizon shows them: a transaction of another
+    // database ending mid-read can hide them for a moment).
+    let fromLog: number[] = [];
+    for (let attempt = 0; attempt < 100 && fromLog.length < stamps.length; attempt++) {
+      if (attempt > 0) await sleep(50);
+      const page = await store.readAll({ limit: 10_000 });
+      fromLog = page.events
+        .filter((event) => event.aggregateId === id)
+        .map((event) => event.timestamp.getTime());
+    }
+    expect(fromLog).toEqual(expected);
   });
 
   it('a stored payload that fails its schema fails the load', async () => {
