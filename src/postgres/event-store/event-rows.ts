@@ -14,8 +14,8 @@ import type { NamedSql } from './event-store-sql.js';
 
 /**
  * A row selected with `RAW_EVENT_COLUMNS`, as a driver returns it: positions as text, the
- * timestamp as milliseconds since the epoch (a number; text with a custom type parser for
- * float8), or a Date or timestamp text from a row selected otherwise.
+ * timestamp as milliseconds since the epoch (int8: text from `pg`, a number or bigint from other
+ * drivers or type parsers), or a Date or timestamp text from a row selected otherwise.
  */
 export interface RawEventRow extends PgRow {
   eventId: string;
@@ -24,7 +24,7 @@ export interface RawEventRow extends PgRow {
   type: string;
   version: number;
   schemaVersion: number;
-  timestamp: number | Date | string;
+  timestamp: string | number | bigint | Date;
   payload: unknown;
   metadata: unknown;
   globalPosition: string | bigint;
@@ -65,8 +65,8 @@ export function toRawEvents(rows: RawEventRow[]): RawStoredEvent[] {
     row.globalPosition = BigInt(row.globalPosition);
     row.transactionId = BigInt(row.transactionId);
     const { timestamp, version, schemaVersion } = row;
-    if (typeof timestamp === 'number') row.timestamp = new Date(timestamp);
-    else if (!(timestamp instanceof Date)) row.timestamp = dateOf(timestamp);
+    if (typeof timestamp === 'string') row.timestamp = dateOf(timestamp);
+    else if (!(timestamp instanceof Date)) row.timestamp = new Date(Number(timestamp));
     if (typeof version !== 'number') row.version = Number(version);
     if (typeof schemaVersion !== 'number') row.schemaVersion = Number(schemaVersion);
   }

@@ -44,14 +44,15 @@ export const EVENT_COLUMNS =
  * The columns of the named reads ({@link EventStoreSql.loadRaw}, {@link EventStoreSql.readAllRaw}),
  * under the names of `RawStoredEvent`: `toRawEvents` (event-rows.ts) turns such a row into
  * the raw event in place, without a second object. Bigints are selected as text, as in
- * {@link EVENT_COLUMNS}. The timestamp is selected as milliseconds since the epoch (a float8
- * holding a whole number, rounded down as `pg`'s date parsing truncates): `new Date(ms)` costs a
- * fraction of parsing the timestamp's text, which was the largest part of decoding a row.
+ * {@link EVENT_COLUMNS}. The timestamp is selected as whole milliseconds since the epoch (an
+ * int8, rounded down as `pg`'s date parsing truncates): `new Date(Number(text))` costs a fraction
+ * of parsing the timestamp's text, which was the largest part of decoding a row, and the server
+ * writes the number about as fast as the timestamp's text (a float8 would cost it twice that).
  */
 export const RAW_EVENT_COLUMNS =
   'e.event_id AS "eventId", e.aggregate_id AS "aggregateId", e.aggregate_type AS "aggregateType", e.type, ' +
   'e.version, e.schema_version AS "schemaVersion", ' +
-  'floor(extract(epoch FROM e."timestamp") * 1000)::float8 AS "timestamp", e.payload, e.metadata, ' +
+  'floor(extract(epoch FROM e."timestamp") * 1000)::int8 AS "timestamp", e.payload, e.metadata, ' +
   'e.global_position::text AS "globalPosition", e.transaction_id::text AS "transactionId"';
 
 /**

@@ -28,12 +28,19 @@ function row(overrides: Partial<RawEventRow> = {}): RawEventRow {
 
 describe('event rows', () => {
   it('become raw events in place, with exact positions past 2^53', () => {
-    const rows = [row(), row({ timestamp: '2024-05-06 07:08:09.123+00', version: '2' as never })];
+    const rows = [
+      row(),
+      row({ timestamp: '2024-05-06 07:08:09.123+00', version: '2' as never }),
+      row({ timestamp: '1714979289123' }),
+      row({ timestamp: 1714979289123n }),
+      row({ timestamp: -1 }),
+    ];
     const raws = toRawEvents(rows);
     expect(raws).toBe(rows as unknown);
     expect(raws[0]!.globalPosition).toBe(2n ** 53n + 1n);
     expect(raws[0]!.transactionId).toBe(2n ** 64n - 1n);
-    expect(raws[1]!.timestamp).toEqual(new Date('2024-05-06T07:08:09.123Z'));
+    for (const raw of raws.slice(0, 4)) expect(raw.timestamp).toEqual(new Date('2024-05-06T07:08:09.123Z'));
+    expect(raws[4]!.timestamp).toEqual(new Date('1969-12-31T23:59:59.999Z'));
     expect(raws[1]!.version).toBe(2);
   });
 
