@@ -124,6 +124,9 @@ export class InMemoryEventStore implements IEventStore {
   readonly #kindsByType = new Map<string, RowKind[]>();
   readonly #listeners = new Set<() => void>();
   #nextTransactionId = 1;
+  /** The transaction id of the row read last, as a number and as a bigint. */
+  #readTransactionId = 0;
+  #readTransactionIdBig = 0n;
   /** The metadata copy of the last row, which the next row shares when its metadata is the same (see `encodeToCopy`). */
   #lastMetadata: EventMetadata | undefined;
 
@@ -234,9 +237,11 @@ export class InMemoryEventStore implements IEventStore {
       const stream = this.#streams.get(aggregateId);
       if (stream === undefined) return [];
       const rows = stream.rows;
+      const start = fromVersion - 1;
       const end = Math.min(toVersion, rows.length);
-      const events: StoredEvent[] = [];
-      for (let index = fromVersion - 1; index < end; index++) events.push(this.#decode(rows[index]!));
+      if (start >= end) return [];
+      const events = new Array<StoredEvent>(end - start);
+      for (let index = start; index < end; index++) events[index - start] = this.#decode(rows[index]!);
       return events;
     });
   }
@@ -262,24 +267,26 @@ export class InMemoryEventStore implements IEventStore {
       if (this.#isAtOrBefore(middle, after)) low = middle + 1;
       else high = middle;
     }
-    let rows: number[];
+    let raws: RawStoredEvent[];
+    let last: number | undefined;
     if (types) {
-      rows = this.#rowsOfTypes(low, limit, new Set(types));
+      const rows = this.#rowsOfTypes(low, limit, new Set(types));
+      raws = new Array<RawStoredEvent>(rows.length);
+      for (let index = 0; index < rows.length; index++) raws[index] = this.#raw(rows[index]!);
+      // A filtered page that is not full covered the whole log: `next` skips the other types too.
+      last = rows.length < limit && length > low ? length - 1 : rows.at(-1);
     } else {
       const end = Math.min(length, low + limit);
-      rows = new Array<number>(end - low);
-      for (let row = low; row < end; row++) rows[row - low] = row;
+      raws = new Array<RawStoredEvent>(end - low);
+      for (let row = low; row < end; row++) raws[row - low] = this.#raw(row);
+      last = end > low ? end - 1 : undefined;
     }
-    const raws = new Array<RawStoredEvent>(rows.length);
-    for (let index = 0; index < rows.length; index++) raws[index] = this.#raw(rows[index]!);
     const { events, undecodable } = decodeLogPage(this.#registry, raws, options.onUndecodable ?? 'throw');
-    // A filtered page that is not full covered the whole log: `next` skips the other types too.
-    const last = types && rows.length < limit && length > low ? length - 1 : rows.at(-1);
     return {
       events,
       undecodable,
       next: last === undefined ? after : this.#positionOf(last),
-      caughtUp: rows.length < limit,
+      caughtUp: raws.length < limit,
     };
   }
 
@@ -445,6 +452,12 @@ export class InMemoryEventStore implements IEventStore {
   /** A row as read: fresh copies of everything, for the registry to upcast and validate. */
   #raw(row: number): RawStoredEvent {
     const kind = this.#kinds[row]!;
+    const transactionId = this.#transactionIds[row]!;
+    // Bigints are immutable: the rows of one append (read one after another) share one.
+    if (transactionId !== this.#readTransactionId) {
+      this.#readTransactionId = transactionId;
+      this.#readTransactionIdBig = BigInt(transactionId);
+    }
     return {
       eventId: this.#eventIds[row]!,
       aggregateId: this.#streamOf[row]!.id,
@@ -456,7 +469,7 @@ export class InMemoryEventStore implements IEventStore {
       payload: copyJson(this.#payloads[row]),
       metadata: copyJson(this.#metadata[row]!),
       globalPosition: BigInt(row + 1),
-      transactionId: BigInt(this.#transactionIds[row]!),
+      transactionId: this.#readTransactionIdBig,
     };
   }
 
