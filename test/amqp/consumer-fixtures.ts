@@ -17,12 +17,14 @@ import type { AmqpConnect } from 'annals/amqp';
 import {
   type PgPool,
   type PgQueryable,
+  PostgresEventStore,
   type PostgresProjectionContext,
   PostgresProjectionStore,
 } from 'annals/postgres';
 import { orderEvents } from '../../examples/order/events.js';
 import { type OrderReadRow, orderReadModel, queryOrders } from '../../examples/order/order-read-model.js';
 import { encodeEventMessage } from '../../src/amqp/message-codec.js';
+import { wholeLogIds } from '../support/postgres.js';
 
 /** A connect function for the consumer under test, naming its connections. */
 export function connector(url: string, connectionName: string): AmqpConnect {
@@ -108,8 +110,10 @@ export async function appendOrdersConcurrently(
   return writers * ordersPerWriter * 5;
 }
 
-/** Every event id of the log, in log order. */
-export async function logEventIds(store: IEventStore): Promise<string[]> {
+/** Every event id of the log, in log order (given the store's pool, once all of it is readable). */
+export async function logEventIds(store: IEventStore, pool?: PgQueryable): Promise<string[]> {
+  // On PostgreSQL, once every committed event is readable (see wholeLogIds).
+  if (pool && store instanceof PostgresEventStore) return wholeLogIds(store, pool);
   const ids: string[] = [];
   let after: StoredEvent | undefined;
   for (;;) {

@@ -79,7 +79,7 @@ describeWithRabbit('EventRelay when the broker pushes back', () => {
       ordersPerWriter: 10,
       prefix: 'n',
     });
-    const log = await logEventIds(eventStore);
+    const log = await logEventIds(eventStore, db.pool);
     expect(log).toHaveLength(total);
 
     const errors: ProjectionError[] = [];
@@ -131,7 +131,7 @@ describeWithRabbit('EventRelay when the broker pushes back', () => {
       ordersPerWriter: 100,
       prefix: 'd',
     });
-    const log = await logEventIds(eventStore);
+    const log = await logEventIds(eventStore, db.pool);
 
     // The relay's own amqplib connection, watched: how often its confirm channel's buffer was full.
     let bufferFull = 0;

@@ -3,7 +3,7 @@
  * DATABASE_URL): every event published once, in log order, with its properties; restarts,
  * a broker-side close of its connection, two relays, and amqplib 0.10.
  */
-import { EventRegistry, type NewEvent, type StoredEvent, StoreUnavailableError } from 'annals';
+import { EventRegistry, type NewEvent, StoreUnavailableError } from 'annals';
 import {
   type AmqpConnect,
   type AmqpConnection,
@@ -16,7 +16,7 @@ import {
 import { migrate, PostgresEventStore, PostgresProjectionStore } from 'annals/postgres';
 import { afterAll, afterEach, beforeAll, expect, it } from 'vitest';
 import { orderEvents } from '../../examples/order/events.js';
-import { usePostgres } from '../support/postgres.js';
+import { usePostgres, wholeLogIds } from '../support/postgres.js';
 import { closeConnectionsNamed, describeWithRabbit, useRabbitVhost, waitUntil } from './support.js';
 
 const db = usePostgres();
@@ -79,30 +79,8 @@ async function appendConcurrently(
   );
 }
 
-/**
- * Every event id of the log, in log order (read with the full registry), once readers see every
- * committed event (or as read after 10 s): right after an append, the readers' horizon can still
- * hide it for a moment while a transaction of another database that started before it ends
- * (docs/postgres.md, "Right after an append"); other files and other runs use the server meanwhile.
- */
-async function logIds(store: PostgresEventStore): Promise<string[]> {
-  const deadline = Date.now() + 10_000;
-  for (;;) {
-    const { rows } = await db.pool.query<{ count: string }>(
-      `SELECT count(*)::text AS count FROM "${store.schema}".events`,
-    );
-    const ids: string[] = [];
-    let after: StoredEvent | undefined;
-    for (;;) {
-      const page = await store.readAll({ after, limit: 1000 });
-      ids.push(...page.events.map((event) => event.eventId));
-      after = page.events.at(-1) ?? after;
-      if (page.caughtUp) break;
-    }
-    if (ids.length >= Number(rows[0]!.count) || Date.now() > deadline) return ids;
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
+/** Every event id of the log, in log order (read with the full registry), once all of it is readable. */
+const logIds = (store: PostgresEventStore): Promise<string[]> => wholeLogIds(store, db.pool);
 
 const openConnections: AmqpConnection[] = [];
 const relays: EventRelay[] = [];

@@ -30,7 +30,14 @@
  * describeWithServer('races', () => { ... }); // real server only
  * ```
  */
-import { migrate, type PgPool, pgliteAsPool } from 'annals/postgres';
+import type { StoredEvent } from 'annals';
+import {
+  migrate,
+  type PgPool,
+  type PgQueryable,
+  type PostgresEventStore,
+  pgliteAsPool,
+} from 'annals/postgres';
 import pg from 'pg';
 import { afterAll, beforeAll, describe } from 'vitest';
 import { createTestPglite } from './pglite-template.js';
@@ -273,4 +280,30 @@ export function usePostgres(options: UsePostgresOptions = {}): PostgresTestDatab
 /** `describe` for tests that need a real server; without one it is skipped with a plain reason. */
 export function describeWithServer(name: string, fn: () => void): void {
   describe.skipIf(!hasServer)(hasServer ? name : `${name} (${NO_SERVER_REASON})`, fn);
+}
+
+/**
+ * Every event id of `store`'s log, in log order, once its readers see every event committed to
+ * its table (or as read after 10 s, for the test's assertion to show): right after an append,
+ * the readers' horizon can still hide it for a moment while a transaction of another database
+ * that started before it ends (docs/postgres.md, "Right after an append"), and other files and
+ * other runs use the server meanwhile. `pool`, on the store's database, counts the committed rows.
+ */
+export async function wholeLogIds(store: PostgresEventStore, pool: PgQueryable): Promise<string[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const { rows } = await pool.query<{ count: string }>(
+      `SELECT count(*)::text AS count FROM "${store.schema}".events`,
+    );
+    const ids: string[] = [];
+    let after: StoredEvent | undefined;
+    for (;;) {
+      const page = await store.readAll({ after, limit: 1000 });
+      ids.push(...page.events.map((event) => event.eventId));
+      after = page.events.at(-1) ?? after;
+      if (page.caughtUp) break;
+    }
+    if (ids.length >= Number(rows[0]?.count ?? 0) || Date.now() > deadline) return ids;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
 }

@@ -18,7 +18,7 @@ import { orderEvents } from '../../../examples/order/events.js';
 import { queryOrders } from '../../../examples/order/order-read-model.js';
 import { orderRegistry } from '../../../examples/order/upcasters.js';
 import { eventually as pollUntil, random } from '../../projections/fixtures.js';
-import type { PostgresTestDatabase } from '../../support/postgres.js';
+import { type PostgresTestDatabase, wholeLogIds } from '../../support/postgres.js';
 
 export { random };
 
@@ -27,11 +27,16 @@ export function openStores(
   db: PostgresTestDatabase,
   options: Partial<PostgresProjectionStoreOptions> = {},
 ): { eventStore: PostgresEventStore; projectionStore: PostgresProjectionStore } {
+  const eventStore = new PostgresEventStore({ pool: db.pool, registry: orderRegistry(), schema: db.schema });
+  storePools.set(eventStore, db.pool);
   return {
-    eventStore: new PostgresEventStore({ pool: db.pool, registry: orderRegistry(), schema: db.schema }),
+    eventStore,
     projectionStore: new PostgresProjectionStore({ pool: db.pool, schema: db.schema, ...options }),
   };
 }
+
+/** The pool of each event store {@link openStores} opened (for {@link logEventIds}). */
+const storePools = new WeakMap<PostgresEventStore, PgQueryable>();
 
 /** Options of {@link ledgerProjection}. */
 export interface LedgerOptions {
@@ -103,8 +108,13 @@ export async function ledgerRows(
   return rows.map((row) => ({ eventId: row.event_id, runner: row.runner, attempt: Number(row.attempt) }));
 }
 
-/** Every event id of the log, in log order. */
+/**
+ * Every event id of the log, in log order; for a store of {@link openStores}, once every
+ * committed event is readable (see `wholeLogIds`).
+ */
 export async function logEventIds(eventStore: PostgresEventStore): Promise<string[]> {
+  const pool = storePools.get(eventStore);
+  if (pool) return wholeLogIds(eventStore, pool);
   const ids: string[] = [];
   let after: StoredEvent | undefined;
   for (;;) {
