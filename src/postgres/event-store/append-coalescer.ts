@@ -3,7 +3,7 @@ import { isConnectionError, sqlStateOf } from '../driver/errors.js';
 import type { PgPool, PgRow } from '../driver/pg-client.js';
 import { isUniqueViolation, toAppendError } from './append-errors.js';
 import { appendGroupSql } from './append-group-sql.js';
-import { oneEventAppendResult, type PreparedAppend } from './append-input.js';
+import { isoTimestamp, oneEventAppendResult, type PreparedAppend } from './append-input.js';
 import type { NamedSql } from './event-store-sql.js';
 
 /**
@@ -308,7 +308,7 @@ function groupJson(group: Group): string {
     json +=
       `,[${JSON.stringify(prepared.aggregateId)},${prepared.base},${prepared.fastAt},` +
       `${JSON.stringify(event.eventId)},${JSON.stringify(event.aggregateType)},${JSON.stringify(event.type)},` +
-      `${event.schemaVersion},${event.payloadJson},${event.metadataJson},"${event.timestamp.toISOString()}"]`;
+      `${event.schemaVersion},${event.payloadJson},${event.metadataJson},"${isoTimestamp(event.timestamp)}"]`;
   }
   return `[${json.slice(1)}]`;
 }

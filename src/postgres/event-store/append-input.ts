@@ -110,7 +110,7 @@ export function appendFunctionValues(prepared: PreparedAppend): unknown[] {
       event.schemaVersion,
       event.payloadJson,
       event.metadataJson,
-      event.timestamp.toISOString(),
+      isoTimestamp(event.timestamp),
       prepared.notifyInTransaction,
     ];
   }
@@ -122,7 +122,7 @@ export function appendFunctionValues(prepared: PreparedAppend): unknown[] {
     events.map((event) => event.schemaVersion),
     events.map((event) => event.payloadJson),
     events.map((event) => event.metadataJson),
-    events.map((event) => event.timestamp.toISOString()),
+    events.map((event) => isoTimestamp(event.timestamp)),
     prepared.notifyInTransaction,
   ];
 }
@@ -145,8 +145,25 @@ export function fastInsertValues(prepared: PreparedAppend): unknown[] {
     event.schemaVersion,
     event.payloadJson,
     event.metadataJson,
-    event.timestamp.toISOString(),
+    isoTimestamp(event.timestamp),
   ];
+}
+
+const twoDigits = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
+
+/**
+ * `date.toISOString()`, built from the date's UTC fields for years 1000 to 9999 (a third of the
+ * cost; these timestamps go into every appended row) and by `toISOString` otherwise.
+ */
+export function isoTimestamp(date: Date): string {
+  const year = date.getUTCFullYear();
+  if (year < 1000 || year > 9999) return date.toISOString();
+  const ms = date.getUTCMilliseconds();
+  return (
+    `${year}-${twoDigits(date.getUTCMonth() + 1)}-${twoDigits(date.getUTCDate())}T` +
+    `${twoDigits(date.getUTCHours())}:${twoDigits(date.getUTCMinutes())}:${twoDigits(date.getUTCSeconds())}.` +
+    `${ms < 10 ? '00' : ms < 100 ? '0' : ''}${ms}Z`
+  );
 }
 
 /**
@@ -163,7 +180,7 @@ function rowsJson(encoded: readonly EncodedEvent[]): string {
     json +=
       `${index === 0 ? '' : ','}[${JSON.stringify(event.eventId)},${JSON.stringify(event.aggregateType)},` +
       `${JSON.stringify(event.type)},${event.schemaVersion},${event.payloadJson},${event.metadataJson},` +
-      `"${event.timestamp.toISOString()}"]`;
+      `"${isoTimestamp(event.timestamp)}"]`;
   }
   return `${json}]`;
 }

@@ -1,7 +1,12 @@
 import { ANY, NO_STREAM, STREAM_EXISTS } from 'annals';
 import { PostgresEventStore } from 'annals/postgres';
+import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { freshAppendResult, prepareAppend } from '../../../src/postgres/event-store/append-input.js';
+import {
+  freshAppendResult,
+  isoTimestamp,
+  prepareAppend,
+} from '../../../src/postgres/event-store/append-input.js';
 import { usePostgres } from '../../support/postgres.js';
 import { added, noted, registry, streamId } from './fixtures.js';
 
@@ -60,6 +65,33 @@ describe('multi-event appends (rows sent as one JSON document)', () => {
     expect((await store.append(id, STREAM_EXISTS, [added('g'), added('h')])).nextExpectedVersion).toBe(8);
     expect((await store.load(id)).map((event) => (event.payload as { sku: string }).sku).join('')).toBe(
       'abcdefgh',
+    );
+  });
+});
+
+describe('isoTimestamp', () => {
+  it('is toISOString for every date annals can store', () => {
+    const edges = [
+      0,
+      -1,
+      Date.UTC(999, 11, 31, 23, 59, 59, 999),
+      Date.UTC(1000, 0, 1),
+      Date.UTC(9999, 11, 31, 23, 59, 59, 999),
+    ];
+    for (const ms of [...edges, Date.UTC(-4712, 0, 1), Date.UTC(10000, 0, 1)]) {
+      expect(isoTimestamp(new Date(ms))).toBe(new Date(ms).toISOString());
+    }
+    fc.assert(
+      fc.property(
+        fc.oneof(
+          fc.integer({ min: Date.UTC(1000, 0, 1), max: Date.UTC(9999, 11, 31, 23, 59, 59, 999) }),
+          fc.integer({ min: Date.UTC(-4712, 0, 1), max: 8.64e15 }),
+        ),
+        (ms) => {
+          expect(isoTimestamp(new Date(ms))).toBe(new Date(ms).toISOString());
+        },
+      ),
+      { numRuns: 2000 },
     );
   });
 });
