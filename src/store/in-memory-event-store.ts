@@ -33,6 +33,7 @@ import type {
   Unsubscribe,
 } from './event-store.js';
 import { assertExpectedVersion, checkExpectedVersion, type ExpectedVersionMode } from './expected-version.js';
+import { MemoryColumn } from './memory-column.js';
 import { normaliseLimit, normaliseLoadRange, normaliseTypes } from './read-options.js';
 import { decodeLogPage } from './undecodable-event.js';
 
@@ -100,23 +101,27 @@ export class InMemoryEventStore implements IEventStore {
   // not a million more objects for the garbage collector to copy and mark.
   #length = 0;
   #capacity = 0;
-  readonly #eventIds: string[] = [];
-  readonly #streamOf: MemoryStream[] = [];
-  readonly #kinds: RowKind[] = [];
+  readonly #eventIds = new MemoryColumn<string>();
+  readonly #streamOf = new MemoryColumn<MemoryStream>();
+  readonly #kinds = new MemoryColumn<RowKind>();
   /** The store's own deep copies (what a round trip through JSON text gives): never handed out. */
-  readonly #payloads: unknown[] = [];
+  readonly #payloads = new MemoryColumn<unknown>();
   /** The same of the metadata; rows with equal flat metadata share one copy. */
-  readonly #metadata: EventMetadata[] = [];
+  readonly #metadata = new MemoryColumn<EventMetadata>();
   #versions = new Int32Array(0);
   /** Milliseconds since the epoch. */
   #timestamps = new Float64Array(0);
   #transactionIds = new Float64Array(0);
   /**
-   * The log indexes of the rows whose ids grow in log order (every id the registry makes, and
-   * any given id that sorts after the last one here): found by binary search, with no index
-   * entry per event beyond this number.
+   * The rows whose ids grow in log order (every id the registry makes, and any given id that
+   * sorts after the last one of them), as runs of consecutive log indexes: run `k` is
+   * `#runStarts[k]` up to `#runEnds[k]` (excluded). Found by binary search, with no index entry
+   * per event: most logs are one run, or a few.
    */
-  readonly #sorted: number[] = [];
+  readonly #runStarts: number[] = [];
+  readonly #runEnds: number[] = [];
+  /** The id of the last row of the last run. */
+  #lastSortedId: string | undefined;
   /** The log index of every other id, by id. */
   readonly #byEventId = new Map<string, number>();
   /** The kind of the last row, which the next row shares when it is the same. */
@@ -199,11 +204,11 @@ export class InMemoryEventStore implements IEventStore {
       if (row === this.#capacity) this.#grow();
       const version = current + index + 1;
       this.#length = row + 1;
-      this.#eventIds.push(event.eventId);
-      this.#streamOf.push(stream);
-      this.#kinds.push(kind);
-      this.#payloads.push(event.payloadCopy);
-      this.#metadata.push(metadata);
+      this.#eventIds.push(row, event.eventId);
+      this.#streamOf.push(row, stream);
+      this.#kinds.push(row, kind);
+      this.#payloads.push(row, event.payloadCopy);
+      this.#metadata.push(row, metadata);
       this.#versions[row] = version;
       this.#timestamps[row] = event.timestampMs;
       this.#transactionIds[row] = transactionId;
@@ -304,7 +309,7 @@ export class InMemoryEventStore implements IEventStore {
     let count = 0n;
     for (let row = this.#length - 1; row >= 0; row--) {
       if (this.#isAtOrBefore(row, position)) break;
-      if (!wanted || wanted.has(this.#kinds[row]!.type)) count++;
+      if (!wanted || wanted.has(this.#kinds.at(row).type)) count++;
     }
     return count;
   }
@@ -356,12 +361,18 @@ export class InMemoryEventStore implements IEventStore {
 
   /** Makes a new row findable by its id. */
   #index(eventId: string, row: number): void {
-    const sorted = this.#sorted;
-    // An id goes to the sorted list when it sorts after the last one there (ids the registry
-    // makes always do: they are made in increasing order and written at once); any other id to
-    // the map.
-    if (sorted.length === 0 || eventId > this.#eventIds[sorted[sorted.length - 1]!]!) {
-      sorted.push(row);
+    const last = this.#lastSortedId;
+    // An id goes to the runs when it sorts after the last one there (ids the registry makes
+    // always do: they are made in increasing order and written at once); any other id to the map.
+    if (last === undefined || eventId > last) {
+      const ends = this.#runEnds;
+      const runs = ends.length;
+      if (runs > 0 && ends[runs - 1] === row) ends[runs - 1] = row + 1;
+      else {
+        this.#runStarts.push(row);
+        ends.push(row + 1);
+      }
+      this.#lastSortedId = eventId;
     } else {
       this.#byEventId.set(eventId, row);
     }
@@ -373,18 +384,28 @@ export class InMemoryEventStore implements IEventStore {
       const row = this.#byEventId.get(eventId);
       if (row !== undefined) return row;
     }
-    const sorted = this.#sorted;
+    const last = this.#lastSortedId;
+    if (last === undefined || eventId > last) return -1;
+    const starts = this.#runStarts;
     const ids = this.#eventIds;
-    let high = sorted.length;
-    if (high === 0 || eventId > ids[sorted[high - 1]!]! || eventId < ids[sorted[0]!]!) return -1;
+    // The last run whose first id is not after `eventId`, then the row in it.
     let low = 0;
+    let high = starts.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (ids[sorted[middle]!]! < eventId) low = middle + 1;
+      if (ids.at(starts[middle]!) <= eventId) low = middle + 1;
       else high = middle;
     }
-    const row = sorted[low];
-    return row !== undefined && ids[row] === eventId ? row : -1;
+    if (low === 0) return -1;
+    const end = this.#runEnds[low - 1]!;
+    low = starts[low - 1]!;
+    high = end;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (ids.at(middle) < eventId) low = middle + 1;
+      else high = middle;
+    }
+    return low < end && ids.at(low) === eventId ? low : -1;
   }
 
   #findDuplicate(aggregateId: string, encoded: readonly CopiedEvent[]): AppendResult | undefined {
@@ -400,7 +421,7 @@ export class InMemoryEventStore implements IEventStore {
       if (found[index]! < 0) found[index] = this.#find(encoded[index]!.eventId);
     }
     const first = found[0]!;
-    const inStream = (row: number) => row >= 0 && this.#streamOf[row]!.id === aggregateId;
+    const inStream = (row: number) => row >= 0 && this.#streamOf.at(row).id === aggregateId;
     const sameAppend =
       inStream(first) &&
       found.every(
@@ -427,7 +448,7 @@ export class InMemoryEventStore implements IEventStore {
     const rows: number[] = [];
     const kinds = this.#kinds;
     for (let row = from; row < this.#length && rows.length < limit; row++) {
-      if (types.has(kinds[row]!.type)) rows.push(row);
+      if (types.has(kinds.at(row).type)) rows.push(row);
     }
     return rows;
   }
@@ -451,7 +472,7 @@ export class InMemoryEventStore implements IEventStore {
 
   /** A row as read: fresh copies of everything, for the registry to upcast and validate. */
   #raw(row: number): RawStoredEvent {
-    const kind = this.#kinds[row]!;
+    const kind = this.#kinds.at(row);
     const transactionId = this.#transactionIds[row]!;
     // Bigints are immutable: the rows of one append (read one after another) share one.
     if (transactionId !== this.#readTransactionId) {
@@ -459,15 +480,15 @@ export class InMemoryEventStore implements IEventStore {
       this.#readTransactionIdBig = BigInt(transactionId);
     }
     return {
-      eventId: this.#eventIds[row]!,
-      aggregateId: this.#streamOf[row]!.id,
+      eventId: this.#eventIds.at(row),
+      aggregateId: this.#streamOf.at(row).id,
       aggregateType: kind.aggregateType,
       type: kind.type,
       version: this.#versions[row]!,
       schemaVersion: kind.schemaVersion,
       timestamp: new Date(this.#timestamps[row]!),
-      payload: copyJson(this.#payloads[row]),
-      metadata: copyJson(this.#metadata[row]!),
+      payload: copyJson(this.#payloads.at(row)),
+      metadata: copyJson(this.#metadata.at(row)),
       globalPosition: BigInt(row + 1),
       transactionId: this.#readTransactionIdBig,
     };

@@ -188,6 +188,36 @@ describe('InMemoryEventStore: ids the registry made', () => {
     );
   });
 
+  it('finds every id, given in any order, among many runs of growing ids', async () => {
+    const store = new InMemoryEventStore({ registry: registry() });
+    // Ids that mostly grow, with some going back: stored in runs of growing ids and a map.
+    let seed = 7;
+    const next = () => {
+      seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31;
+      return seed;
+    };
+    const ids: string[] = [];
+    for (let index = 0; index < 600; index++) {
+      const id =
+        next() % 4 === 0
+          ? `id-${String(next() % 1000).padStart(4, '0')}-${index}`
+          : `id-${String(index * 2).padStart(4, '0')}`;
+      if (ids.includes(id)) continue;
+      ids.push(id);
+      await store.append(`cart-${index % 13}`, ANY, [line('LineAdded', id)]);
+    }
+    for (const id of ids) {
+      await expect(store.append('elsewhere', ANY, [line('LineAdded', id)])).rejects.toBeInstanceOf(
+        DuplicateEventError,
+      );
+    }
+    for (const absent of ['id-0001', 'id-0003', 'id-9999', 'a', 'zzz']) {
+      const appended = await store.append('new', ANY, [line('LineAdded', absent)]);
+      expect(appended.duplicate).toBe(false);
+    }
+    expect(await store.streamVersion('elsewhere')).toBe(0);
+  });
+
   it('works with a registry that is not this EventRegistry class (another copy of annals)', async () => {
     const inner = registry();
     const foreign = {
