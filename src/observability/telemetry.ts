@@ -101,6 +101,8 @@ export interface TelemetryInstruments {
   readonly eventsAppended: Otel.Counter;
   readonly conflicts: Otel.Counter;
   readonly appendDuration: Otel.Histogram;
+  /** Appends per coalesced statement (PostgreSQL write coalescing). */
+  readonly appendGroupSize: Otel.Histogram;
   readonly loadDuration: Otel.Histogram;
   readonly batchDuration: Otel.Histogram;
   readonly eventsProcessed: Otel.Counter;
@@ -116,6 +118,9 @@ export interface TelemetryInstruments {
 const DURATION_BUCKETS_S = [
   0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
+
+/** Group size buckets, in appends: powers of two up to 1,024 (the default group is at most 64). */
+const GROUP_SIZE_BUCKETS = [1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024];
 
 function createInstruments(meter: Otel.Meter): TelemetryInstruments {
   const seconds = (description: string): Otel.MetricOptions => ({
@@ -138,6 +143,11 @@ function createInstruments(meter: Otel.Meter): TelemetryInstruments {
       unit: '{conflict}',
     }),
     appendDuration: meter.createHistogram('annals.append.duration', seconds('Duration of an append')),
+    appendGroupSize: meter.createHistogram('annals.append.group.size', {
+      description: 'Appends written by one coalesced statement (write coalescing)',
+      unit: '{append}',
+      advice: { explicitBucketBoundaries: GROUP_SIZE_BUCKETS },
+    }),
     loadDuration: meter.createHistogram(
       'annals.load.duration',
       seconds("Duration of loading a stream's events"),

@@ -12,6 +12,7 @@ import {
   counterSum,
   histogramCount,
   parentSpanId,
+  pointsOf,
   traceparentOf,
   useTelemetry,
 } from '../support/telemetry.js';
@@ -112,5 +113,27 @@ describe('telemetry (PostgreSQL)', () => {
       histogramCount(after, 'annals.append.duration', where) -
         histogramCount(before, 'annals.append.duration', where),
     ).toBe(2);
+  });
+
+  it('records the size of each coalesced group (annals.append.group.size)', async () => {
+    const coalescing = new PostgresEventStore({
+      pool: db.pool,
+      registry: accountRegistry(),
+      schema: db.schema,
+      maxConcurrentAppends: 1,
+    });
+    const where = { 'db.namespace': db.schema, 'db.system.name': 'postgresql' };
+    const before = pointsOf(await otel.collect(), 'annals.append.group.size');
+    const opened = (n: number) => [{ type: 'Opened', aggregateType: 'Account', payload: { owner: `o${n}` } }];
+    // The first runs alone (nothing was running); the 12 queued behind it go as one group.
+    await Promise.all(
+      Array.from({ length: 13 }, (_, n) => coalescing.append(`pg-group-${n}`, 'no_stream', opened(n))),
+    );
+    await coalescing.close();
+    const after = await otel.collect();
+    expect(before).toEqual([]);
+    expect(histogramCount(after, 'annals.append.group.size', where)).toBe(1);
+    const [point] = pointsOf(after, 'annals.append.group.size');
+    expect((point!.value as { sum: number }).sum).toBe(12);
   });
 });

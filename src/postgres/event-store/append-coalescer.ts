@@ -1,4 +1,4 @@
-import type { AppendResult } from '../../core.js';
+import { type AppendResult, type StoreTelemetryTarget, telemetry } from '../../core.js';
 import { isConnectionError, sqlStateOf } from '../driver/errors.js';
 import type { PgPool, PgRow } from '../driver/pg-client.js';
 import { isUniqueViolation, toAppendError } from './append-errors.js';
@@ -42,6 +42,8 @@ export interface AppendCoalescerSettings {
   readonly maxGroupSize: number;
   /** The LISTEN/NOTIFY channel of the store's announcements (see {@link AppendCoalescer.carryNotifications}). */
   readonly channel: string;
+  /** The attributes of the group size metric (the store's `db.*` attributes). */
+  readonly metricAttributes: StoreTelemetryTarget['append'];
 }
 
 /** Where a group takes a due NOTIFY from (the store's `AppendAnnouncer`). */
@@ -214,6 +216,7 @@ export class AppendCoalescer {
 
   async #group(group: Group, notify: ((committed: boolean) => void) | undefined): Promise<void> {
     this.#running += 1;
+    telemetry()?.instruments?.appendGroupSize.record(group.size, this.#settings.metricAttributes);
     try {
       let row: GroupRow | undefined;
       try {

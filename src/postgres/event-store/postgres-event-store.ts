@@ -246,7 +246,7 @@ export class PostgresEventStore implements IEventStore {
     this.#logSqlByScope = { cluster: this.#sql, database: eventStoreSql(quotedSchema, 'database') };
     this.#horizon = new HorizonReader(this.#pool, `${quotedSchema}.events`, options.horizon ?? 'auto');
     this.#listeners = new AppendListeners(this.#pool, this.channel, { reconnectDelayMs, ...onError });
-    this.#coalescer = coalescerFor(options, quotedSchema, this.channel, (prepared) =>
+    this.#coalescer = coalescerFor(options, quotedSchema, this.channel, this.#telemetry.append, (prepared) =>
       this.#append(this.#pool, prepared, true),
     );
     this.#announcer = new AppendAnnouncer(this.#pool, this.channel, {
@@ -608,6 +608,7 @@ function coalescerFor(
   options: PostgresEventStoreOptions,
   quotedSchema: string,
   channel: string,
+  metricAttributes: StoreTelemetryTarget['append'],
   runAlone: ConstructorParameters<typeof AppendCoalescer>[3],
 ): AppendCoalescer | undefined {
   const { coalesceAppends = true, maxAppendGroupSize = 64 } = options;
@@ -626,7 +627,7 @@ function coalescerFor(
   return new AppendCoalescer(
     options.pool,
     quotedSchema,
-    { maxConcurrent: maxConcurrentAppends, maxGroupSize: maxAppendGroupSize, channel },
+    { maxConcurrent: maxConcurrentAppends, maxGroupSize: maxAppendGroupSize, channel, metricAttributes },
     runAlone,
   );
 }
