@@ -56,11 +56,24 @@ interface RowKind {
   readonly schemaVersion: number;
 }
 
-/** The first capacity of the number columns; they double when full. */
+/** The references of a row in `#cells`, at `row * CELLS` and after: side by side, read together. */
+const ID = 0;
+const STREAM = 1;
+const KIND = 2;
+const PAYLOAD = 3;
+const METADATA = 4;
+const CELLS = 5;
+/** The numbers of a row in `#numbers`, at `row * NUMBERS` and after. */
+const VERSION = 0;
+const TIMESTAMP = 1;
+const TRANSACTION = 2;
+const NUMBERS = 3;
+
+/** The first capacity (in rows) of the numbers; it doubles when full. */
 const FIRST_CAPACITY = 64;
 
-function grown<T extends Float64Array | Int32Array>(column: T, capacity: number): T {
-  const next = new (column.constructor as new (length: number) => T)(capacity);
+function grown(column: Float64Array<ArrayBuffer>, length: number): Float64Array<ArrayBuffer> {
+  const next = new Float64Array(length);
   next.set(column);
   return next;
 }
@@ -101,17 +114,14 @@ export class InMemoryEventStore implements IEventStore {
   // not a million more objects for the garbage collector to copy and mark.
   #length = 0;
   #capacity = 0;
-  readonly #eventIds = new MemoryColumn<string>();
-  readonly #streamOf = new MemoryColumn<MemoryStream>();
-  readonly #kinds = new MemoryColumn<RowKind>();
-  /** The store's own deep copies (what a round trip through JSON text gives): never handed out. */
-  readonly #payloads = new MemoryColumn<unknown>();
-  /** The same of the metadata; rows with equal flat metadata share one copy. */
-  readonly #metadata = new MemoryColumn<EventMetadata>();
-  #versions = new Int32Array(0);
-  /** Milliseconds since the epoch. */
-  #timestamps = new Float64Array(0);
-  #transactionIds = new Float64Array(0);
+  /**
+   * The references of each row, side by side (see {@link CELLS}): the event id, the stream, the
+   * kind, and the store's own deep copies of payload and metadata (what a round trip through
+   * JSON text gives; never handed out; rows with equal flat metadata share one copy).
+   */
+  readonly #cells = new MemoryColumn<unknown>();
+  /** The numbers of each row, side by side (see {@link NUMBERS}); timestamps in milliseconds. */
+  #numbers = new Float64Array(0);
   /**
    * The rows whose ids grow in log order (every id the registry makes, and any given id that
    * sorts after the last one of them), as runs of consecutive log indexes: run `k` is
@@ -204,14 +214,18 @@ export class InMemoryEventStore implements IEventStore {
       if (row === this.#capacity) this.#grow();
       const version = current + index + 1;
       this.#length = row + 1;
-      this.#eventIds.push(row, event.eventId);
-      this.#streamOf.push(row, stream);
-      this.#kinds.push(row, kind);
-      this.#payloads.push(row, event.payloadCopy);
-      this.#metadata.push(row, metadata);
-      this.#versions[row] = version;
-      this.#timestamps[row] = event.timestampMs;
-      this.#transactionIds[row] = transactionId;
+      const cell = row * CELLS;
+      const cells = this.#cells;
+      cells.push(cell + ID, event.eventId);
+      cells.push(cell + STREAM, stream);
+      cells.push(cell + KIND, kind);
+      cells.push(cell + PAYLOAD, event.payloadCopy);
+      cells.push(cell + METADATA, metadata);
+      const numbers = this.#numbers;
+      const number = row * NUMBERS;
+      numbers[number + VERSION] = version;
+      numbers[number + TIMESTAMP] = event.timestampMs;
+      numbers[number + TRANSACTION] = transactionId;
       stream.rows.push(row);
       this.#index(event.eventId, row);
       // The append's result, as the PostgreSQL store's: the payload as validated on the way in
@@ -298,7 +312,7 @@ export class InMemoryEventStore implements IEventStore {
   async head(): Promise<LogHead> {
     const last = this.#length - 1;
     return last >= 0
-      ? { position: this.#positionOf(last), timestamp: new Date(this.#timestamps[last]!) }
+      ? { position: this.#positionOf(last), timestamp: new Date(this.#numbers[last * NUMBERS + TIMESTAMP]!) }
       : { position: LOG_START, timestamp: undefined };
   }
 
@@ -309,7 +323,7 @@ export class InMemoryEventStore implements IEventStore {
     let count = 0n;
     for (let row = this.#length - 1; row >= 0; row--) {
       if (this.#isAtOrBefore(row, position)) break;
-      if (!wanted || wanted.has(this.#kinds.at(row).type)) count++;
+      if (!wanted || wanted.has(this.#kindOfRow(row).type)) count++;
     }
     return count;
   }
@@ -326,9 +340,7 @@ export class InMemoryEventStore implements IEventStore {
   /** Makes room in the number columns. */
   #grow(): void {
     const capacity = Math.max(FIRST_CAPACITY, this.#capacity * 2);
-    this.#versions = grown(this.#versions, capacity);
-    this.#timestamps = grown(this.#timestamps, capacity);
-    this.#transactionIds = grown(this.#transactionIds, capacity);
+    this.#numbers = grown(this.#numbers, capacity * NUMBERS);
     this.#capacity = capacity;
   }
 
@@ -387,13 +399,12 @@ export class InMemoryEventStore implements IEventStore {
     const last = this.#lastSortedId;
     if (last === undefined || eventId > last) return -1;
     const starts = this.#runStarts;
-    const ids = this.#eventIds;
     // The last run whose first id is not after `eventId`, then the row in it.
     let low = 0;
     let high = starts.length;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (ids.at(starts[middle]!) <= eventId) low = middle + 1;
+      if (this.#idOf(starts[middle]!) <= eventId) low = middle + 1;
       else high = middle;
     }
     if (low === 0) return -1;
@@ -402,10 +413,10 @@ export class InMemoryEventStore implements IEventStore {
     high = end;
     while (low < high) {
       const middle = (low + high) >>> 1;
-      if (ids.at(middle) < eventId) low = middle + 1;
+      if (this.#idOf(middle) < eventId) low = middle + 1;
       else high = middle;
     }
-    return low < end && ids.at(low) === eventId ? low : -1;
+    return low < end && this.#idOf(low) === eventId ? low : -1;
   }
 
   #findDuplicate(aggregateId: string, encoded: readonly CopiedEvent[]): AppendResult | undefined {
@@ -421,14 +432,14 @@ export class InMemoryEventStore implements IEventStore {
       if (found[index]! < 0) found[index] = this.#find(encoded[index]!.eventId);
     }
     const first = found[0]!;
-    const inStream = (row: number) => row >= 0 && this.#streamOf.at(row).id === aggregateId;
+    const inStream = (row: number) => row >= 0 && this.#streamOfRow(row).id === aggregateId;
     const sameAppend =
       inStream(first) &&
       found.every(
         (row, index) =>
           inStream(row) &&
-          this.#transactionIds[row] === this.#transactionIds[first] &&
-          this.#versions[row] === this.#versions[first]! + index,
+          this.#transactionIdOf(row) === this.#transactionIdOf(first) &&
+          this.#versionOf(row) === this.#versionOf(first) + index,
       );
     if (!sameAppend) {
       const id = encoded[found.findIndex((row) => row >= 0)]!.eventId;
@@ -437,7 +448,7 @@ export class InMemoryEventStore implements IEventStore {
     // The original append's result: its version is that of its last event, as when it first ran.
     return {
       aggregateId,
-      nextExpectedVersion: this.#versions[found.at(-1)!]!,
+      nextExpectedVersion: this.#versionOf(found.at(-1)!),
       events: found.map((row) => this.#decode(row)),
       duplicate: true,
     };
@@ -446,9 +457,8 @@ export class InMemoryEventStore implements IEventStore {
   /** The first `limit` rows from index `from` on whose type is in `types`. */
   #rowsOfTypes(from: number, limit: number, types: ReadonlySet<string>): number[] {
     const rows: number[] = [];
-    const kinds = this.#kinds;
     for (let row = from; row < this.#length && rows.length < limit; row++) {
-      if (types.has(kinds.at(row).type)) rows.push(row);
+      if (types.has(this.#kindOfRow(row).type)) rows.push(row);
     }
     return rows;
   }
@@ -456,14 +466,34 @@ export class InMemoryEventStore implements IEventStore {
   /** True when the row at log index `row` is at `position` or before it in the log. */
   #isAtOrBefore(row: number, position: LogPosition): boolean {
     // Numbers and bigints compare exactly.
-    const transactionId = this.#transactionIds[row]!;
+    const transactionId = this.#transactionIdOf(row);
     if (transactionId !== Number(position.transactionId)) return transactionId < position.transactionId;
     return row + 1 <= position.globalPosition;
   }
 
+  #idOf(row: number): string {
+    return this.#cells.at(row * CELLS + ID) as string;
+  }
+
+  #streamOfRow(row: number): MemoryStream {
+    return this.#cells.at(row * CELLS + STREAM) as MemoryStream;
+  }
+
+  #kindOfRow(row: number): RowKind {
+    return this.#cells.at(row * CELLS + KIND) as RowKind;
+  }
+
+  #versionOf(row: number): number {
+    return this.#numbers[row * NUMBERS + VERSION]!;
+  }
+
+  #transactionIdOf(row: number): number {
+    return this.#numbers[row * NUMBERS + TRANSACTION]!;
+  }
+
   /** The log position of the row at log index `row`. */
   #positionOf(row: number): LogPosition {
-    return { transactionId: BigInt(this.#transactionIds[row]!), globalPosition: BigInt(row + 1) };
+    return { transactionId: BigInt(this.#transactionIdOf(row)), globalPosition: BigInt(row + 1) };
   }
 
   #decode(row: number): StoredEvent {
@@ -472,23 +502,27 @@ export class InMemoryEventStore implements IEventStore {
 
   /** A row as read: fresh copies of everything, for the registry to upcast and validate. */
   #raw(row: number): RawStoredEvent {
-    const kind = this.#kinds.at(row);
-    const transactionId = this.#transactionIds[row]!;
+    const cells = this.#cells;
+    const cell = row * CELLS;
+    const numbers = this.#numbers;
+    const number = row * NUMBERS;
+    const kind = cells.at(cell + KIND) as RowKind;
+    const transactionId = numbers[number + TRANSACTION]!;
     // Bigints are immutable: the rows of one append (read one after another) share one.
     if (transactionId !== this.#readTransactionId) {
       this.#readTransactionId = transactionId;
       this.#readTransactionIdBig = BigInt(transactionId);
     }
     return {
-      eventId: this.#eventIds.at(row),
-      aggregateId: this.#streamOf.at(row).id,
+      eventId: cells.at(cell + ID) as string,
+      aggregateId: (cells.at(cell + STREAM) as MemoryStream).id,
       aggregateType: kind.aggregateType,
       type: kind.type,
-      version: this.#versions[row]!,
+      version: numbers[number + VERSION]!,
       schemaVersion: kind.schemaVersion,
-      timestamp: new Date(this.#timestamps[row]!),
-      payload: copyJson(this.#payloads.at(row)),
-      metadata: copyJson(this.#metadata.at(row)),
+      timestamp: new Date(numbers[number + TIMESTAMP]!),
+      payload: copyJson(cells.at(cell + PAYLOAD)),
+      metadata: copyJson(cells.at(cell + METADATA) as EventMetadata),
       globalPosition: BigInt(row + 1),
       transactionId: this.#readTransactionIdBig,
     };
