@@ -73,6 +73,23 @@ export function toRawEvents(rows: RawEventRow[]): RawStoredEvent[] {
   return rows as unknown as RawStoredEvent[];
 }
 
+/** The fields of a raw event only (a row may hold other columns beside them). */
+export function rawEventOf(raw: RawStoredEvent): RawStoredEvent {
+  return {
+    eventId: raw.eventId,
+    aggregateId: raw.aggregateId,
+    aggregateType: raw.aggregateType,
+    type: raw.type,
+    version: raw.version,
+    schemaVersion: raw.schemaVersion,
+    timestamp: raw.timestamp,
+    payload: raw.payload,
+    metadata: raw.metadata,
+    globalPosition: raw.globalPosition,
+    transactionId: raw.transactionId,
+  };
+}
+
 /** A timestamp as text: milliseconds since the epoch, or a date PostgreSQL wrote. */
 function dateOf(text: string): Date {
   const ms = Number(text);

@@ -123,12 +123,13 @@ export interface EventStoreSql {
   /** `readAll` (`$1`, `$2` after, `$3` limit) as a named statement selecting {@link RAW_EVENT_COLUMNS}. */
   readonly readAllRaw: NamedSql;
   /**
-   * `readAll` of the event types `$4` (`$1`, `$2` after, `$3` limit): the page's events, each
-   * with the frontier (`frontier_transaction_id`, `frontier_global_position`: the last readable
-   * event after `$1`/`$2` of any type, seen in the same snapshot). An empty page is one row of
-   * nulls with the frontier (null too when nothing is readable after the position).
+   * `readAll` of the event types `$4` (`$1`, `$2` after, `$3` limit), a named statement selecting
+   * {@link RAW_EVENT_COLUMNS}: the page's events, each with the frontier
+   * (`frontierTransactionId`, `frontierGlobalPosition`: the last readable event after `$1`/`$2`
+   * of any type, seen in the same snapshot). An empty page is one row of nulls with the frontier
+   * (null too when nothing is readable after the position).
    */
-  readonly readAllOfTypes: string;
+  readonly readAllOfTypes: NamedSql;
   readonly head: string;
   readonly countAfter: string;
   /** `countAfter` of the types `$3` only. */
@@ -179,16 +180,25 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
     streamVersion: `SELECT coalesce(max(x.version), 0) AS version FROM ${events} x WHERE x.aggregate_id = $1`,
     readAll: `SELECT ${EVENT_COLUMNS} ${readAllWhere}`,
     readAllRaw: named('read_all', `SELECT ${RAW_EVENT_COLUMNS} ${readAllWhere}`),
-    readAllOfTypes:
-      'SELECT p.*, f.transaction_id AS frontier_transaction_id, f.global_position AS frontier_global_position ' +
-      'FROM (SELECT 1) AS one ' +
-      'LEFT JOIN (SELECT e.transaction_id::text AS transaction_id, e.global_position::text AS global_position ' +
-      `FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} ` +
-      'ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1) AS f ON true ' +
-      `LEFT JOIN (SELECT ${EVENT_COLUMNS}, e.transaction_id AS log_transaction_id, e.global_position AS log_global_position ` +
-      `FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} AND e.type = ANY($4::text[]) ` +
-      `ORDER BY ${LOG_ORDER} LIMIT $3) AS p ON true ` +
-      'ORDER BY p.log_transaction_id, p.log_global_position',
+    readAllOfTypes: named(
+      'read_all_of_types',
+      // RAW_EVENT_COLUMNS of the page's rows, whose log order columns stay as they are (p.tx,
+      // p.gp) for the ORDER BY.
+      'SELECT p.event_id AS "eventId", p.aggregate_id AS "aggregateId", p.aggregate_type AS "aggregateType", ' +
+        'p.type, p.version, p.schema_version AS "schemaVersion", p."timestamp", p.payload, p.metadata, ' +
+        'p.gp::text AS "globalPosition", p.tx::text AS "transactionId", ' +
+        'f.transaction_id AS "frontierTransactionId", f.global_position AS "frontierGlobalPosition" ' +
+        'FROM (SELECT 1) AS one ' +
+        'LEFT JOIN (SELECT e.transaction_id::text AS transaction_id, e.global_position::text AS global_position ' +
+        `FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} ` +
+        'ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1) AS f ON true ' +
+        'LEFT JOIN (SELECT e.event_id, e.aggregate_id, e.aggregate_type, e.type, e.version, e.schema_version, ' +
+        'floor(extract(epoch FROM e."timestamp") * 1000)::int8 AS "timestamp", e.payload, e.metadata, ' +
+        'e.transaction_id AS tx, e.global_position AS gp ' +
+        `FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} AND e.type = ANY($4::text[]) ` +
+        `ORDER BY ${LOG_ORDER} LIMIT $3) AS p ON true ` +
+        'ORDER BY p.tx, p.gp',
+    ),
     head:
       `SELECT e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, e."timestamp" ` +
       `FROM ${events} e WHERE ${VISIBLE} ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1`,

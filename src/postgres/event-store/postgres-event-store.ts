@@ -46,7 +46,7 @@ import {
   prepareAppend,
 } from './append-input.js';
 import { AppendListeners } from './append-listeners.js';
-import { decodeEventRows, queryEventRows, toRawEvents } from './event-rows.js';
+import { decodeEventRows, queryEventRows, type RawEventRow, rawEventOf, toRawEvents } from './event-rows.js';
 import {
   type AppendRow,
   type EventRow,
@@ -168,8 +168,8 @@ const MAX_INT4 = 2_147_483_647;
 
 /** The frontier columns of a filtered log read (see `EventStoreSql.readAllOfTypes`). */
 interface FrontierColumns {
-  frontier_transaction_id: string | null;
-  frontier_global_position: string | null;
+  frontierTransactionId: string | null;
+  frontierGlobalPosition: string | null;
 }
 
 /**
@@ -385,23 +385,34 @@ export class PostgresEventStore implements IEventStore {
     types: readonly string[],
     options: ReadAllOptions,
   ): Promise<ReadAllResult> {
-    const rows = await this.#query<EventRow & FrontierColumns>(
-      this.#queryable(),
-      (await this.#logSql()).readAllOfTypes,
+    const rows = (await queryEventRows(
+      { pool: this.#openPool() },
+      (
+        await this.#logSql()
+      ).readAllOfTypes,
       [after.transactionId.toString(), after.globalPosition.toString(), limit, types],
       'readAll',
-    );
-    const raws = rows.filter((row) => row.event_id !== null).map(toRawEvent);
-    const { events, undecodable } = decodeLogPage(this.#registry, raws, options.onUndecodable ?? 'throw');
+    )) as Array<RawEventRow & FrontierColumns>;
+    // An empty page is one row of nulls, with the frontier.
+    const first = rows[0];
+    const frontierTransactionId = first?.frontierTransactionId;
+    const frontierGlobalPosition = first?.frontierGlobalPosition;
+    const raws = toRawEvents(first?.eventId == null ? [] : rows);
+    const decoded = decodeLogPage(this.#registry, raws, options.onUndecodable ?? 'throw');
     const last = raws.at(-1);
-    const frontier = rows[0]?.frontier_transaction_id;
     const next =
-      raws.length < limit && frontier != null
-        ? { transactionId: BigInt(frontier), globalPosition: BigInt(rows[0]!.frontier_global_position!) }
+      raws.length < limit && frontierTransactionId != null
+        ? { transactionId: BigInt(frontierTransactionId), globalPosition: BigInt(frontierGlobalPosition!) }
         : last
           ? { transactionId: last.transactionId, globalPosition: last.globalPosition }
           : after;
-    return { events, undecodable, next, caughtUp: raws.length < limit };
+    return {
+      events: decoded.events,
+      // The rows' frontier columns are no part of the raw events reported.
+      undecodable: decoded.undecodable.map((entry) => ({ ...entry, raw: rawEventOf(entry.raw) })),
+      next,
+      caughtUp: raws.length < limit,
+    };
   }
 
   /** The last readable position of the global log. */
