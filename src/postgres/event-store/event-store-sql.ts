@@ -130,7 +130,8 @@ export interface EventStoreSql {
    * (null too when nothing is readable after the position).
    */
   readonly readAllOfTypes: NamedSql;
-  readonly head: string;
+  /** The last readable event's position (text) and timestamp (epoch milliseconds, int8), as a named statement. */
+  readonly head: NamedSql;
   readonly countAfter: string;
   /** `countAfter` of the types `$3` only. */
   readonly countAfterOfTypes: string;
@@ -199,9 +200,12 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
         `ORDER BY ${LOG_ORDER} LIMIT $3) AS p ON true ` +
         'ORDER BY p.tx, p.gp',
     ),
-    head:
-      `SELECT e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, e."timestamp" ` +
-      `FROM ${events} e WHERE ${VISIBLE} ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1`,
+    head: named(
+      'head',
+      'SELECT e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, ' +
+        'floor(extract(epoch FROM e."timestamp") * 1000)::int8 AS "timestamp" ' +
+        `FROM ${events} e WHERE ${VISIBLE} ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1`,
+    ),
     countAfter: `SELECT count(*)::text AS count FROM ${events} e WHERE ${AFTER} AND ${VISIBLE}`,
     countAfterOfTypes: `SELECT count(*)::text AS count FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} AND e.type = ANY($3::text[])`,
   };

@@ -29,6 +29,7 @@ import {
   storeTelemetryTarget,
   type Unsubscribe,
 } from '../../core.js';
+import { toStoreError } from '../driver/errors.js';
 import { appendedChannel, quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
 import { assertLogPosition } from '../driver/log-position-param.js';
 import type { PgPool, PgQueryable, PgRow } from '../driver/pg-client.js';
@@ -417,16 +418,19 @@ export class PostgresEventStore implements IEventStore {
 
   /** The last readable position of the global log. */
   async head(): Promise<LogHead> {
-    const rows = await this.#query<{
-      global_position: string;
-      transaction_id: string;
-      timestamp: Date | string;
-    }>(this.#queryable(), (await this.#logSql()).head, [], 'head');
-    const row = rows[0];
+    const statement = (await this.#logSql()).head;
+    let row:
+      | { global_position: string; transaction_id: string; timestamp: string | number | bigint }
+      | undefined;
+    try {
+      [row] = (await this.#openPool().query<NonNullable<typeof row>>({ ...statement, values: [] })).rows;
+    } catch (error) {
+      throw toStoreError(error, 'head');
+    }
     if (!row) return { position: LOG_START, timestamp: undefined };
     return {
       position: { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) },
-      timestamp: row.timestamp instanceof Date ? row.timestamp : new Date(row.timestamp),
+      timestamp: new Date(Number(row.timestamp)),
     };
   }
 
