@@ -109,9 +109,9 @@ export interface InMemoryEventStoreOptions {
 export class InMemoryEventStore implements IEventStore {
   readonly #registry: EventRegistry;
   readonly #streams = new Map<string, MemoryStream>();
-  // The global log, one column per field: the event at log index `i` has global position
-  // `i + 1`. A row is a slot in each column, not an object of its own: a million events are
-  // not a million more objects for the garbage collector to copy and mark.
+  // The global log as two columns: the event at log index `i` has global position `i + 1`. A
+  // row is a few slots in each, not an object of its own: a million events are not a million
+  // more objects for the garbage collector to copy and mark.
   #length = 0;
   #capacity = 0;
   /**
