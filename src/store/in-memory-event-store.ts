@@ -33,7 +33,7 @@ import type {
   Unsubscribe,
 } from './event-store.js';
 import { assertExpectedVersion, checkExpectedVersion, type ExpectedVersionMode } from './expected-version.js';
-import { MemoryColumn } from './memory-column.js';
+import { MemoryRows } from './memory-rows.js';
 import { normaliseLimit, normaliseLoadRange, normaliseTypes } from './read-options.js';
 import { decodeLogPage } from './undecodable-event.js';
 
@@ -56,13 +56,12 @@ interface RowKind {
   readonly schemaVersion: number;
 }
 
-/** The references of a row in `#cells`, at `row * CELLS` and after: side by side, read together. */
+/** The five references of a row in `#cells` (a {@link MemoryRows}), side by side, read together. */
 const ID = 0;
 const STREAM = 1;
 const KIND = 2;
 const PAYLOAD = 3;
 const METADATA = 4;
-const CELLS = 5;
 /** The numbers of a row in `#numbers`, at `row * NUMBERS` and after. */
 const VERSION = 0;
 const TIMESTAMP = 1;
@@ -115,11 +114,11 @@ export class InMemoryEventStore implements IEventStore {
   #length = 0;
   #capacity = 0;
   /**
-   * The references of each row, side by side (see {@link CELLS}): the event id, the stream, the
+   * The references of each row, side by side (see {@link ID} and after): the event id, the stream, the
    * kind, and the store's own deep copies of payload and metadata (what a round trip through
    * JSON text gives; never handed out; rows with equal flat metadata share one copy).
    */
-  readonly #cells = new MemoryColumn<unknown>();
+  readonly #cells = new MemoryRows();
   /** The numbers of each row, side by side (see {@link NUMBERS}); timestamps in milliseconds. */
   #numbers = new Float64Array(0);
   /**
@@ -214,13 +213,8 @@ export class InMemoryEventStore implements IEventStore {
       if (row === this.#capacity) this.#grow();
       const version = current + index + 1;
       this.#length = row + 1;
-      const cell = row * CELLS;
-      const cells = this.#cells;
-      cells.push(cell + ID, event.eventId);
-      cells.push(cell + STREAM, stream);
-      cells.push(cell + KIND, kind);
-      cells.push(cell + PAYLOAD, event.payloadCopy);
-      cells.push(cell + METADATA, metadata);
+      // In the order of ID, STREAM, KIND, PAYLOAD, METADATA.
+      this.#cells.push(row, event.eventId, stream, kind, event.payloadCopy, metadata);
       const numbers = this.#numbers;
       const number = row * NUMBERS;
       numbers[number + VERSION] = version;
@@ -472,15 +466,15 @@ export class InMemoryEventStore implements IEventStore {
   }
 
   #idOf(row: number): string {
-    return this.#cells.at(row * CELLS + ID) as string;
+    return this.#cells.at(row, ID) as string;
   }
 
   #streamOfRow(row: number): MemoryStream {
-    return this.#cells.at(row * CELLS + STREAM) as MemoryStream;
+    return this.#cells.at(row, STREAM) as MemoryStream;
   }
 
   #kindOfRow(row: number): RowKind {
-    return this.#cells.at(row * CELLS + KIND) as RowKind;
+    return this.#cells.at(row, KIND) as RowKind;
   }
 
   #versionOf(row: number): number {
@@ -502,11 +496,11 @@ export class InMemoryEventStore implements IEventStore {
 
   /** A row as read: fresh copies of everything, for the registry to upcast and validate. */
   #raw(row: number): RawStoredEvent {
-    const cells = this.#cells;
-    const cell = row * CELLS;
+    const cells = this.#cells.chunk(row);
+    const cell = this.#cells.offset(row);
     const numbers = this.#numbers;
     const number = row * NUMBERS;
-    const kind = cells.at(cell + KIND) as RowKind;
+    const kind = cells[cell + KIND] as RowKind;
     const transactionId = numbers[number + TRANSACTION]!;
     // Bigints are immutable: the rows of one append (read one after another) share one.
     if (transactionId !== this.#readTransactionId) {
@@ -514,15 +508,15 @@ export class InMemoryEventStore implements IEventStore {
       this.#readTransactionIdBig = BigInt(transactionId);
     }
     return {
-      eventId: cells.at(cell + ID) as string,
-      aggregateId: (cells.at(cell + STREAM) as MemoryStream).id,
+      eventId: cells[cell + ID] as string,
+      aggregateId: (cells[cell + STREAM] as MemoryStream).id,
       aggregateType: kind.aggregateType,
       type: kind.type,
       version: numbers[number + VERSION]!,
       schemaVersion: kind.schemaVersion,
       timestamp: new Date(numbers[number + TIMESTAMP]!),
-      payload: copyJson(cells.at(cell + PAYLOAD)),
-      metadata: copyJson(cells.at(cell + METADATA) as EventMetadata),
+      payload: copyJson(cells[cell + PAYLOAD]),
+      metadata: copyJson(cells[cell + METADATA] as EventMetadata),
       globalPosition: BigInt(row + 1),
       transactionId: this.#readTransactionIdBig,
     };

@@ -4,6 +4,7 @@ import {
   defineEvent,
   EventRegistry,
   InMemoryEventStore,
+  LOG_START,
   type NewEvent,
   NO_STREAM,
   SerializationError,
@@ -272,5 +273,62 @@ describe('InMemoryEventStore: timestamps and metadata as given', () => {
     );
     (loaded[0]!.metadata as { a: number }).a = 2;
     expect((await store.load('cart-1'))[1]!.metadata).toStrictEqual({ a: 1, b: 'x' });
+  });
+});
+
+describe('InMemoryEventStore: a log longer than one chunk of rows', () => {
+  it('loads, reads, counts and finds ids across chunks as within one', async () => {
+    const store = new InMemoryEventStore({ registry: registry() });
+    const total = 10_000;
+    const ids: string[] = [];
+    for (let index = 0; index < total; index += 50) {
+      const events = Array.from({ length: 50 }, (_, offset) => ({
+        ...line('LineAdded', (index + offset) % 7 === 0 ? `given-${index + offset}` : undefined),
+        payload: { sku: `sku-${index + offset}`, tags: [], details: { n: index + offset } },
+      }));
+      const appended = await store.append(`cart-${(index / 50) % 3}`, ANY, events);
+      ids.push(...appended.events.map((event) => event.eventId));
+    }
+    const streams = await Promise.all([0, 1, 2].map((n) => store.load(`cart-${n}`)));
+    expect(streams.map((events) => events.length).reduce((a, b) => a + b)).toBe(total);
+    for (const events of streams) {
+      expect(events.map((event) => event.version)).toEqual(events.map((_, index) => index + 1));
+    }
+    const range = await store.load('cart-1', { fromVersion: 1_500, toVersion: 1_700 });
+    expect(range.map((event) => event.version)).toEqual(Array.from({ length: 201 }, (_, i) => 1_500 + i));
+
+    const read: string[] = [];
+    let after = LOG_START;
+    for (;;) {
+      const page = await store.readAll({ after, limit: 999 });
+      for (const event of page.events) {
+        expect(event.globalPosition).toBe(BigInt(read.length + 1));
+        expect((event.payload as { sku: string }).sku).toBe(`sku-${read.length}`);
+        read.push(event.eventId);
+      }
+      after = page.next;
+      if (page.caughtUp) break;
+    }
+    expect(read).toEqual(ids);
+    expect((await store.head()).position.globalPosition).toBe(BigInt(total));
+    expect(await store.countAfter({ transactionId: 100n, globalPosition: 5_000n })).toBe(
+      BigInt(total - 5_000),
+    );
+
+    for (const index of [0, 4_095, 4_096, 8_191, 8_192, 9_999]) {
+      await expect(store.append('elsewhere', ANY, [line('LineAdded', ids[index])])).rejects.toBeInstanceOf(
+        DuplicateEventError,
+      );
+    }
+    const first = Math.floor(8_200 / 50) * 50;
+    const retry = await store.append(
+      `cart-${(first / 50) % 3}`,
+      ANY,
+      ids.slice(first, first + 50).map((id) => line('LineAdded', id)),
+    );
+    expect(retry.duplicate).toBe(true);
+    expect(retry.events.map((event) => event.globalPosition)).toEqual(
+      Array.from({ length: 50 }, (_, i) => BigInt(first + i + 1)),
+    );
   });
 });
