@@ -24,7 +24,7 @@ export default defineConfig({
     // worker on 2 cores. On a server every file's pools count against max_connections (100 here,
     // shared with other runs and benchmarks): the pools under test close idle connections after
     // a second, and the few files that open many at once (usePostgres({ manyConnections: true }):
-    // races, several pools, up to ~45) run one at a time, beside at most 2 others (up to 20 each,
+    // races, several pools, up to ~60) run one at a time, beside at most 2 others (up to 20 each,
     // most use a few). ANNALS_TEST_WORKERS overrides both.
     maxWorkers: process.env.ANNALS_TEST_WORKERS
       ? Number(process.env.ANNALS_TEST_WORKERS)
