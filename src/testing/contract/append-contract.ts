@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ANY, ConcurrencyError, ErrorCode, isAnnalsError, NO_STREAM, STREAM_EXISTS } from '../../core.js';
-import { type ContractContext, item, note } from './fixtures.js';
+import { type ContractContext, item, note, settledHead } from './fixtures.js';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -219,7 +219,7 @@ export function appendContract(ctx: ContractContext): void {
   describe('rejected input leaves nothing written', () => {
     it('an invalid payload anywhere in a batch: EventValidationError naming the type and issues', async () => {
       const id = ctx.streamId('invalid');
-      const headBefore = await ctx.store().head();
+      const headBefore = await settledHead(ctx.store());
       const error = await rejection(
         ctx
           .store()

@@ -1,7 +1,10 @@
+import { vi } from 'vitest';
 import {
+  compareLogPositions,
   defineEvent,
   EventRegistry,
   type IEventStore,
+  type LogHead,
   type NewEvent,
   type StandardSchemaV1,
 } from '../../core.js';
@@ -102,4 +105,27 @@ export function item(sku: string, quantity = 1, extra: Partial<NewEvent> = {}): 
 /** A note event for the contract suite. */
 export function note(text: string, data?: unknown, extra: Partial<NewEvent> = {}): NewEvent {
   return { type: ContractNote.type, aggregateType: 'ContractCart', payload: { text, data }, ...extra };
+}
+
+/**
+ * The log's head as far as the store shows it: the furthest of three reads. A store may show a
+ * commit a moment late (the PostgreSQL store, while a transaction of another database ends; see
+ * docs/postgres.md), and a read held back only ever shows less.
+ */
+export async function settledHead(store: IEventStore): Promise<LogHead> {
+  let best = await store.head();
+  for (let read = 1; read < 3; read++) {
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const head = await store.head();
+    if (compareLogPositions(head.position, best.position) > 0) best = head;
+  }
+  return best;
+}
+
+/**
+ * Runs `check` (reads of the log and assertions on them) until it passes, for up to 10 s: the log
+ * may show appends a moment late (see {@link settledHead}), never wrongly.
+ */
+export function eventually(check: () => Promise<void>): Promise<void> {
+  return vi.waitFor(check, { timeout: 10_000, interval: 20 });
 }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ANY, ErrorCode, type ErrorCodeValue, isAnnalsError, LOG_START, NO_STREAM } from '../../core.js';
-import { type ContractContext, item, note } from './fixtures.js';
+import { type ContractContext, item, note, settledHead } from './fixtures.js';
 
 async function rejection(promise: Promise<unknown>): Promise<unknown> {
   try {
@@ -30,7 +30,7 @@ export function inputContract(ctx: ContractContext): void {
     for (const [what, bad] of Object.entries(UNSTORABLE)) {
       it(`an aggregate id, event id or aggregate type with ${what}: InvalidArgumentError, nothing written`, async () => {
         const store = ctx.store();
-        const before = await store.head();
+        const before = await settledHead(store);
         const id = `${ctx.streamId('text')}${bad}`;
         await expectCode(store.append(id, NO_STREAM, [item('a')]), ErrorCode.InvalidArgument, 'aggregateId');
         await expectCode(store.load(id), ErrorCode.InvalidArgument, 'load');

@@ -7,13 +7,13 @@ import {
   NO_STREAM,
   type StoredEvent,
 } from '../../core.js';
-import { type ContractContext, item, note } from './fixtures.js';
+import { type ContractContext, eventually, item, note, settledHead } from './fixtures.js';
 
 /** The global log: order, paging, head, counts and append notifications. */
 export function logContract(ctx: ContractContext): void {
   describe('global log', () => {
     it('pages through every event after a position, in order, each once', async () => {
-      const start = (await ctx.store().head()).position;
+      const start = (await settledHead(ctx.store())).position;
       const streams = [ctx.streamId('log-a'), ctx.streamId('log-b'), ctx.streamId('log-c')];
       const appended: string[] = [];
       for (let round = 0; round < 5; round++) {
@@ -25,24 +25,27 @@ export function logContract(ctx: ContractContext): void {
         }
       }
       const seen: StoredEvent[] = [];
-      let after = start;
-      let pages = 0;
-      for (;;) {
-        const page = await ctx.store().readAll({ after, limit: 7 });
-        seen.push(...page.events);
-        pages++;
-        if (page.events.length > 0)
-          expect(page.next).toEqual({
-            transactionId: page.events.at(-1)!.transactionId,
-            globalPosition: page.events.at(-1)!.globalPosition,
-          });
-        else expect(page.next).toEqual(after);
-        after = page.next;
-        if (page.caughtUp) break;
-        expect(page.events).toHaveLength(7);
-      }
-      expect(pages).toBe(Math.floor(appended.length / 7) + 1);
-      expect(seen.map((event) => event.eventId)).toEqual(appended);
+      await eventually(async () => {
+        seen.length = 0;
+        let after = start;
+        let pages = 0;
+        for (;;) {
+          const page = await ctx.store().readAll({ after, limit: 7 });
+          seen.push(...page.events);
+          pages++;
+          if (page.events.length > 0)
+            expect(page.next).toEqual({
+              transactionId: page.events.at(-1)!.transactionId,
+              globalPosition: page.events.at(-1)!.globalPosition,
+            });
+          else expect(page.next).toEqual(after);
+          after = page.next;
+          if (page.caughtUp) break;
+          expect(page.events).toHaveLength(7);
+        }
+        expect(pages).toBe(Math.floor(appended.length / 7) + 1);
+        expect(seen.map((event) => event.eventId)).toEqual(appended);
+      });
       for (let index = 1; index < seen.length; index++) {
         expect(compareLogPositions(seen[index - 1]!, seen[index]!)).toBeLessThan(0);
       }
@@ -53,17 +56,20 @@ export function logContract(ctx: ContractContext): void {
     });
 
     it('reports the head and counts events after a position', async () => {
-      const before = await ctx.store().head();
+      const before = await settledHead(ctx.store());
       const id = ctx.streamId('head');
       const result = await ctx.store().append(id, NO_STREAM, [item('a'), item('b'), item('c')]);
-      const after = await ctx.store().head();
       const last = result.events.at(-1)!;
-      expect(after.position).toEqual({
-        transactionId: last.transactionId,
-        globalPosition: last.globalPosition,
+      const after = { position: logPositionOf(last) };
+      await eventually(async () => {
+        const head = await ctx.store().head();
+        expect(head.position).toEqual({
+          transactionId: last.transactionId,
+          globalPosition: last.globalPosition,
+        });
+        expect(head.timestamp?.getTime()).toBe(last.timestamp.getTime());
+        expect(await ctx.store().countAfter(before.position)).toBe(3n);
       });
-      expect(after.timestamp?.getTime()).toBe(last.timestamp.getTime());
-      expect(await ctx.store().countAfter(before.position)).toBe(3n);
       expect(await ctx.store().countAfter(after.position)).toBe(0n);
       const empty = await ctx.store().readAll({ after: after.position });
       expect(empty.events).toEqual([]);
@@ -71,39 +77,45 @@ export function logContract(ctx: ContractContext): void {
     });
 
     it('reads by event type: only those events, in log order, and next moves past the others', async () => {
-      const start = (await ctx.store().head()).position;
+      const start = (await settledHead(ctx.store())).position;
       const id = ctx.streamId('types');
       const events = [item('a'), note('n1'), item('b'), note('n2'), note('n3'), item('c'), note('n4')];
       const result = await ctx.store().append(id, NO_STREAM, events);
-      const headNow = (await ctx.store().head()).position;
+      const headNow = logPositionOf(result.events.at(-1)!);
       const notes = result.events.filter((event) => event.type === 'ContractNote');
 
-      const all = await ctx.store().readAll({ after: start, types: ['ContractNote', 'ContractNote'] });
-      expect(all.events.map((event) => event.eventId)).toEqual(notes.map((event) => event.eventId));
-      expect(all.caughtUp).toBe(true);
-      expect(all.next).toEqual(headNow);
+      await eventually(async () => {
+        const all = await ctx.store().readAll({ after: start, types: ['ContractNote', 'ContractNote'] });
+        expect(all.events.map((event) => event.eventId)).toEqual(notes.map((event) => event.eventId));
+        expect(all.caughtUp).toBe(true);
+        expect(all.next).toEqual(headNow);
+      });
 
-      const seen: string[] = [];
-      let after = start;
-      for (;;) {
-        const page = await ctx.store().readAll({ after, limit: 2, types: ['ContractItemAdded'] });
-        expect(page.events.every((event) => event.type === 'ContractItemAdded')).toBe(true);
-        seen.push(...page.events.map((event) => event.eventId));
-        if (!page.caughtUp) {
-          expect(page.next).toEqual(logPositionOf(page.events.at(-1)!));
+      await eventually(async () => {
+        const seen: string[] = [];
+        let after = start;
+        for (;;) {
+          const page = await ctx.store().readAll({ after, limit: 2, types: ['ContractItemAdded'] });
+          expect(page.events.every((event) => event.type === 'ContractItemAdded')).toBe(true);
+          seen.push(...page.events.map((event) => event.eventId));
+          if (!page.caughtUp) {
+            expect(page.next).toEqual(logPositionOf(page.events.at(-1)!));
+          }
+          after = page.next;
+          if (page.caughtUp) break;
         }
-        after = page.next;
-        if (page.caughtUp) break;
-      }
-      expect(seen).toEqual(
-        result.events.filter((event) => event.type === 'ContractItemAdded').map((e) => e.eventId),
-      );
-      expect(after).toEqual(headNow);
+        expect(seen).toEqual(
+          result.events.filter((event) => event.type === 'ContractItemAdded').map((e) => e.eventId),
+        );
+        expect(after).toEqual(headNow);
+      });
 
-      const none = await ctx.store().readAll({ after: start, types: [] });
-      expect(none).toMatchObject({ events: [], caughtUp: true, next: headNow });
-      const unknown = await ctx.store().readAll({ after: start, types: ['NoSuchEvent'] });
-      expect(unknown).toMatchObject({ events: [], caughtUp: true, next: headNow });
+      await eventually(async () => {
+        const none = await ctx.store().readAll({ after: start, types: [] });
+        expect(none).toMatchObject({ events: [], caughtUp: true, next: headNow });
+        const unknown = await ctx.store().readAll({ after: start, types: ['NoSuchEvent'] });
+        expect(unknown).toMatchObject({ events: [], caughtUp: true, next: headNow });
+      });
       const atHead = await ctx.store().readAll({ after: headNow, types: ['ContractNote'] });
       expect(atHead).toMatchObject({ events: [], caughtUp: true, next: headNow });
       for (const bad of ['', 1, null]) {
