@@ -100,30 +100,29 @@ export function prepareAppend(
 export function appendFunctionValues(prepared: PreparedAppend): unknown[] {
   const { events, expectedVersion, mode } = prepared;
   const head = [prepared.aggregateId, mode, mode === 'exact' ? String(expectedVersion) : null];
-  if (prepared.single) {
-    const event = events[0]!;
-    return [
-      ...head,
-      event.eventId,
-      event.aggregateType,
-      event.type,
-      event.schemaVersion,
-      event.payloadJson,
-      event.metadataJson,
-      isoTimestamp(event.timestamp),
-      prepared.notifyInTransaction,
-    ];
-  }
+  if (prepared.single) return [...head, ...eventColumns(events[0]!), prepared.notifyInTransaction];
+  // Several events (or none): each column as an array.
+  const rows = events.map(eventColumns);
+  const columns = Array.from({ length: EVENT_COLUMN_COUNT }, (_, column) => rows.map((row) => row[column]));
+  return [...head, ...columns, prepared.notifyInTransaction];
+}
+
+/** The columns of an event in {@link eventColumns}. */
+const EVENT_COLUMN_COUNT = 7;
+
+/**
+ * One event's columns, in the order both statements take them: event id, aggregate type, type,
+ * schema version, payload and metadata JSON, and timestamp.
+ */
+function eventColumns(event: EncodedEvent): unknown[] {
   return [
-    ...head,
-    events.map((event) => event.eventId),
-    events.map((event) => event.aggregateType),
-    events.map((event) => event.type),
-    events.map((event) => event.schemaVersion),
-    events.map((event) => event.payloadJson),
-    events.map((event) => event.metadataJson),
-    events.map((event) => isoTimestamp(event.timestamp)),
-    prepared.notifyInTransaction,
+    event.eventId,
+    event.aggregateType,
+    event.type,
+    event.schemaVersion,
+    event.payloadJson,
+    event.metadataJson,
+    isoTimestamp(event.timestamp),
   ];
 }
 
@@ -135,18 +134,7 @@ export function appendFunctionValues(prepared: PreparedAppend): unknown[] {
 export function fastInsertValues(prepared: PreparedAppend): unknown[] {
   const { aggregateId, base, events } = prepared;
   if (!prepared.single) return [aggregateId, base, rowsJson(events)];
-  const event = events[0]!;
-  return [
-    aggregateId,
-    base,
-    event.eventId,
-    event.aggregateType,
-    event.type,
-    event.schemaVersion,
-    event.payloadJson,
-    event.metadataJson,
-    isoTimestamp(event.timestamp),
-  ];
+  return [aggregateId, base, ...eventColumns(events[0]!)];
 }
 
 const twoDigits = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
