@@ -24,7 +24,7 @@ import {
 import { orderEvents } from '../../examples/order/events.js';
 import { type OrderReadRow, orderReadModel, queryOrders } from '../../examples/order/order-read-model.js';
 import { encodeEventMessage } from '../../src/amqp/message-codec.js';
-import { wholeLogIds } from '../support/postgres.js';
+import { readLogIds, wholeLogIds } from '../support/postgres.js';
 
 /** A connect function for the consumer under test, naming its connections. */
 export function connector(url: string, connectionName: string): AmqpConnect {
@@ -114,14 +114,7 @@ export async function appendOrdersConcurrently(
 export async function logEventIds(store: IEventStore, pool?: PgQueryable): Promise<string[]> {
   // On PostgreSQL, once every committed event is readable (see wholeLogIds).
   if (pool && store instanceof PostgresEventStore) return wholeLogIds(store, pool);
-  const ids: string[] = [];
-  let after: StoredEvent | undefined;
-  for (;;) {
-    const page = await store.readAll({ after, limit: 1000 });
-    ids.push(...page.events.map((event) => event.eventId));
-    after = page.events.at(-1) ?? after;
-    if (page.caughtUp) return ids;
-  }
+  return readLogIds(store);
 }
 
 /** How many events `consumer` recorded as processed in `schema`'s `processed_events`. */

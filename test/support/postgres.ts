@@ -30,7 +30,7 @@
  * describeWithServer('races', () => { ... }); // real server only
  * ```
  */
-import type { StoredEvent } from 'annals';
+import type { IEventStore, StoredEvent } from 'annals';
 import {
   migrate,
   type PgPool,
@@ -295,15 +295,20 @@ export async function wholeLogIds(store: PostgresEventStore, pool: PgQueryable):
     const { rows } = await pool.query<{ count: string }>(
       `SELECT count(*)::text AS count FROM "${store.schema}".events`,
     );
-    const ids: string[] = [];
-    let after: StoredEvent | undefined;
-    for (;;) {
-      const page = await store.readAll({ after, limit: 1000 });
-      ids.push(...page.events.map((event) => event.eventId));
-      after = page.events.at(-1) ?? after;
-      if (page.caughtUp) break;
-    }
+    const ids = await readLogIds(store);
     if (ids.length >= Number(rows[0]?.count ?? 0) || Date.now() > deadline) return ids;
     await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
+/** Every event id `store`'s log shows now, in log order (pages of 1,000). */
+export async function readLogIds(store: IEventStore): Promise<string[]> {
+  const ids: string[] = [];
+  let after: StoredEvent | undefined;
+  for (;;) {
+    const page = await store.readAll({ after, limit: 1000 });
+    ids.push(...page.events.map((event) => event.eventId));
+    after = page.events.at(-1) ?? after;
+    if (page.caughtUp) return ids;
   }
 }
