@@ -96,3 +96,47 @@ export function newEventId(now: number = Date.now()): string {
   codes[22] = HEX_CODES[value & 15]!;
   return String.fromCharCode.apply(null, codes);
 }
+
+/**
+ * The millisecond of the id {@link newEventId} made last: with {@link lastEventIdCounter}, what
+ * {@link eventIdOf} turns back into that id. A store that keeps these two numbers instead of the
+ * id's string keeps one object less per event.
+ *
+ * @internal
+ */
+export function lastEventIdMs(): number {
+  return lastMs;
+}
+
+/** The counter of the id {@link newEventId} made last (see {@link lastEventIdMs}). @internal */
+export function lastEventIdCounter(): number {
+  return counter;
+}
+
+/** The id being rebuilt by {@link eventIdOf}, apart from the one {@link newEventId} writes. */
+const rebuilt: number[] = new Array<number>(36).fill(0);
+
+/**
+ * The id that {@link newEventId} made in this process with millisecond `ms` and counter
+ * `value` (as {@link lastEventIdMs} and {@link lastEventIdCounter} gave them): the same string.
+ *
+ * @internal
+ */
+export function eventIdOf(ms: number, value: number): string {
+  if (!initialised) initialise();
+  // The separators, the version and the per-process random part are those of every id made here.
+  if (rebuilt[8] !== DASH) for (let index = 0; index < 36; index++) rebuilt[index] = codes[index]!;
+  let high = Math.floor(ms / 0x10000);
+  let low = ms % 0x10000;
+  for (let index = 12; index >= 9; index--, low >>>= 4) rebuilt[index] = HEX_CODES[low & 15]!;
+  for (let index = 7; index >= 0; index--, high = Math.floor(high / 16))
+    rebuilt[index] = HEX_CODES[high % 16]!;
+  rebuilt[15] = HEX_CODES[(value >>> 22) & 15]!;
+  rebuilt[16] = HEX_CODES[(value >>> 18) & 15]!;
+  rebuilt[17] = HEX_CODES[(value >>> 14) & 15]!;
+  rebuilt[19] = HEX_CODES[8 | ((value >>> 12) & 3)]!;
+  rebuilt[20] = HEX_CODES[(value >>> 8) & 15]!;
+  rebuilt[21] = HEX_CODES[(value >>> 4) & 15]!;
+  rebuilt[22] = HEX_CODES[value & 15]!;
+  return String.fromCharCode.apply(null, rebuilt);
+}

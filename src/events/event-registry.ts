@@ -7,8 +7,15 @@ import {
 } from '../errors.js';
 import type { AnyEventDefinition } from './define-event.js';
 import type { EventMetadata, NewEvent, StoredEvent } from './event-envelope.js';
-import { newEventId } from './event-id.js';
-import { copyPlainJson, isFlatJsonCopy, NOT_PLAIN } from './json-copy.js';
+import { lastEventIdCounter, lastEventIdMs, newEventId } from './event-id.js';
+import {
+  copyPlainJson,
+  type FlatShape,
+  flatValues,
+  isFlatJsonCopy,
+  lastFlatShape,
+  NOT_PLAIN,
+} from './json-copy.js';
 import { validatePayload } from './validate-payload.js';
 
 /**
@@ -215,6 +222,12 @@ export interface CopiedEvent {
   readonly eventId: string;
   /** True when the id is new (the event had none). */
   readonly generatedId: boolean;
+  /**
+   * For a new id, its millisecond and counter, which `eventIdOf` turns back into it; -1 and 0
+   * for a given id.
+   */
+  readonly idMs: number;
+  readonly idCounter: number;
   readonly aggregateType: string;
   readonly type: string;
   readonly schemaVersion: number;
@@ -222,8 +235,15 @@ export interface CopiedEvent {
   readonly timestampMs: number;
   /** The payload as its schema output it (the append's result hands it out, as the PostgreSQL store's does). */
   readonly payload: unknown;
-  /** A deep copy of `payload` as a round trip through JSON text gives it; no one else holds it. */
+  /**
+   * A deep copy of `payload` as a round trip through JSON text gives it; no one else holds it.
+   * `undefined` when the payload is a flat object, kept as {@link CopiedEvent.payloadValues}.
+   */
   readonly payloadCopy: unknown;
+  /** A flat payload's values in the order of its shape's keys (see `flatValues`); no one else holds them. */
+  readonly payloadValues: readonly unknown[] | undefined;
+  /** The shape of a flat payload. */
+  readonly payloadShape: FlatShape | undefined;
   /** The same of the metadata; one shared frozen object for no metadata. */
   readonly metadataCopy: EventMetadata;
 }
@@ -252,12 +272,16 @@ function copyOfEncoded(encoded: EncodedEvent): CopiedEvent {
     eventId: encoded.eventId,
     // Its ids may not grow: the store indexes them as given ones.
     generatedId: false,
+    idMs: -1,
+    idCounter: 0,
     aggregateType: encoded.aggregateType,
     type: encoded.type,
     schemaVersion: encoded.schemaVersion,
     timestampMs: encoded.timestamp.getTime(),
     payload: encoded.payload,
     payloadCopy: JSON.parse(encoded.payloadJson),
+    payloadValues: undefined,
+    payloadShape: undefined,
     metadataCopy: JSON.parse(encoded.metadataJson) as EventMetadata,
   };
 }
@@ -337,18 +361,31 @@ export class EventRegistry {
     if (timestamp !== undefined) assertTimestamp(event.type, timestamp);
     const payload = validatePayload(definition, event.payload, event.eventId);
     const metadata = metadataOf(event);
-    const eventId = event.eventId;
+    const givenId = event.eventId;
     // One clock reading for the timestamp and the new id, when both are made here.
     const timestampMs = timestamp === undefined ? Date.now() : timestamp.getTime();
+    const eventId = givenId ?? (timestamp === undefined ? newEventId(timestampMs) : newEventId());
+    let payloadValues: unknown[] | undefined;
+    try {
+      payloadValues = flatValues(payload);
+    } catch {
+      // A getter or proxy that throws: jsonCopy reports it.
+    }
+    const payloadShape = payloadValues === undefined ? undefined : lastFlatShape();
+    const payloadCopy = payloadValues === undefined ? jsonCopy(event.type, 'payload', payload) : undefined;
     return {
-      eventId: eventId ?? (timestamp === undefined ? newEventId(timestampMs) : newEventId()),
-      generatedId: eventId === undefined,
+      eventId,
+      generatedId: givenId === undefined,
+      idMs: givenId === undefined ? lastEventIdMs() : -1,
+      idCounter: givenId === undefined ? lastEventIdCounter() : 0,
       aggregateType: event.aggregateType,
       type: definition.type,
       schemaVersion: definition.schemaVersion,
       timestampMs,
       payload,
-      payloadCopy: jsonCopy(event.type, 'payload', payload),
+      payloadCopy,
+      payloadValues,
+      payloadShape,
       metadataCopy:
         metadata === EMPTY_METADATA
           ? EMPTY_METADATA

@@ -27,6 +27,81 @@ export function copyPlainJson(value: unknown): unknown {
   return copy(value, 0);
 }
 
+/**
+ * The keys of a flat object (one whose values are all primitives) in their order, with a
+ * template object that has them: what a copy of such an object is made from.
+ */
+export interface FlatShape {
+  readonly keys: readonly string[];
+  /** Clone it (`{ ...template }`) and set each key: a copy with the layout of every other. */
+  readonly template: Readonly<Record<string, unknown>>;
+}
+
+/** The shape of the values {@link flatValues} returned last. */
+let flatShape: FlatShape | undefined;
+
+/**
+ * The values of `value`, in the order of its keys, when it is a flat object: plain JSON data
+ * (as {@link copyPlainJson} takes it) with at least one key, whose values are all strings,
+ * numbers, booleans or `null`. Its keys are then in {@link lastFlatShape}. `undefined` for any
+ * other value, which the caller copies as a whole.
+ *
+ * What `{ ...shape.template }` with these values set at these keys makes is exactly the object
+ * `JSON.parse(JSON.stringify(value))` gives. The in-memory store keeps a flat payload as its
+ * values alone, without an object per event.
+ */
+export function flatValues(value: unknown): unknown[] | undefined {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
+  if ((value as { toJSON?: unknown }).toJSON !== undefined) return undefined;
+  const prototype = Object.getPrototypeOf(value);
+  if (prototype !== Object.prototype && prototype !== null) return undefined;
+  const source = value as Record<string, unknown>;
+  let shape = lastShapes[0];
+  if (shape === undefined || !hasKeys(source, shape.keys)) {
+    const keys = Object.keys(source);
+    if (keys.length === 0) return undefined;
+    shape = shapeOf(keys);
+    if (shape === undefined || !hasKeys(source, shape.keys)) return undefined;
+    lastShapes[0] = shape;
+  }
+  const count = shape.keys.length;
+  const out = new Array<unknown>(count);
+  const seen = shape.seen;
+  let index = 0;
+  for (const key in source) {
+    const element = source[key];
+    switch (typeof element) {
+      case 'string':
+        if (element !== seen[index]) {
+          if (!isStorable(element)) return undefined;
+          seen[index] = element;
+        }
+        break;
+      case 'number':
+        if (!Number.isFinite(element) || Object.is(element, -0)) return undefined;
+        break;
+      case 'boolean':
+        break;
+      case 'object':
+        if (element === null) break;
+        return undefined;
+      default:
+        return undefined;
+    }
+    // A getter that deleted or added keys on the way: not plain data.
+    if (index === count) return undefined;
+    out[index++] = element;
+  }
+  if (index !== count) return undefined;
+  flatShape = shape;
+  return out;
+}
+
+/** The shape of the values {@link flatValues} returned last. */
+export function lastFlatShape(): FlatShape {
+  return flatShape!;
+}
+
 function copy(value: unknown, depth: number): unknown {
   switch (typeof value) {
     case 'string':
@@ -107,9 +182,8 @@ function copy(value: unknown, depth: number): unknown {
  * The keys of an object, checked once (storable, no `__proto__`), with a template object that
  * has them in their order and the string values last found at each of them.
  */
-interface Shape {
-  readonly keys: readonly string[];
-  readonly template: Readonly<Record<string, unknown>>;
+interface Shape extends FlatShape {
+  /** The string last found at each key (known storable). */
   readonly seen: unknown[];
 }
 

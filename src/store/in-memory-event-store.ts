@@ -6,6 +6,7 @@ import {
   type NewEvent,
   type StoredEvent,
 } from '../events/event-envelope.js';
+import { eventIdOf } from '../events/event-id.js';
 import {
   assertValidId,
   type CopiedEvent,
@@ -13,7 +14,7 @@ import {
   encodeToCopy,
   type RawStoredEvent,
 } from '../events/event-registry.js';
-import { copyJson } from '../events/json-copy.js';
+import { copyJson, type FlatShape } from '../events/json-copy.js';
 import {
   instrumentAppend,
   instrumentLoad,
@@ -33,18 +34,12 @@ import type {
   Unsubscribe,
 } from './event-store.js';
 import { assertExpectedVersion, checkExpectedVersion, type ExpectedVersionMode } from './expected-version.js';
+import { MemoryNumbers } from './memory-numbers.js';
 import { MemoryRows } from './memory-rows.js';
+import { MemoryStream } from './memory-stream.js';
+import { MemoryValues } from './memory-values.js';
 import { normaliseLimit, normaliseLoadRange, normaliseTypes } from './read-options.js';
 import { decodeLogPage } from './undecodable-event.js';
-
-/**
- * A stream: its id and the log index of each of its events, in version order (the event at
- * version `v` is at `rows[v - 1]`).
- */
-interface MemoryStream {
-  readonly id: string;
-  readonly rows: number[];
-}
 
 /**
  * What events of one type, aggregate type and schema version share: one object for all of them,
@@ -62,20 +57,16 @@ const STREAM = 1;
 const KIND = 2;
 const PAYLOAD = 3;
 const METADATA = 4;
-/** The numbers of a row in `#numbers`, at `row * NUMBERS` and after. */
+/** The numbers of a row in `#numbers`, from its offset on. */
 const VERSION = 0;
 const TIMESTAMP = 1;
 const TRANSACTION = 2;
-const NUMBERS = 3;
-
-/** The first capacity (in rows) of the numbers; it doubles when full. */
-const FIRST_CAPACITY = 64;
-
-function grown(column: Float64Array<ArrayBuffer>, length: number): Float64Array<ArrayBuffer> {
-  const next = new Float64Array(length);
-  next.set(column);
-  return next;
-}
+/** A generated id's millisecond and counter (`eventIdOf`); -1 for a given id, kept at ID. */
+const ID_MS = 3;
+const ID_COUNTER = 4;
+/** Where a flat payload's values start in `#values`; -1 for a payload kept as an object at PAYLOAD. */
+const PAYLOAD_AT = 5;
+const NUMBERS = 6;
 
 const MEMORY_TARGET: StoreTelemetryTarget = storeTelemetryTarget('memory');
 
@@ -112,15 +103,17 @@ export class InMemoryEventStore implements IEventStore {
   // row is a few slots in each, not an object of its own: a million events are not a million
   // more objects for the garbage collector to copy and mark.
   #length = 0;
-  #capacity = 0;
   /**
-   * The references of each row, side by side (see {@link ID} and after): the event id, the stream, the
-   * kind, and the store's own deep copies of payload and metadata (what a round trip through
-   * JSON text gives; never handed out; rows with equal flat metadata share one copy).
+   * The references of each row, side by side (see {@link ID} and after): the event id (`undefined`
+   * for an id the registry made, kept as two numbers), the stream, the kind, and the store's own
+   * deep copies of payload and metadata (what a round trip through JSON text gives; never handed
+   * out; rows with equal flat metadata share one copy). A flat payload is its shape here and its
+   * values in `#values`.
    */
   readonly #cells = new MemoryRows();
+  readonly #values = new MemoryValues();
   /** The numbers of each row, side by side (see {@link NUMBERS}); timestamps in milliseconds. */
-  #numbers = new Float64Array(0);
+  readonly #numbers = new MemoryNumbers(NUMBERS);
   /**
    * The rows whose ids grow in log order (every id the registry makes, and any given id that
    * sorts after the last one of them), as runs of consecutive log indexes: run `k` is
@@ -173,7 +166,8 @@ export class InMemoryEventStore implements IEventStore {
     events: readonly NewEvent[],
   ): Promise<AppendResult> {
     // A stream's id was checked when the stream began.
-    if (!this.#streams.has(aggregateId)) assertValidId('aggregateId', aggregateId);
+    let stream = this.#streams.get(aggregateId);
+    if (stream === undefined) assertValidId('aggregateId', aggregateId);
     assertExpectedVersion(expectedVersion);
     if (!Array.isArray(events)) throw new InvalidArgumentError('events must be an array');
     const count = events.length;
@@ -191,15 +185,16 @@ export class InMemoryEventStore implements IEventStore {
     const duplicate = this.#findDuplicate(aggregateId, encoded);
     if (duplicate) return duplicate;
 
-    // Looked up after encoding: a schema's transform could have appended meanwhile.
-    let stream = this.#streams.get(aggregateId);
-    const current = stream === undefined ? 0 : stream.rows.length;
+    // A new stream is looked up again after encoding: a schema's transform could have begun it
+    // meanwhile (a known one stays the same object, its length read below).
+    if (stream === undefined) stream = this.#streams.get(aggregateId);
+    const current = stream === undefined ? 0 : stream.length;
     checkExpectedVersion(aggregateId, expectedVersion, current);
     if (count === 0) {
       return { aggregateId, nextExpectedVersion: current, events: [], duplicate: false };
     }
     if (stream === undefined) {
-      stream = { id: aggregateId, rows: [] };
+      stream = new MemoryStream(aggregateId);
       this.#streams.set(aggregateId, stream);
     }
     const transactionId = this.#nextTransactionId++;
@@ -210,17 +205,33 @@ export class InMemoryEventStore implements IEventStore {
       const metadata = event.metadataCopy;
       const kind = this.#kindOf(event);
       const row = this.#length;
-      if (row === this.#capacity) this.#grow();
       const version = current + index + 1;
       this.#length = row + 1;
+      const flat = event.payloadValues;
+      let payloadAt = -1;
+      if (flat !== undefined) {
+        const values = this.#values;
+        payloadAt = values.length;
+        for (let at = 0; at < flat.length; at++) values.push(flat[at]);
+      }
       // In the order of ID, STREAM, KIND, PAYLOAD, METADATA.
-      this.#cells.push(row, event.eventId, stream, kind, event.payloadCopy, metadata);
-      const numbers = this.#numbers;
-      const number = row * NUMBERS;
+      this.#cells.push(
+        row,
+        event.generatedId ? undefined : event.eventId,
+        stream,
+        kind,
+        event.payloadShape ?? event.payloadCopy,
+        metadata,
+      );
+      const numbers = this.#numbers.chunkToWrite(row);
+      const number = this.#numbers.offset(row);
       numbers[number + VERSION] = version;
       numbers[number + TIMESTAMP] = event.timestampMs;
       numbers[number + TRANSACTION] = transactionId;
-      stream.rows.push(row);
+      numbers[number + ID_MS] = event.idMs;
+      numbers[number + ID_COUNTER] = event.idCounter;
+      numbers[number + PAYLOAD_AT] = payloadAt;
+      stream.push(row);
       this.#index(event.eventId, row);
       // The append's result, as the PostgreSQL store's: the payload as validated on the way in
       // (the stored copy is the store's own), fresh metadata, timestamp and positions.
@@ -240,7 +251,7 @@ export class InMemoryEventStore implements IEventStore {
     }
     this.#lastMetadata = encoded[count - 1]!.metadataCopy;
     if (this.#listeners.size > 0) this.#notify();
-    return { aggregateId, nextExpectedVersion: stream.rows.length, events: stored, duplicate: false };
+    return { aggregateId, nextExpectedVersion: stream.length, events: stored, duplicate: false };
   }
 
   load(aggregateId: string, options: LoadOptions = {}): Promise<StoredEvent[]> {
@@ -249,19 +260,18 @@ export class InMemoryEventStore implements IEventStore {
       const { fromVersion, toVersion } = normaliseLoadRange(options);
       const stream = this.#streams.get(aggregateId);
       if (stream === undefined) return [];
-      const rows = stream.rows;
       const start = fromVersion - 1;
-      const end = Math.min(toVersion, rows.length);
+      const end = Math.min(toVersion, stream.length);
       if (start >= end) return [];
       const events = new Array<StoredEvent>(end - start);
-      for (let index = start; index < end; index++) events[index - start] = this.#decode(rows[index]!);
+      for (let index = start; index < end; index++) events[index - start] = this.#decode(stream.rowAt(index));
       return events;
     });
   }
 
   async streamVersion(aggregateId: string): Promise<number> {
     assertValidId('aggregateId', aggregateId);
-    return this.#streams.get(aggregateId)?.rows.length ?? 0;
+    return this.#streams.get(aggregateId)?.length ?? 0;
   }
 
   async readAll(options: ReadAllOptions = {}): Promise<ReadAllResult> {
@@ -306,7 +316,7 @@ export class InMemoryEventStore implements IEventStore {
   async head(): Promise<LogHead> {
     const last = this.#length - 1;
     return last >= 0
-      ? { position: this.#positionOf(last), timestamp: new Date(this.#numbers[last * NUMBERS + TIMESTAMP]!) }
+      ? { position: this.#positionOf(last), timestamp: new Date(this.#numbers.at(last, TIMESTAMP)) }
       : { position: LOG_START, timestamp: undefined };
   }
 
@@ -329,13 +339,6 @@ export class InMemoryEventStore implements IEventStore {
 
   async close(): Promise<void> {
     this.#listeners.clear();
-  }
-
-  /** Makes room in the number columns. */
-  #grow(): void {
-    const capacity = Math.max(FIRST_CAPACITY, this.#capacity * 2);
-    this.#numbers = grown(this.#numbers, capacity * NUMBERS);
-    this.#capacity = capacity;
   }
 
   /** The shared kind of a new row. */
@@ -466,7 +469,9 @@ export class InMemoryEventStore implements IEventStore {
   }
 
   #idOf(row: number): string {
-    return this.#cells.at(row, ID) as string;
+    const id = this.#cells.at(row, ID) as string | undefined;
+    if (id !== undefined) return id;
+    return eventIdOf(this.#numbers.at(row, ID_MS), this.#numbers.at(row, ID_COUNTER));
   }
 
   #streamOfRow(row: number): MemoryStream {
@@ -478,11 +483,11 @@ export class InMemoryEventStore implements IEventStore {
   }
 
   #versionOf(row: number): number {
-    return this.#numbers[row * NUMBERS + VERSION]!;
+    return this.#numbers.at(row, VERSION);
   }
 
   #transactionIdOf(row: number): number {
-    return this.#numbers[row * NUMBERS + TRANSACTION]!;
+    return this.#numbers.at(row, TRANSACTION);
   }
 
   /** The log position of the row at log index `row`. */
@@ -498,8 +503,8 @@ export class InMemoryEventStore implements IEventStore {
   #raw(row: number): RawStoredEvent {
     const cells = this.#cells.chunk(row);
     const cell = this.#cells.offset(row);
-    const numbers = this.#numbers;
-    const number = row * NUMBERS;
+    const numbers = this.#numbers.chunk(row);
+    const number = this.#numbers.offset(row);
     const kind = cells[cell + KIND] as RowKind;
     const transactionId = numbers[number + TRANSACTION]!;
     // Bigints are immutable: the rows of one append (read one after another) share one.
@@ -507,19 +512,34 @@ export class InMemoryEventStore implements IEventStore {
       this.#readTransactionId = transactionId;
       this.#readTransactionIdBig = BigInt(transactionId);
     }
+    const payloadAt = numbers[number + PAYLOAD_AT]!;
     return {
-      eventId: cells[cell + ID] as string,
+      eventId:
+        (cells[cell + ID] as string | undefined) ??
+        eventIdOf(numbers[number + ID_MS]!, numbers[number + ID_COUNTER]!),
       aggregateId: (cells[cell + STREAM] as MemoryStream).id,
       aggregateType: kind.aggregateType,
       type: kind.type,
       version: numbers[number + VERSION]!,
       schemaVersion: kind.schemaVersion,
       timestamp: new Date(numbers[number + TIMESTAMP]!),
-      payload: copyJson(cells[cell + PAYLOAD]),
+      payload:
+        payloadAt < 0
+          ? copyJson(cells[cell + PAYLOAD])
+          : this.#flatPayload(cells[cell + PAYLOAD] as FlatShape, payloadAt),
       metadata: copyJson(cells[cell + METADATA] as EventMetadata),
       globalPosition: BigInt(row + 1),
       transactionId: this.#readTransactionIdBig,
     };
+  }
+
+  /** A fresh copy of the flat payload whose values start at `at`. */
+  #flatPayload(shape: FlatShape, at: number): Record<string, unknown> {
+    const out: Record<string, unknown> = { ...shape.template };
+    const keys = shape.keys;
+    const values = this.#values;
+    for (let index = 0; index < keys.length; index++) out[keys[index]!] = values.at(at + index);
+    return out;
   }
 
   #notify(): void {

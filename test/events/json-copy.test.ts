@@ -1,6 +1,13 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { copyJson, copyPlainJson, isFlatJsonCopy, NOT_PLAIN } from '../../src/events/json-copy.js';
+import {
+  copyJson,
+  copyPlainJson,
+  flatValues,
+  isFlatJsonCopy,
+  lastFlatShape,
+  NOT_PLAIN,
+} from '../../src/events/json-copy.js';
 
 const roundTrip = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 
@@ -203,5 +210,93 @@ describe('copyPlainJson with an enumerable key on Object.prototype', () => {
       delete (Object.prototype as Record<string, unknown>).polluted;
     }
     expect(copyPlainJson(value)).toStrictEqual(roundTrip(value));
+  });
+});
+
+/** The object a flat payload's values make again, as the in-memory store makes it on a read. */
+function rebuilt(values: readonly unknown[]): Record<string, unknown> {
+  const shape = lastFlatShape();
+  const out: Record<string, unknown> = { ...shape.template };
+  shape.keys.forEach((key, index) => {
+    out[key] = values[index];
+  });
+  return out;
+}
+
+describe('flatValues', () => {
+  it('gives the values of a flat object in key order; they make again what JSON would', () => {
+    const value = { b: 'two', a: 1, '1': true, c: null, d: -1.5 };
+    const values = flatValues(value)!;
+    expect(values).toEqual([true, 'two', 1, null, -1.5]);
+    expect(lastFlatShape().keys).toEqual(['1', 'b', 'a', 'c', 'd']);
+    const copy = rebuilt(values);
+    expect(copy).toStrictEqual(roundTrip(value));
+    expect(Object.keys(copy)).toEqual(Object.keys(roundTrip(value) as object));
+    const withoutPrototype = Object.assign(Object.create(null) as object, { x: 1 });
+    expect(flatValues(withoutPrototype)).toEqual([1]);
+    expect(Object.getPrototypeOf(rebuilt([1]))).toBe(Object.prototype);
+  });
+
+  it('is undefined for anything but a flat object of plain JSON values', () => {
+    let reads = 0;
+    const shrinking = {
+      a: 1,
+      get b() {
+        reads++;
+        delete (shrinking as { c?: number }).c;
+        return 2;
+      },
+      c: 3,
+    };
+    const notFlat: unknown[] = [
+      undefined,
+      null,
+      'text',
+      1,
+      [1, 2],
+      {},
+      { nested: { a: 1 } },
+      { list: [] },
+      { a: undefined },
+      { a: () => 1 },
+      { a: 10n },
+      { a: Number.NaN },
+      { a: Number.POSITIVE_INFINITY },
+      { a: -0 },
+      { a: 'nul \u0000' },
+      { a: 'lone \ud800' },
+      { 'bad\u0000key': 1 },
+      JSON.parse('{"__proto__": 1}'),
+      { toJSON: () => 1 },
+      new (class Point {
+        x = 1;
+      })(),
+      new Date(0),
+      Object.assign(Object.create({ inherited: 1 }) as object, { own: 1 }),
+      shrinking,
+    ];
+    for (const value of notFlat) expect(flatValues(value)).toBeUndefined();
+    expect(reads).toBe(1);
+  });
+
+  it('looks again at a string that replaces the one it last saw at that key', () => {
+    expect(flatValues({ a: 'fine', b: 1 })).toEqual(['fine', 1]);
+    expect(flatValues({ a: 'lone \udc00', b: 1 })).toBeUndefined();
+    expect(flatValues({ a: 'fine', b: 1 })).toEqual(['fine', 1]);
+  });
+
+  it('agrees with a round trip through JSON text whenever it gives values (property-based)', () => {
+    const primitive = fc.oneof(fc.string(), fc.double(), fc.integer(), fc.boolean(), fc.constant(null));
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.dictionary(fc.string(), primitive), fc.anything({ withNullPrototype: true })),
+        (value) => {
+          const values = flatValues(value);
+          if (values === undefined) return;
+          expect(rebuilt(values)).toStrictEqual(roundTrip(value));
+        },
+      ),
+      { numRuns: 3000 },
+    );
   });
 });

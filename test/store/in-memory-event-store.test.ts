@@ -48,6 +48,8 @@ function line(
   };
 }
 
+const roundTrip = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
+
 const asGiven = {
   payload: { sku: 'a', tags: ['x'], details: { note: { text: 'as given' } } },
   metadata: { tenant: { name: 't-1' } },
@@ -273,6 +275,112 @@ describe('InMemoryEventStore: timestamps and metadata as given', () => {
     );
     (loaded[0]!.metadata as { a: number }).a = 2;
     expect((await store.load('cart-1'))[1]!.metadata).toStrictEqual({ a: 1, b: 'x' });
+  });
+});
+
+// A payload of primitives only: the store keeps its values, not an object.
+const ItemAdded = defineEvent({
+  type: 'ItemAdded',
+  schema: z.object({ sku: z.string(), quantity: z.number(), gift: z.boolean(), note: z.string().nullable() }),
+});
+const CartNoted = defineEvent({ type: 'CartNoted', schema: z.object({ note: z.string() }).passthrough() });
+const flatRegistry = () => new EventRegistry([ItemAdded, CartNoted, LineAdded]);
+const item = (n: number): NewEvent => ({
+  type: 'ItemAdded',
+  aggregateType: 'Cart',
+  payload: { sku: `sku-${n}`, quantity: n / 4, gift: n % 2 === 0, note: n % 3 === 0 ? null : 'as given' },
+});
+
+describe('InMemoryEventStore: flat payloads (primitives only)', () => {
+  it('reads back what was given, whatever callers do to the objects they hold', async () => {
+    const store = new InMemoryEventStore({ registry: flatRegistry() });
+    const given = item(3);
+    const appended = await store.append('cart-1', NO_STREAM, [given]);
+    (given.payload as { sku: string }).sku = 'changed';
+    (appended.events[0]!.payload as { sku: string }).sku = 'changed';
+    const [loaded] = await store.load('cart-1');
+    expect(loaded!.payload).toStrictEqual({ sku: 'sku-3', quantity: 0.75, gift: false, note: null });
+    (loaded!.payload as { quantity: number }).quantity = 99;
+    const read = (await store.readAll()).events[0]!;
+    expect(read.payload).toStrictEqual({ sku: 'sku-3', quantity: 0.75, gift: false, note: null });
+    expect(read.payload).not.toBe(loaded!.payload);
+    expect(read.eventId).toBe(appended.events[0]!.eventId);
+  });
+
+  it('keeps flat and nested payloads, and payloads of several layouts, side by side', async () => {
+    const store = new InMemoryEventStore({ registry: flatRegistry() });
+    const expected: unknown[] = [];
+    for (let n = 0; n < 30; n++) {
+      const event: NewEvent =
+        n % 3 === 0
+          ? item(n)
+          : n % 3 === 1
+            ? { ...line('LineAdded'), payload: { sku: `line-${n}`, tags: [`t${n}`], details: { n } } }
+            : // Keys of its own, in another order each time: each is a layout of its own.
+              {
+                type: 'CartNoted',
+                aggregateType: 'Cart',
+                payload: n % 2 === 0 ? { [`k${n}`]: n, note: `n-${n}` } : { note: `n-${n}`, [`k${n}`]: n },
+              };
+      // As validated: the schema puts its known keys first.
+      const appended = await store.append(`cart-${n % 4}`, ANY, [event]);
+      expected.push(roundTrip(appended.events[0]!.payload));
+    }
+    const read = (await store.readAll()).events;
+    expect(read.map((event) => event.payload)).toStrictEqual(expected);
+    expect(read.map((event) => Object.keys(event.payload as object))).toEqual(
+      expected.map((payload) => Object.keys(payload as object)),
+    );
+    const loaded = await store.load('cart-2');
+    expect(loaded.map((event) => event.payload)).toStrictEqual(expected.filter((_, n) => n % 4 === 2));
+  });
+
+  it('writes nothing of an append that fails after some of its payloads were read', async () => {
+    const store = new InMemoryEventStore({ registry: flatRegistry() });
+    await store.append('cart-1', NO_STREAM, [item(1)]);
+    const bad = { type: 'ItemAdded', aggregateType: 'Cart', payload: { sku: 1 } };
+    await expect(store.append('cart-1', 1, [item(2), item(3), bad])).rejects.toThrow();
+    await expect(store.append('cart-1', 5, [item(2), item(3)])).rejects.toThrow();
+    await store.append('cart-1', 1, [item(4)]);
+    const loaded = await store.load('cart-1');
+    expect(loaded.map((event) => (event.payload as { sku: string }).sku)).toEqual(['sku-1', 'sku-4']);
+    expect((await store.readAll()).events).toHaveLength(2);
+  });
+
+  it('keeps a long log of them: values, numbers and streams past their first chunks', async () => {
+    const store = new InMemoryEventStore({ registry: flatRegistry() });
+    const total = 12_000;
+    const ids: string[] = [];
+    for (let n = 0; n < total; n += 40) {
+      const appended = await store.append(
+        n % 400 === 0 ? 'long' : `cart-${n}`,
+        ANY,
+        Array.from({ length: 40 }, (_, offset) => item(n + offset)),
+      );
+      ids.push(...appended.events.map((event) => event.eventId));
+    }
+    let after = LOG_START;
+    let index = 0;
+    for (;;) {
+      const page = await store.readAll({ after, limit: 1_000 });
+      for (const event of page.events) {
+        expect(event.eventId).toBe(ids[index]);
+        expect(event.payload).toStrictEqual(roundTrip(item(index).payload));
+        index++;
+      }
+      after = page.next;
+      if (page.caughtUp) break;
+    }
+    expect(index).toBe(total);
+    const long = await store.load('long');
+    expect(long).toHaveLength(1_200);
+    expect(long.map((event) => event.version)).toEqual(Array.from({ length: 1_200 }, (_, i) => i + 1));
+    expect(long.at(-1)!.payload).toStrictEqual(roundTrip(item(11_639).payload));
+    for (const at of [0, 4_095, 4_096, 8_191, 8_192, 11_999]) {
+      await expect(store.append('elsewhere', ANY, [{ ...item(0), eventId: ids[at] }])).rejects.toBeInstanceOf(
+        DuplicateEventError,
+      );
+    }
   });
 });
 

@@ -1,0 +1,41 @@
+/**
+ * Values of the in-memory store's flat payloads, one after another in log order: a payload whose
+ * values are all primitives is kept as its values here (its keys once, in its shape), not as an
+ * object of its own. An object per event is what the garbage collector copies and marks; a
+ * reference in a long-lived array costs it far less, and a small integer nothing.
+ *
+ * Values live in arrays of exactly {@link CHUNK_VALUES} entries, made once and never copied.
+ *
+ * @internal
+ */
+export class MemoryValues {
+  readonly #chunks: unknown[][] = [];
+  #length = 0;
+
+  /** How many values are kept; the index the next {@link MemoryValues.push} writes at. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Keeps `value` at index {@link MemoryValues.length}. */
+  push(value: unknown): void {
+    const index = this.#length;
+    let chunk = this.#chunks[index >>> CHUNK_BITS];
+    if (chunk === undefined) {
+      chunk = new Array<unknown>(CHUNK_VALUES);
+      this.#chunks.push(chunk);
+    }
+    chunk[index & CHUNK_MASK] = value;
+    this.#length = index + 1;
+  }
+
+  /** The value at `index` (below {@link MemoryValues.length}). */
+  at(index: number): unknown {
+    return this.#chunks[index >>> CHUNK_BITS]![index & CHUNK_MASK];
+  }
+}
+
+const CHUNK_BITS = 15;
+/** Values per chunk: 32,768 references (256 KiB). */
+const CHUNK_VALUES = 1 << CHUNK_BITS;
+const CHUNK_MASK = CHUNK_VALUES - 1;
