@@ -256,9 +256,19 @@ export class Telemetry {
 
   /** True when there is anything to do: a registered tracer or meter provider. */
   get live(): boolean {
+    // Before anything registers a global (an SDK's tracer or meter provider), the API 1.x keeps
+    // no entry on globalThis: then nothing is registered, and one property read says so.
+    if ((globalThis as Record<symbol, unknown>)[OTEL_GLOBALS] === undefined) return false;
     return this.liveTracer !== undefined || this.instruments !== undefined;
   }
 }
+
+/**
+ * Where `@opentelemetry/api` 1.x keeps what is registered globally (its `global-utils`): a
+ * tracer or meter provider registers there first. The key is per major version; annals' peer
+ * range is 1.x.
+ */
+const OTEL_GLOBALS = Symbol.for('opentelemetry.js.api.1');
 
 /** `undefined`: not looked for yet; `null`: off or absent. */
 let current: Telemetry | null | undefined;
