@@ -7,7 +7,7 @@ import {
 } from '../errors.js';
 import type { AnyEventDefinition } from './define-event.js';
 import type { EventMetadata, NewEvent, StoredEvent } from './event-envelope.js';
-import { lastEventIdCounter, lastEventIdMs, newEventId } from './event-id.js';
+import { newEventId } from './event-id.js';
 import {
   copyPlainJson,
   type FlatShape,
@@ -222,12 +222,6 @@ export interface CopiedEvent {
   readonly eventId: string;
   /** True when the id is new (the event had none). */
   readonly generatedId: boolean;
-  /**
-   * For a new id, its millisecond and counter, which `eventIdOf` turns back into it; -1 and 0
-   * for a given id.
-   */
-  readonly idMs: number;
-  readonly idCounter: number;
   readonly aggregateType: string;
   readonly type: string;
   readonly schemaVersion: number;
@@ -272,8 +266,6 @@ function copyOfEncoded(encoded: EncodedEvent): CopiedEvent {
     eventId: encoded.eventId,
     // Its ids may not grow: the store indexes them as given ones.
     generatedId: false,
-    idMs: -1,
-    idCounter: 0,
     aggregateType: encoded.aggregateType,
     type: encoded.type,
     schemaVersion: encoded.schemaVersion,
@@ -376,8 +368,6 @@ export class EventRegistry {
     return {
       eventId,
       generatedId: givenId === undefined,
-      idMs: givenId === undefined ? lastEventIdMs() : -1,
-      idCounter: givenId === undefined ? lastEventIdCounter() : 0,
       aggregateType: event.aggregateType,
       type: definition.type,
       schemaVersion: definition.schemaVersion,

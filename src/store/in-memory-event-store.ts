@@ -6,7 +6,6 @@ import {
   type NewEvent,
   type StoredEvent,
 } from '../events/event-envelope.js';
-import { eventIdOf } from '../events/event-id.js';
 import {
   assertValidId,
   type CopiedEvent,
@@ -34,6 +33,7 @@ import type {
   Unsubscribe,
 } from './event-store.js';
 import { assertExpectedVersion, checkExpectedVersion, type ExpectedVersionMode } from './expected-version.js';
+import { MemoryIds } from './memory-ids.js';
 import { MemoryNumbers } from './memory-numbers.js';
 import { MemoryRows } from './memory-rows.js';
 import { MemoryStream } from './memory-stream.js';
@@ -51,22 +51,18 @@ interface RowKind {
   readonly schemaVersion: number;
 }
 
-/** The five references of a row in `#cells` (a {@link MemoryRows}), side by side, read together. */
-const ID = 0;
-const STREAM = 1;
-const KIND = 2;
-const PAYLOAD = 3;
-const METADATA = 4;
+/** The four references of a row in `#cells` (a {@link MemoryRows}), side by side, read together. */
+const STREAM = 0;
+const KIND = 1;
+const PAYLOAD = 2;
+const METADATA = 3;
 /** The numbers of a row in `#numbers`, from its offset on. */
 const VERSION = 0;
 const TIMESTAMP = 1;
 const TRANSACTION = 2;
-/** A generated id's millisecond and counter (`eventIdOf`); -1 for a given id, kept at ID. */
-const ID_MS = 3;
-const ID_COUNTER = 4;
 /** Where a flat payload's values start in `#values`; -1 for a payload kept as an object at PAYLOAD. */
-const PAYLOAD_AT = 5;
-const NUMBERS = 6;
+const PAYLOAD_AT = 3;
+const NUMBERS = 4;
 
 const MEMORY_TARGET: StoreTelemetryTarget = storeTelemetryTarget('memory');
 
@@ -104,13 +100,14 @@ export class InMemoryEventStore implements IEventStore {
   // more objects for the garbage collector to copy and mark.
   #length = 0;
   /**
-   * The references of each row, side by side (see {@link ID} and after): the event id (`undefined`
-   * for an id the registry made, kept as two numbers), the stream, the kind, and the store's own
-   * deep copies of payload and metadata (what a round trip through JSON text gives; never handed
-   * out; rows with equal flat metadata share one copy). A flat payload is its shape here and its
-   * values in `#values`.
+   * The references of each row, side by side (see {@link STREAM} and after): the stream, the
+   * kind, and the store's own deep copies of payload and metadata (what a round trip through
+   * JSON text gives; never handed out; rows with equal flat metadata share one copy). A flat
+   * payload is its shape here and its values in `#values`.
    */
   readonly #cells = new MemoryRows();
+  /** The event id of each row. */
+  readonly #ids = new MemoryIds();
   readonly #values = new MemoryValues();
   /** The numbers of each row, side by side (see {@link NUMBERS}); timestamps in milliseconds. */
   readonly #numbers = new MemoryNumbers(NUMBERS);
@@ -214,22 +211,14 @@ export class InMemoryEventStore implements IEventStore {
         payloadAt = values.length;
         for (let at = 0; at < flat.length; at++) values.push(flat[at]);
       }
-      // In the order of ID, STREAM, KIND, PAYLOAD, METADATA.
-      this.#cells.push(
-        row,
-        event.generatedId ? undefined : event.eventId,
-        stream,
-        kind,
-        event.payloadShape ?? event.payloadCopy,
-        metadata,
-      );
+      // In the order of STREAM, KIND, PAYLOAD, METADATA.
+      this.#cells.push(row, stream, kind, event.payloadShape ?? event.payloadCopy, metadata);
+      this.#ids.push(event.eventId);
       const numbers = this.#numbers.chunkToWrite(row);
       const number = this.#numbers.offset(row);
       numbers[number + VERSION] = version;
       numbers[number + TIMESTAMP] = event.timestampMs;
       numbers[number + TRANSACTION] = transactionId;
-      numbers[number + ID_MS] = event.idMs;
-      numbers[number + ID_COUNTER] = event.idCounter;
       numbers[number + PAYLOAD_AT] = payloadAt;
       stream.push(row);
       this.#index(event.eventId, row);
@@ -469,9 +458,7 @@ export class InMemoryEventStore implements IEventStore {
   }
 
   #idOf(row: number): string {
-    const id = this.#cells.at(row, ID) as string | undefined;
-    if (id !== undefined) return id;
-    return eventIdOf(this.#numbers.at(row, ID_MS), this.#numbers.at(row, ID_COUNTER));
+    return this.#ids.at(row);
   }
 
   #streamOfRow(row: number): MemoryStream {
@@ -514,9 +501,7 @@ export class InMemoryEventStore implements IEventStore {
     }
     const payloadAt = numbers[number + PAYLOAD_AT]!;
     return {
-      eventId:
-        (cells[cell + ID] as string | undefined) ??
-        eventIdOf(numbers[number + ID_MS]!, numbers[number + ID_COUNTER]!),
+      eventId: this.#ids.at(row),
       aggregateId: (cells[cell + STREAM] as MemoryStream).id,
       aggregateType: kind.aggregateType,
       type: kind.type,

@@ -1,5 +1,5 @@
 /**
- * The rows of the in-memory store's log: five references per row, side by side, appended in log
+ * The rows of the in-memory store's log: four references per row, side by side, appended in log
  * order.
  *
  * The first {@link CHUNK_ROWS} rows live in an array that grows as usual; later ones in arrays of
@@ -12,10 +12,10 @@
 export class MemoryRows {
   readonly #chunks: unknown[][] = [[]];
 
-  /** Appends row `row` (the number of rows so far) with its five references. */
-  push(row: number, a: unknown, b: unknown, c: unknown, d: unknown, e: unknown): void {
+  /** Appends row `row` (the number of rows so far) with its four references. */
+  push(row: number, a: unknown, b: unknown, c: unknown, d: unknown): void {
     if (row < CHUNK_ROWS) {
-      this.#chunks[0]!.push(a, b, c, d, e);
+      this.#chunks[0]!.push(a, b, c, d);
       return;
     }
     let chunk = this.#chunks[row >>> CHUNK_BITS];
@@ -28,7 +28,6 @@ export class MemoryRows {
     chunk[base + 1] = b;
     chunk[base + 2] = c;
     chunk[base + 3] = d;
-    chunk[base + 4] = e;
   }
 
   /** The array that holds row `row` (which must exist); its references start at {@link MemoryRows.offset}. */
@@ -41,15 +40,15 @@ export class MemoryRows {
     return (row & CHUNK_MASK) * WIDTH;
   }
 
-  /** Reference `index` (0 to 4) of row `row`. */
+  /** Reference `index` (0 to 3) of row `row`. */
   at(row: number, index: number): unknown {
     return this.#chunks[row >>> CHUNK_BITS]![(row & CHUNK_MASK) * WIDTH + index];
   }
 }
 
 /** References per row. */
-const WIDTH = 5;
+const WIDTH = 4;
 const CHUNK_BITS = 12;
-/** Rows per chunk: a chunk is a large object of its own (4,096 rows of 5 references: 160 KiB). */
+/** Rows per chunk: a chunk is a large object of its own (4,096 rows of 4 references: 128 KiB). */
 const CHUNK_ROWS = 1 << CHUNK_BITS;
 const CHUNK_MASK = CHUNK_ROWS - 1;

@@ -221,6 +221,26 @@ describe('InMemoryEventStore: ids the registry made', () => {
     expect(await store.streamVersion('elsewhere')).toBe(0);
   });
 
+  it('reads back ids of every length, made and given, in and after the block being filled', async () => {
+    const store = new InMemoryEventStore({ registry: registry() });
+    const ids: string[] = [];
+    for (let index = 0; index < 300; index++) {
+      // Blocks of 64 ids whose lengths add up past 16 bits would not fit; 512 is the longest id.
+      const length = index % 5 === 0 ? 512 : 1 + ((index * 37) % 512);
+      const id =
+        index % 7 === 0 ? undefined : `${index}-`.padEnd(length, String.fromCharCode(97 + (index % 26)));
+      const appended = await store.append(`cart-${index % 3}`, ANY, [line('LineAdded', id)]);
+      ids.push(appended.events[0]!.eventId);
+    }
+    const read = (await store.readAll({ limit: 1_000 })).events.map((event) => event.eventId);
+    expect(read).toEqual(ids);
+    for (const index of [0, 63, 64, 127, 128, 255, 256, 299]) {
+      await expect(store.append('elsewhere', ANY, [line('LineAdded', ids[index])])).rejects.toBeInstanceOf(
+        DuplicateEventError,
+      );
+    }
+  });
+
   it('works with a registry that is not this EventRegistry class (another copy of annals)', async () => {
     const inner = registry();
     const foreign = {
