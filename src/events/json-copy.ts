@@ -53,41 +53,16 @@ let flatShape: FlatShape | undefined;
 export function flatValues(value: unknown): unknown[] | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   if ((value as { toJSON?: unknown }).toJSON !== undefined) return undefined;
-  const prototype = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) return undefined;
   const source = value as Record<string, unknown>;
-  let shape = lastShapes[0];
-  if (shape === undefined || !hasKeys(source, shape.keys)) {
-    const keys = Object.keys(source);
-    if (keys.length === 0) return undefined;
-    shape = shapeOf(keys);
-    if (shape === undefined || !hasKeys(source, shape.keys)) return undefined;
-    lastShapes[0] = shape;
-  }
+  const shape = shapeOfPlain(source, 0);
+  if (shape === undefined || shape === NO_KEYS) return undefined;
   const count = shape.keys.length;
   const out = new Array<unknown>(count);
   const seen = shape.seen;
   let index = 0;
   for (const key in source) {
     const element = source[key];
-    switch (typeof element) {
-      case 'string':
-        if (element !== seen[index]) {
-          if (!isStorable(element)) return undefined;
-          seen[index] = element;
-        }
-        break;
-      case 'number':
-        if (!Number.isFinite(element) || Object.is(element, -0)) return undefined;
-        break;
-      case 'boolean':
-        break;
-      case 'object':
-        if (element === null) break;
-        return undefined;
-      default:
-        return undefined;
-    }
+    if (!isPlainPrimitive(element, seen, index)) return undefined;
     // A getter that deleted or added keys on the way: not plain data.
     if (index === count) return undefined;
     out[index++] = element;
@@ -128,18 +103,10 @@ function copy(value: unknown, depth: number): unknown {
     }
     return out;
   }
-  const prototype = Object.getPrototypeOf(value);
-  if (prototype !== Object.prototype && prototype !== null) return NOT_PLAIN;
   const source = value as Record<string, unknown>;
-  let shape = lastShapes[depth];
-  if (shape === undefined || !hasKeys(source, shape.keys)) {
-    const keys = Object.keys(source);
-    if (keys.length === 0) return {};
-    shape = shapeOf(keys);
-    // Enumerable inherited keys (which JSON leaves out) would come in the for-in below.
-    if (shape === undefined || !hasKeys(source, shape.keys)) return NOT_PLAIN;
-    lastShapes[depth] = shape;
-  }
+  const shape = shapeOfPlain(source, depth);
+  if (shape === undefined) return NOT_PLAIN;
+  if (shape === NO_KEYS) return {};
   // A clone of the shape's template is an object of the right size with these keys in this
   // order (and no symbol keys, which JSON leaves out); its values are then set one by one.
   const out: Record<string, unknown> = { ...shape.template };
@@ -148,34 +115,63 @@ function copy(value: unknown, depth: number): unknown {
   // The same keys in the same order as the shape's (hasKeys said so); for-in reads them fastest.
   for (const key in source) {
     const element = source[key];
-    switch (typeof element) {
-      case 'string':
-        // The string the last object of this shape held here was storable: no need to look again.
-        if (element !== seen[index]) {
-          if (!isStorable(element)) return NOT_PLAIN;
-          seen[index] = element;
-        }
-        break;
-      case 'number':
-        if (!Number.isFinite(element) || Object.is(element, -0)) return NOT_PLAIN;
-        break;
-      case 'boolean':
-        break;
-      case 'object': {
-        if (element === null) break;
-        const copied = copy(element, depth + 1);
-        if (copied === NOT_PLAIN) return NOT_PLAIN;
-        out[key] = copied;
-        index++;
-        continue;
-      }
-      default:
-        return NOT_PLAIN;
+    if (typeof element === 'object' && element !== null) {
+      const copied = copy(element, depth + 1);
+      if (copied === NOT_PLAIN) return NOT_PLAIN;
+      out[key] = copied;
+    } else {
+      if (!isPlainPrimitive(element, seen, index)) return NOT_PLAIN;
+      out[key] = element;
     }
-    out[key] = element;
     index++;
   }
   return out;
+}
+
+/** What {@link shapeOfPlain} returns for an object without keys. */
+const NO_KEYS: unique symbol = Symbol('no keys');
+
+/**
+ * The shape of `source`'s keys when `source` (an object that is not an array) is a plain object
+ * whose enumerable keys are all its own and storable; {@link NO_KEYS} when it has none;
+ * `undefined` otherwise. The shape last found at `depth` is tried first.
+ */
+function shapeOfPlain(source: Record<string, unknown>, depth: number): Shape | typeof NO_KEYS | undefined {
+  const prototype = Object.getPrototypeOf(source);
+  if (prototype !== Object.prototype && prototype !== null) return undefined;
+  const last = lastShapes[depth];
+  if (last !== undefined && hasKeys(source, last.keys)) return last;
+  const keys = Object.keys(source);
+  if (keys.length === 0) return NO_KEYS;
+  const shape = shapeOf(keys);
+  // Enumerable inherited keys (which JSON leaves out) would come in a for-in over `source`.
+  if (shape === undefined || !hasKeys(source, shape.keys)) return undefined;
+  lastShapes[depth] = shape;
+  return shape;
+}
+
+/**
+ * True when `element`, found at key `index` of an object of a shape whose last strings are
+ * `seen`, is a plain JSON primitive: `null`, a boolean, a finite number other than -0, or a
+ * storable string. A string equal to the one last seen there was storable: it is not looked at again.
+ */
+function isPlainPrimitive(element: unknown, seen: unknown[], index: number): boolean {
+  switch (typeof element) {
+    case 'string':
+      if (element !== seen[index]) {
+        if (!isStorable(element)) return false;
+        seen[index] = element;
+      }
+      return true;
+    case 'number':
+      return Number.isFinite(element) && !Object.is(element, -0);
+    case 'boolean':
+      return true;
+    case 'object':
+      return element === null;
+    default:
+      return false;
+  }
 }
 
 /**
