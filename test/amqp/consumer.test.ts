@@ -293,10 +293,13 @@ describeWithRabbit('ProjectionConsumer on RabbitMQ and PostgreSQL', () => {
     const events = await appendOrder(eventStore, unique('k'), 2, 'shipped');
     target = events[1]!.eventId;
     await publishEvents(rabbit.url, events);
+    // The kill is two rabbitmqctl calls, which take seconds each on a loaded machine.
     await waitUntil(() => runs.filter((run) => run.eventId === events.at(-1)!.eventId).length > 0 && killed, {
+      timeoutMs: 60_000,
       what: 'all events ran',
     });
     await waitUntil(() => runs.some((run) => run.eventId === target && run.duplicate), {
+      timeoutMs: 60_000,
       what: 'the redelivery of the killed one',
     });
     const rows = await ledgerRows(db.pool, brokerSchema, name);
@@ -304,5 +307,5 @@ describeWithRabbit('ProjectionConsumer on RabbitMQ and PostgreSQL', () => {
     expect(consumer.status().state).toBe('running');
     await consumer.stop();
     expect(consumer.status().state).toBe('stopped');
-  });
+  }, 150_000);
 });
