@@ -6,7 +6,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { orderRegistry } from '../../examples/order/upcasters.js';
 import { appendOrders, generateOrders, orderReadRows } from '../postgres/projections/fixtures.js';
 import { databaseUrl, hasServer, usePostgres } from '../support/postgres.js';
-import { annals, finished, fixtureConfig, lines, startAnnals } from './support.js';
+import { annals, finished, fixtureConfig, fromDist, lines, startAnnals } from './support.js';
 
 // On a server: a schema of this file's own, and the test files' lock (see usePostgres); the CLI
 // runs the migrations itself. Without one: a PGlite data directory that each CLI process opens.
@@ -147,7 +147,10 @@ describe('the annals executable', () => {
 
   it('finds annals.config.* in the working directory', async () => {
     const here = directory('discovered', {
-      'annals.config.mjs': `export { default } from ${JSON.stringify(fixtureConfig)};\n`,
+      // It re-exports the TypeScript fixture: the source CLI runs under tsx, whose loader lets an
+      // .mjs import it; the built one (ANNALS_TEST_CLI=dist) loads a .ts config as users' load.
+      [fromDist ? 'annals.config.ts' : 'annals.config.mjs']:
+        `export { default } from ${JSON.stringify(fixtureConfig)};\n`,
     });
     const result = await annals(['status'], { cwd: here, env: databaseEnv() });
     expect(result.stderr).toBe('');
