@@ -186,6 +186,8 @@ describe('the annals executable', () => {
     expectOneLineError(await run(['run', 'nope']), /unknown projection "nope"/);
   });
 
+  // Eight commands in a row, each a process of its own: on a loaded CI machine (load average 8
+  // on 2 cores) this took 40-60 s, the default limit.
   it('parks failing events, then lists, retries and discards the dead letters', async () => {
     expect(cancelled).toBeGreaterThanOrEqual(2);
     const rebuilt = await run(['rebuild', 'picky']);
@@ -234,7 +236,7 @@ describe('the annals executable', () => {
       }
     ).projections.find((each) => each.projection === 'picky');
     expect(picky).toMatchObject({ deadLetters: cancelled - 2, lagEvents: '0' });
-  });
+  }, 180_000);
 
   it('runs projections until SIGTERM, then stops gracefully', async () => {
     const child = startAnnals(['run', 'order-read-model', '--config', fixtureConfig], { env: databaseEnv() });
