@@ -220,8 +220,6 @@ function jsonCopy(eventType: string, what: string, value: unknown): unknown {
 export interface CopiedEvent {
   /** The event's id: the one given, or a new UUIDv7. */
   readonly eventId: string;
-  /** True when the id is new (the event had none). */
-  readonly generatedId: boolean;
   readonly aggregateType: string;
   readonly type: string;
   readonly schemaVersion: number;
@@ -264,8 +262,6 @@ export function encodeToCopy(
 function copyOfEncoded(encoded: EncodedEvent): CopiedEvent {
   return {
     eventId: encoded.eventId,
-    // Its ids may not grow: the store indexes them as given ones.
-    generatedId: false,
     aggregateType: encoded.aggregateType,
     type: encoded.type,
     schemaVersion: encoded.schemaVersion,
@@ -367,7 +363,6 @@ export class EventRegistry {
     const payloadCopy = payloadValues === undefined ? jsonCopy(event.type, 'payload', payload) : undefined;
     return {
       eventId,
-      generatedId: givenId === undefined,
       aggregateType: event.aggregateType,
       type: definition.type,
       schemaVersion: definition.schemaVersion,

@@ -8,8 +8,7 @@
  * @internal
  */
 export class MemoryStream {
-  /** How many events the stream has: its version. */
-  length = 0;
+  #length = 0;
   #rows = new Uint32Array(FIRST_CAPACITY);
 
   constructor(
@@ -17,16 +16,21 @@ export class MemoryStream {
     readonly id: string,
   ) {}
 
+  /** How many events the stream has: its version. */
+  get length(): number {
+    return this.#length;
+  }
+
   /** Adds the log index of the stream's next event. */
   push(row: number): void {
-    const length = this.length;
+    const length = this.#length;
     if (length === this.#rows.length) {
       const grown = new Uint32Array(length * 2);
       grown.set(this.#rows);
       this.#rows = grown;
     }
     this.#rows[length] = row;
-    this.length = length + 1;
+    this.#length = length + 1;
   }
 
   /** The log index of the event at `index` (its version minus one), below {@link MemoryStream.length}. */
