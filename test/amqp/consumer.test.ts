@@ -142,6 +142,9 @@ describeWithRabbit('ProjectionConsumer on RabbitMQ and PostgreSQL', () => {
     const warnings: { fields: Record<string, unknown>; message: string }[] = [];
     const consumer = consumerOf(projection, {
       maxRetryAttempts: 2,
+      // Long enough for B's three events to go through while A's version 2 waits: at 100 ms they
+      // once did not, at a load average of 10 (B's version 3 came after A's).
+      retryDelayMs: 600,
       onError: (error) => errors.push(error.message),
       logger: {
         debug: () => undefined,
