@@ -92,6 +92,7 @@ describeWithRabbit('annals on a config in plain values', () => {
       });
       // The read model fills up in the second database, through the relay and the queue.
       const expected = await orderReadModelFromLog(events.pool, 'orders', eventStore);
+      expect(expected).toHaveLength(60);
       await waitUntil(async () => (await readOrders('orders')).length === expected.length, {
         timeoutMs: 30_000,
         what: 'the read model in the second database',
@@ -150,6 +151,7 @@ describeWithRabbit('annals on a config in plain values', () => {
       await appendOrdersConcurrently(eventStore, { writers: 2, ordersPerWriter: 5, prefix: 'log' });
       const run = annals(['run'], env);
       const expected = await orderReadModelFromLog(events.pool, 'log_side', eventStore);
+      expect(expected).toHaveLength(10);
       await waitUntil(async () => (await readOrders('log_side')).length === expected.length, {
         timeoutMs: 30_000,
         what: 'the read model in the second database',

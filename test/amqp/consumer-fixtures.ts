@@ -135,6 +135,9 @@ export async function orderReadModelFromLog(
   schema: string,
   eventStore: IEventStore,
 ): Promise<OrderReadRow[]> {
+  // Right after the appends the log's readers may not see them all yet (see wholeLogIds), and
+  // a catch-up would then stop early with nothing to report.
+  if (eventStore instanceof PostgresEventStore) await wholeLogIds(eventStore, pool);
   const runner = new ProjectionRunner({
     eventStore,
     projectionStore: new PostgresProjectionStore({ pool, schema }),
