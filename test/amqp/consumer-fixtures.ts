@@ -7,6 +7,7 @@ import amqplib from 'amqplib';
 import {
   defineProjection,
   type IEventStore,
+  type LogPosition,
   type NewEvent,
   NO_STREAM,
   type ProjectionHandlerInfo,
@@ -126,6 +127,16 @@ export async function processedCount(db: PgQueryable, schema: string, consumer: 
   return Number(rows[0]!.count);
 }
 
+/** The position of the last event committed to `schema`'s table, whether readers see it yet or not. */
+async function lastCommitted(pool: PgPool, schema: string): Promise<LogPosition | undefined> {
+  const { rows } = await pool.query<{ transaction_id: string; global_position: string }>(
+    `SELECT transaction_id::text, global_position::text FROM "${schema}".events
+      ORDER BY transaction_id DESC, global_position DESC LIMIT 1`,
+  );
+  const last = rows[0];
+  return last && { transactionId: BigInt(last.transaction_id), globalPosition: BigInt(last.global_position) };
+}
+
 /**
  * The Order read model as `ProjectionRunner` builds it from the log (in `schema`, the event
  * store's, where its checkpoint lives too).
@@ -135,15 +146,14 @@ export async function orderReadModelFromLog(
   schema: string,
   eventStore: IEventStore,
 ): Promise<OrderReadRow[]> {
-  // Right after the appends the log's readers may not see them all yet (see wholeLogIds), and
-  // a catch-up would then stop early with nothing to report.
-  if (eventStore instanceof PostgresEventStore) await wholeLogIds(eventStore, pool);
-  const runner = new ProjectionRunner({
-    eventStore,
-    projectionStore: new PostgresProjectionStore({ pool, schema }),
-    projections: [orderReadModel],
-  });
-  await runner.catchUp();
+  const projectionStore = new PostgresProjectionStore({ pool, schema });
+  const runner = new ProjectionRunner({ eventStore, projectionStore, projections: [orderReadModel] });
+  // On PostgreSQL, up to the last committed event, read from the table: the log's readers may
+  // not see it yet (another file's transaction can hold the horizon back for seconds, see
+  // wholeLogIds), and a catch-up to the head would then stop early with nothing to report.
+  const until =
+    eventStore instanceof PostgresEventStore ? await lastCommitted(pool, eventStore.schema) : undefined;
+  await runner.catchUp(until === undefined ? {} : { until, signal: AbortSignal.timeout(60_000) });
   return queryOrders(pool, schema);
 }
 
