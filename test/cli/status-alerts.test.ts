@@ -13,7 +13,7 @@ import type { OpenedConfig } from '../../src/cli/open-config.js';
 import { runCli } from '../../src/cli/run-cli.js';
 import { appendOrders, type GeneratedOrders, generateOrders } from '../postgres/projections/fixtures.js';
 import { databaseUrl, hasServer, usePostgres } from '../support/postgres.js';
-import { annals, fixtureConfig, lines, root } from './support.js';
+import { annals, type CliRun, fixtureConfig, lines, root } from './support.js';
 
 // As cli.test.ts: a database of its own on a server, a PGlite data directory otherwise.
 const db = hasServer ? usePostgres({ migrate: false }) : undefined;
@@ -25,17 +25,42 @@ afterAll(() => {
   rmSync(scratch, { recursive: true, force: true });
 });
 
-/** `annals <args> --config <fixture>` on this file's database, with one relay (domain_events). */
-const run = (args: string[], env: Record<string, string | undefined> = {}) =>
-  annals([...args, '--config', fixtureConfig], {
-    env: {
-      ...(hasServer
-        ? { DATABASE_URL: databaseUrl, ANNALS_TEST_SCHEMA: schema() }
-        : { DATABASE_URL: undefined, ANNALS_TEST_PGLITE_DIR: pgliteDir, ANNALS_TEST_SCHEMA: schema() }),
-      ANNALS_TEST_RELAYS: JSON.stringify([{ exchange: 'domain_events' }]),
-      ...env,
-    },
-  });
+/** The environment of the fixture config on this file's database, with one relay (domain_events). */
+const fixtureEnv = (env: Record<string, string | undefined>): Record<string, string | undefined> => ({
+  ...(hasServer
+    ? { DATABASE_URL: databaseUrl, ANNALS_TEST_SCHEMA: schema() }
+    : { DATABASE_URL: undefined, ANNALS_TEST_PGLITE_DIR: pgliteDir, ANNALS_TEST_SCHEMA: schema() }),
+  ANNALS_TEST_RELAYS: JSON.stringify([{ exchange: 'domain_events' }]),
+  ...env,
+});
+
+/**
+ * `annals <args> --config <fixture>`, run in this process (`runCli`, what the executable runs,
+ * with its output collected): an `annals` process costs about a second of CPU, and this file
+ * needs twenty. The exit code the executable gives is checked once below, and in cli.test.ts.
+ */
+async function run(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
+  const saved = new Map<string, string | undefined>();
+  for (const [name, value] of Object.entries(fixtureEnv(env))) {
+    saved.set(name, process.env[name]);
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  try {
+    const io = memoryIo();
+    const code = await runCli([...args, '--config', fixtureConfig], io);
+    return { code, signal: null, stdout: io.out(), stderr: io.err() };
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
+
+/** `annals <args> --config <fixture>` as a process of its own: the executable. */
+const runExecutable = (args: string[]) =>
+  annals([...args, '--config', fixtureConfig], { env: fixtureEnv({}) });
 
 async function withDatabase<T>(work: (pool: PgPool) => Promise<T>): Promise<T> {
   if (db) return work(db.pool);
@@ -320,7 +345,8 @@ describe('annals status with thresholds', () => {
     const behind = second.eventCount;
     const relayBehind = first.eventCount + second.eventCount - 3;
 
-    const over = await run(['status', '--max-lag-events', String(behind - 1)]);
+    // Through the executable: the exit code 2 reaches the process.
+    const over = await runExecutable(['status', '--max-lag-events', String(behind - 1)]);
     expect(over.code).toBe(2);
     expect(over.stdout).toMatch(new RegExp(`^order-read-model\\s+\\d+:\\d+\\s+${behind} events\\s+`, 'm'));
     expect(over.stdout).toMatch(/^head of the log: \d+:\d+ /m);
