@@ -13,7 +13,7 @@ import type { OpenedConfig } from '../../src/cli/open-config.js';
 import { runCli } from '../../src/cli/run-cli.js';
 import { appendOrders, type GeneratedOrders, generateOrders } from '../postgres/projections/fixtures.js';
 import { databaseUrl, hasServer, usePostgres } from '../support/postgres.js';
-import { annals, type CliRun, fixtureConfig, lines, root } from './support.js';
+import { annals, annalsInProcess, fixtureConfig, lines, root } from './support.js';
 
 // As cli.test.ts: a database of its own on a server, a PGlite data directory otherwise.
 const db = hasServer ? usePostgres({ migrate: false }) : undefined;
@@ -35,28 +35,11 @@ const fixtureEnv = (env: Record<string, string | undefined>): Record<string, str
 });
 
 /**
- * `annals <args> --config <fixture>`, run in this process (`runCli`, what the executable runs,
- * with its output collected): an `annals` process costs about a second of CPU, and this file
- * needs twenty. The exit code the executable gives is checked once below, and in cli.test.ts.
+ * `annals <args> --config <fixture>`, run in this process: this file needs twenty runs. The exit
+ * code the executable gives is checked once below, and in cli.test.ts.
  */
-async function run(args: string[], env: Record<string, string | undefined> = {}): Promise<CliRun> {
-  const saved = new Map<string, string | undefined>();
-  for (const [name, value] of Object.entries(fixtureEnv(env))) {
-    saved.set(name, process.env[name]);
-    if (value === undefined) delete process.env[name];
-    else process.env[name] = value;
-  }
-  try {
-    const io = memoryIo();
-    const code = await runCli([...args, '--config', fixtureConfig], io);
-    return { code, signal: null, stdout: io.out(), stderr: io.err() };
-  } finally {
-    for (const [name, value] of saved) {
-      if (value === undefined) delete process.env[name];
-      else process.env[name] = value;
-    }
-  }
-}
+const run = (args: string[], env: Record<string, string | undefined> = {}) =>
+  annalsInProcess([...args, '--config', fixtureConfig], fixtureEnv(env), scratch);
 
 /** `annals <args> --config <fixture>` as a process of its own: the executable. */
 const runExecutable = (args: string[]) =>

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { runCli } from '../../src/cli/run-cli.js';
 
 /** The repository's root. */
 export const root = fileURLToPath(new URL('../..', import.meta.url));
@@ -77,3 +78,39 @@ export function annals(args: readonly string[], options: AnnalsOptions = {}): Pr
 
 /** The lines of a text, without the empty last one. */
 export const lines = (text: string): string[] => text.split('\n').filter((line) => line !== '');
+
+/**
+ * Runs `annals <args>` in this process (`runCli`, what the executable runs), with `env` set in
+ * `process.env` meanwhile (`undefined` removes one) and the output collected. For tests of what
+ * the commands do: an `annals` process costs about a second of CPU (Node.js, the build, the
+ * config compiled by jiti), and the executable's own part (exit codes, one-line errors, signals)
+ * is tested through {@link annals}.
+ */
+export async function annalsInProcess(
+  args: readonly string[],
+  env: Record<string, string | undefined> = {},
+  cwd: string = root,
+): Promise<CliRun> {
+  const saved = new Map<string, string | undefined>();
+  for (const [name, value] of Object.entries(env)) {
+    saved.set(name, process.env[name]);
+    if (value === undefined) delete process.env[name];
+    else process.env[name] = value;
+  }
+  let stdout = '';
+  let stderr = '';
+  try {
+    const code = await runCli(args, {
+      stdout: { write: (text: string) => (stdout += text) },
+      stderr: { write: (text: string) => (stderr += text) },
+      cwd,
+      stopRequested: () => new Promise<string>(() => undefined),
+    });
+    return { code, signal: null, stdout, stderr };
+  } finally {
+    for (const [name, value] of saved) {
+      if (value === undefined) delete process.env[name];
+      else process.env[name] = value;
+    }
+  }
+}
