@@ -46,21 +46,26 @@ import { decodeLogPage } from './undecodable-event.js';
  * so a row holds one reference instead of three values.
  */
 interface RowKind {
+  /** Its index in the store's list of kinds: what a row holds. */
+  readonly index: number;
   readonly type: string;
   readonly aggregateType: string;
   readonly schemaVersion: number;
 }
 
-/** The four references of a row in `#cells` (a {@link MemoryRows}), side by side, read together. */
+/**
+ * The four indexes of a row in `#cells` (a {@link MemoryRows}), side by side, read together: its
+ * stream's, its kind's, its payload's shape (-1 for a payload kept whole) and its metadata copy's.
+ */
 const STREAM = 0;
 const KIND = 1;
-const PAYLOAD = 2;
+const SHAPE = 2;
 const METADATA = 3;
 /** The numbers of a row in `#numbers`, from its offset on. */
 const VERSION = 0;
 const TIMESTAMP = 1;
 const TRANSACTION = 2;
-/** Where a flat payload's values start in `#values`; -1 for a payload kept as an object at PAYLOAD. */
+/** Where the payload starts in `#values`: a flat payload's values, or the copy of any other. */
 const PAYLOAD_AT = 3;
 const NUMBERS = 4;
 
@@ -100,14 +105,25 @@ export class InMemoryEventStore implements IEventStore {
   // more objects for the garbage collector to copy and mark.
   #length = 0;
   /**
-   * The references of each row, side by side (see {@link STREAM} and after): the stream, the
-   * kind, and the store's own deep copies of payload and metadata (what a round trip through
-   * JSON text gives; never handed out; rows with equal flat metadata share one copy). A flat
-   * payload is its shape here and its values in `#values`.
+   * The indexes of each row, side by side (see {@link STREAM} and after): into `#streamList`,
+   * `#kindList`, `#shapes` and `#metadataCopies`.
    */
   readonly #cells = new MemoryRows();
+  readonly #streamList: MemoryStream[] = [];
+  readonly #kindList: RowKind[] = [];
+  /** The shapes of flat payloads, each once, with their indexes. */
+  readonly #shapes: FlatShape[] = [];
+  readonly #shapeIndexes = new Map<FlatShape, number>();
+  #lastShape: FlatShape | undefined;
+  #lastShapeIndex = -1;
+  /**
+   * The store's own deep copies of metadata (what a round trip through JSON text gives; never
+   * handed out): consecutive rows with equal flat metadata share one.
+   */
+  readonly #metadataCopies = new MemoryValues();
   /** The event id of each row. */
   readonly #ids = new MemoryIds();
+  /** Payloads, in log order: a flat one as its values, any other as the store's own deep copy. */
   readonly #values = new MemoryValues();
   /** The numbers of each row, side by side (see {@link NUMBERS}); timestamps in milliseconds. */
   readonly #numbers = new MemoryNumbers(NUMBERS);
@@ -133,6 +149,8 @@ export class InMemoryEventStore implements IEventStore {
   #readTransactionIdBig = 0n;
   /** The metadata copy of the last row, which the next row shares when its metadata is the same (see `encodeToCopy`). */
   #lastMetadata: EventMetadata | undefined;
+  /** The index of {@link InMemoryEventStore.#lastMetadata} in `#metadataCopies`. */
+  #lastMetadataIndex = -1;
 
   constructor(options: InMemoryEventStoreOptions) {
     if (!options?.registry) throw new InvalidArgumentError('InMemoryEventStore needs a `registry`');
@@ -191,7 +209,8 @@ export class InMemoryEventStore implements IEventStore {
       return { aggregateId, nextExpectedVersion: current, events: [], duplicate: false };
     }
     if (stream === undefined) {
-      stream = new MemoryStream(aggregateId);
+      stream = new MemoryStream(aggregateId, this.#streamList.length);
+      this.#streamList.push(stream);
       this.#streams.set(aggregateId, stream);
     }
     const transactionId = this.#nextTransactionId++;
@@ -205,14 +224,22 @@ export class InMemoryEventStore implements IEventStore {
       const version = current + index + 1;
       this.#length = row + 1;
       const flat = event.payloadValues;
-      let payloadAt = -1;
+      const values = this.#values;
+      const payloadAt = values.length;
+      let shape = -1;
       if (flat !== undefined) {
-        const values = this.#values;
-        payloadAt = values.length;
+        shape = this.#shapeIndex(event.payloadShape!);
         for (let at = 0; at < flat.length; at++) values.push(flat[at]);
+      } else {
+        values.push(event.payloadCopy);
       }
-      // In the order of STREAM, KIND, PAYLOAD, METADATA.
-      this.#cells.push(row, stream, kind, event.payloadShape ?? event.payloadCopy, metadata);
+      if (metadata !== this.#lastMetadata) {
+        this.#lastMetadata = metadata;
+        this.#lastMetadataIndex = this.#metadataCopies.length;
+        this.#metadataCopies.push(metadata);
+      }
+      // In the order of STREAM, KIND, SHAPE, METADATA.
+      this.#cells.push(row, stream.index, kind.index, shape, this.#lastMetadataIndex);
       this.#ids.push(event.eventId);
       const numbers = this.#numbers.chunkToWrite(row);
       const number = this.#numbers.offset(row);
@@ -238,7 +265,6 @@ export class InMemoryEventStore implements IEventStore {
         transactionId: transactionIdBig,
       };
     }
-    this.#lastMetadata = encoded[count - 1]!.metadataCopy;
     if (this.#listeners.size > 0) this.#notify();
     return { aggregateId, nextExpectedVersion: stream.length, events: stored, duplicate: false };
   }
@@ -350,11 +376,31 @@ export class InMemoryEventStore implements IEventStore {
       (known) => known.aggregateType === event.aggregateType && known.schemaVersion === event.schemaVersion,
     );
     if (kind === undefined) {
-      kind = { type: event.type, aggregateType: event.aggregateType, schemaVersion: event.schemaVersion };
+      kind = {
+        index: this.#kindList.length,
+        type: event.type,
+        aggregateType: event.aggregateType,
+        schemaVersion: event.schemaVersion,
+      };
       kinds.push(kind);
+      this.#kindList.push(kind);
     }
     this.#lastKind = kind;
     return kind;
+  }
+
+  /** The index of a flat payload's shape in `#shapes`, which it joins when it is new. */
+  #shapeIndex(shape: FlatShape): number {
+    if (shape === this.#lastShape) return this.#lastShapeIndex;
+    let index = this.#shapeIndexes.get(shape);
+    if (index === undefined) {
+      index = this.#shapes.length;
+      this.#shapes.push(shape);
+      this.#shapeIndexes.set(shape, index);
+    }
+    this.#lastShape = shape;
+    this.#lastShapeIndex = index;
+    return index;
   }
 
   /** Makes a new row findable by its id. */
@@ -462,11 +508,11 @@ export class InMemoryEventStore implements IEventStore {
   }
 
   #streamOfRow(row: number): MemoryStream {
-    return this.#cells.at(row, STREAM) as MemoryStream;
+    return this.#streamList[this.#cells.at(row, STREAM)]!;
   }
 
   #kindOfRow(row: number): RowKind {
-    return this.#cells.at(row, KIND) as RowKind;
+    return this.#kindList[this.#cells.at(row, KIND)]!;
   }
 
   #versionOf(row: number): number {
@@ -492,7 +538,7 @@ export class InMemoryEventStore implements IEventStore {
     const cell = this.#cells.offset(row);
     const numbers = this.#numbers.chunk(row);
     const number = this.#numbers.offset(row);
-    const kind = cells[cell + KIND] as RowKind;
+    const kind = this.#kindList[cells[cell + KIND]!]!;
     const transactionId = numbers[number + TRANSACTION]!;
     // Bigints are immutable: the rows of one append (read one after another) share one.
     if (transactionId !== this.#readTransactionId) {
@@ -500,19 +546,18 @@ export class InMemoryEventStore implements IEventStore {
       this.#readTransactionIdBig = BigInt(transactionId);
     }
     const payloadAt = numbers[number + PAYLOAD_AT]!;
+    const shape = cells[cell + SHAPE]!;
     return {
       eventId: this.#ids.at(row),
-      aggregateId: (cells[cell + STREAM] as MemoryStream).id,
+      aggregateId: this.#streamList[cells[cell + STREAM]!]!.id,
       aggregateType: kind.aggregateType,
       type: kind.type,
       version: numbers[number + VERSION]!,
       schemaVersion: kind.schemaVersion,
       timestamp: new Date(numbers[number + TIMESTAMP]!),
       payload:
-        payloadAt < 0
-          ? copyJson(cells[cell + PAYLOAD])
-          : this.#flatPayload(cells[cell + PAYLOAD] as FlatShape, payloadAt),
-      metadata: copyJson(cells[cell + METADATA] as EventMetadata),
+        shape < 0 ? copyJson(this.#values.at(payloadAt)) : this.#flatPayload(this.#shapes[shape]!, payloadAt),
+      metadata: copyJson(this.#metadataCopies.at(cells[cell + METADATA]!) as EventMetadata),
       globalPosition: BigInt(row + 1),
       transactionId: this.#readTransactionIdBig,
     };

@@ -14,6 +14,8 @@ export class MemoryStream {
   constructor(
     /** The stream's id. */
     readonly id: string,
+    /** Its index in the store's list of streams: what each of its rows holds. */
+    readonly index: number,
   ) {}
 
   /** How many events the stream has: its version. */
