@@ -10,10 +10,19 @@
  * this one does not touch it).
  */
 import { loadavg } from 'node:os';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { defineEvent, EventRegistry, InMemoryEventStore, type NewEvent, NO_STREAM } from 'annals';
 import { z } from 'zod';
 import { benchRegistry, lineEvent, OrderLineAdded } from './support/bench-events.js';
 import { alternate, type BenchFigure, type Benchmark } from './support/bench-kit.js';
+
+// A full collection before every measured round, so that no round pays for the garbage the one
+// before it left (a floor round leaves a Map of a million event objects, an append round a store
+// as large): each side is measured on the heap it makes itself. `--expose-gc` for this process,
+// set at run time; the function is then a global of every new context.
+setFlagsFromString('--expose-gc');
+const collectGarbage = runInNewContext('gc') as () => void;
 
 const STREAMS = 1000;
 const LOAD_STREAMS = 20;
@@ -167,11 +176,13 @@ async function compare(
   const result = await alternate(
     rounds,
     async () => {
+      collectGarbage();
       const rate = await annals();
       cpu.annals.push(rate.cpuUs);
       return rate.perSecond;
     },
     async () => {
+      collectGarbage();
       const rate = await floor();
       cpu.baseline.push(rate.cpuUs);
       return rate.perSecond;
