@@ -72,12 +72,18 @@ new_project current
 install "../$tarball" "$(dev zod)" "$(dev pg)" "$(dev @electric-sql/pglite)" "$(dev vitest)" "$(dev @types/node)"
 node check-esm.mjs
 node check-cjs.cjs
-# The bundled Order example from the installed package, on PGlite (no pg, no server, no broker).
-env -u DATABASE_URL -u READ_MODEL_DATABASE_URL -u RABBITMQ_URL ./node_modules/.bin/annals example >example.out 2>&1 ||
-  { cat example.out; echo "annals example failed" >&2; exit 1; }
-grep -q 'identical to the rows before' example.out ||
-  { cat example.out; echo "annals example did not rebuild identical rows" >&2; exit 1; }
-echo "annals example: the Order Quick Start ran from the installed package on PGlite"
+# The bundled Order example from the installed package, on PGlite (no pg, no server, no broker);
+# ANNALS_PACKAGE_EXAMPLE=0 skips it (.ci/run, under the Node.js versions that run the example
+# otherwise).
+if [ "${ANNALS_PACKAGE_EXAMPLE:-1}" != 0 ]; then
+  env -u DATABASE_URL -u READ_MODEL_DATABASE_URL -u RABBITMQ_URL ./node_modules/.bin/annals example >example.out 2>&1 ||
+    { cat example.out; echo "annals example failed" >&2; exit 1; }
+  grep -q 'identical to the rows before' example.out ||
+    { cat example.out; echo "annals example did not rebuild identical rows" >&2; exit 1; }
+  echo "annals example: the Order Quick Start ran from the installed package on PGlite"
+else
+  echo "annals example: skipped (ANNALS_PACKAGE_EXAMPLE=0)"
+fi
 # annals' own declaration files, every one, with skipLibCheck off (they import no other package
 # but use Node's globals: Buffer, AbortSignal; the consumer's configs skip library checks, as
 # PGlite's declarations need the DOM's and Emscripten's).
