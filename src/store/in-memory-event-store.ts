@@ -43,7 +43,7 @@ import { decodeLogPage } from './undecodable-event.js';
 
 /**
  * What events of one type, aggregate type and schema version share: one object for all of them,
- * so a row holds one reference instead of three values.
+ * so a row holds one index instead of three values.
  */
 interface RowKind {
   /** Its index in the store's list of kinds: what a row holds. */
@@ -100,9 +100,9 @@ export interface InMemoryEventStoreOptions {
 export class InMemoryEventStore implements IEventStore {
   readonly #registry: EventRegistry;
   readonly #streams = new Map<string, MemoryStream>();
-  // The global log as two columns: the event at log index `i` has global position `i + 1`. A
-  // row is a few slots in each, not an object of its own: a million events are not a million
-  // more objects for the garbage collector to copy and mark.
+  // The global log as columns: the event at log index `i` has global position `i + 1`. A row is
+  // a few numbers in typed arrays and its payload's values, not an object of its own: a million
+  // events are not a million more objects for the garbage collector to copy and mark.
   #length = 0;
   /**
    * The indexes of each row, side by side (see {@link STREAM} and after): into `#streamList`,
