@@ -37,8 +37,8 @@ export default defineConfig({
     // In CI a JSON report lets .ci/run print one plain summary line.
     reporters: process.env.CI ? ['default', ['json', { outputFile: 'test-results.json' }]] : ['default'],
     hookTimeout: 120_000,
-    // The type tests; ANNALS_TEST_TYPECHECK=0 leaves them out (.ci/run's second full run: they
-    // do not depend on the Node.js version, and `npm run typecheck` checks them too).
+    // The type tests; ANNALS_TEST_TYPECHECK=0 leaves them out (.ci/run, whose `npm run typecheck`
+    // checks them before the full runs: tsconfig.json includes test/).
     typecheck: { enabled: process.env.ANNALS_TEST_TYPECHECK !== '0', include: ['test/**/*.test-d.ts'] },
   },
 });
