@@ -225,6 +225,8 @@ export interface CopiedEvent {
   readonly schemaVersion: number;
   /** When the event happened, in milliseconds since the epoch. */
   readonly timestampMs: number;
+  /** The same as a `Date` that no one else holds, for the append's result. */
+  readonly timestamp: Date;
   /** The payload as its schema output it (the append's result hands it out, as the PostgreSQL store's does). */
   readonly payload: unknown;
   /**
@@ -266,6 +268,7 @@ function copyOfEncoded(encoded: EncodedEvent): CopiedEvent {
     type: encoded.type,
     schemaVersion: encoded.schemaVersion,
     timestampMs: encoded.timestamp.getTime(),
+    timestamp: new Date(encoded.timestamp.getTime()),
     payload: encoded.payload,
     payloadCopy: JSON.parse(encoded.payloadJson),
     payloadValues: undefined,
@@ -350,8 +353,10 @@ export class EventRegistry {
     const payload = validatePayload(definition, event.payload, event.eventId);
     const metadata = metadataOf(event);
     const givenId = event.eventId;
-    // One clock reading for the timestamp and the new id, when both are made here.
-    const timestampMs = timestamp === undefined ? Date.now() : timestamp.getTime();
+    // One clock reading for the timestamp and the new id, when both are made here: `new Date()`
+    // reads the clock and makes the result's Date at once (two calls into the engine otherwise).
+    const date = timestamp === undefined ? new Date() : new Date(timestamp.getTime());
+    const timestampMs = date.getTime();
     const eventId = givenId ?? (timestamp === undefined ? newEventId(timestampMs) : newEventId());
     let payloadValues: unknown[] | undefined;
     try {
@@ -367,6 +372,7 @@ export class EventRegistry {
       type: definition.type,
       schemaVersion: definition.schemaVersion,
       timestampMs,
+      timestamp: date,
       payload,
       payloadCopy,
       payloadValues,
@@ -405,7 +411,10 @@ export class EventRegistry {
     if (typeof event.aggregateType !== 'string' || event.aggregateType === '') {
       throw new InvalidArgumentError(`event "${event.type}" needs a non-empty aggregateType`);
     }
-    assertStorableText(`aggregateType of event "${event.type}"`, event.aggregateType);
+    // The message is made only when the text is refused.
+    if (!isStorableText(event.aggregateType)) {
+      assertStorableText(`aggregateType of event "${event.type}"`, event.aggregateType);
+    }
     return definition;
   }
 

@@ -54,22 +54,52 @@ export function flatValues(value: unknown): unknown[] | undefined {
   if (typeof value !== 'object' || value === null || Array.isArray(value)) return undefined;
   if ((value as { toJSON?: unknown }).toJSON !== undefined) return undefined;
   const source = value as Record<string, unknown>;
+  const prototype = Object.getPrototypeOf(source);
+  if (prototype !== Object.prototype && prototype !== null) return undefined;
+  // Most often the shape of the object before: its keys are checked while the values are read.
+  const last = lastShapes[0];
+  if (last !== undefined) {
+    const values = valuesOfShape(source, last);
+    if (values !== OTHER_KEYS) {
+      if (values !== undefined) flatShape = last;
+      return values;
+    }
+  }
   const shape = shapeOfPlain(source, 0);
   if (shape === undefined || shape === NO_KEYS) return undefined;
-  const count = shape.keys.length;
-  const out = new Array<unknown>(count);
+  const values = valuesOfShape(source, shape);
+  if (values === OTHER_KEYS || values === undefined) return undefined;
+  flatShape = shape;
+  return values;
+}
+
+/** What {@link valuesOfShape} returns when the keys are not those of the shape. */
+const OTHER_KEYS: unique symbol = Symbol('other keys');
+
+/**
+ * The values of `source` (a plain object) in order when its enumerable keys, own and inherited,
+ * are exactly `shape.keys` in order and its values are all plain primitives; `undefined` when a
+ * value is not; {@link OTHER_KEYS} when the keys differ (a getter that deletes or adds keys on
+ * the way included).
+ */
+function valuesOfShape(
+  source: Record<string, unknown>,
+  shape: Shape,
+): unknown[] | undefined | typeof OTHER_KEYS {
+  const keys = shape.keys;
+  const count = keys.length;
   const seen = shape.seen;
+  // A clone of a packed array of the right length: no call into the runtime, as `new Array(n)` makes.
+  const out = shape.blank.slice();
   let index = 0;
+  // for-in allocates nothing; an inherited enumerable key comes after the own ones.
   for (const key in source) {
+    if (index === count || key !== keys[index]) return OTHER_KEYS;
     const element = source[key];
     if (!isPlainPrimitive(element, seen, index)) return undefined;
-    // A getter that deleted or added keys on the way: not plain data.
-    if (index === count) return undefined;
     out[index++] = element;
   }
-  if (index !== count) return undefined;
-  flatShape = shape;
-  return out;
+  return index === count ? out : OTHER_KEYS;
 }
 
 /** The shape of the values {@link flatValues} returned last. */
@@ -181,6 +211,8 @@ function isPlainPrimitive(element: unknown, seen: unknown[], index: number): boo
 interface Shape extends FlatShape {
   /** The string last found at each key (known storable). */
   readonly seen: unknown[];
+  /** A packed array with as many entries as keys: what {@link flatValues} clones and fills. */
+  readonly blank: readonly unknown[];
 }
 
 /** The shape of the last object copied at each depth: the next one most often has the same. */
@@ -244,6 +276,7 @@ function shapeOf(keys: readonly string[]): Shape | undefined {
     keys: [...keys],
     template,
     seen: new Array<unknown>(count).fill(undefined),
+    blank: new Array<unknown>(count).fill(null),
   };
   const list = shapes ?? [];
   if (shapes === undefined || shapeCount === 0) shapesByFirstKey.set(keys[0]!, list);

@@ -167,19 +167,43 @@ export class InMemoryEventStore implements IEventStore {
     expectedVersion: ExpectedVersionMode,
     events: readonly NewEvent[],
   ): Promise<AppendResult> {
-    // Without telemetry, no closure for instrumentAppend to call.
     const found = telemetry();
     if (found === null || !found.live) return this.#append(aggregateId, expectedVersion, events);
+    return this.#appendTraced(aggregateId, expectedVersion, events);
+  }
+
+  // A method of its own: the closure it makes would otherwise cost every append (without
+  // telemetry too) the allocation of its context.
+  #appendTraced(
+    aggregateId: string,
+    expectedVersion: ExpectedVersionMode,
+    events: readonly NewEvent[],
+  ): Promise<AppendResult> {
     return instrumentAppend(MEMORY_TARGET, aggregateId, expectedVersion, events, (traced) =>
       this.#append(aggregateId, expectedVersion, traced),
     );
   }
 
-  async #append(
+  /** {@link InMemoryEventStore.#write} as a promise: a rejected one for what it throws. */
+  #append(
     aggregateId: string,
     expectedVersion: ExpectedVersionMode,
     events: readonly NewEvent[],
   ): Promise<AppendResult> {
+    // Not an async function: it never awaits, and an async call allocates more than a resolved promise.
+    try {
+      return Promise.resolve(this.#write(aggregateId, expectedVersion, events));
+    } catch (error) {
+      return Promise.reject(error);
+    }
+  }
+
+  /** Checks and writes an append, all in one synchronous step. */
+  #write(
+    aggregateId: string,
+    expectedVersion: ExpectedVersionMode,
+    events: readonly NewEvent[],
+  ): AppendResult {
     // A stream's id was checked when the stream began.
     let stream = this.#streams.get(aggregateId);
     if (stream === undefined) assertValidId('aggregateId', aggregateId);
@@ -229,7 +253,7 @@ export class InMemoryEventStore implements IEventStore {
       let shape = -1;
       if (flat !== undefined) {
         shape = this.#shapeIndex(event.payloadShape!);
-        for (let at = 0; at < flat.length; at++) values.push(flat[at]);
+        values.pushAll(flat);
       } else {
         values.push(event.payloadCopy);
       }
@@ -258,7 +282,7 @@ export class InMemoryEventStore implements IEventStore {
         type: kind.type,
         version,
         schemaVersion: kind.schemaVersion,
-        timestamp: new Date(event.timestampMs),
+        timestamp: event.timestamp,
         payload: event.payload,
         metadata: copyJson(metadata),
         globalPosition: BigInt(row + 1),
@@ -372,9 +396,14 @@ export class InMemoryEventStore implements IEventStore {
       kinds = [];
       this.#kindsByType.set(event.type, kinds);
     }
-    let kind = kinds.find(
-      (known) => known.aggregateType === event.aggregateType && known.schemaVersion === event.schemaVersion,
-    );
+    // A loop, not `find`: its callback's context would be allocated on every call, the first
+    // test's included.
+    let kind: RowKind | undefined;
+    for (let index = 0; index < kinds.length && kind === undefined; index++) {
+      const known = kinds[index]!;
+      if (known.aggregateType === event.aggregateType && known.schemaVersion === event.schemaVersion)
+        kind = known;
+    }
     if (kind === undefined) {
       kind = {
         index: this.#kindList.length,
@@ -459,7 +488,16 @@ export class InMemoryEventStore implements IEventStore {
       found ??= new Array<number>(encoded.length).fill(-1);
       found[index] = row;
     }
-    if (found === undefined) return undefined;
+    return found === undefined ? undefined : this.#duplicateResult(aggregateId, encoded, found);
+  }
+
+  /**
+   * The result of an append whose event ids are stored already (`found`: their rows, -1 for one
+   * not found yet), or {@link DuplicateEventError} when it is not the same append again. Apart
+   * from {@link InMemoryEventStore.#findDuplicate}: its closures' context would be allocated on
+   * every call.
+   */
+  #duplicateResult(aggregateId: string, encoded: readonly CopiedEvent[], found: number[]): AppendResult {
     for (let index = 0; index < encoded.length; index++) {
       if (found[index]! < 0) found[index] = this.#find(encoded[index]!.eventId);
     }

@@ -29,6 +29,27 @@ export class MemoryValues {
     this.#length = index + 1;
   }
 
+  /**
+   * Keeps `values` (all of them) from index {@link MemoryValues.length} on: one call for a
+   * payload's values instead of one per value.
+   */
+  pushAll(values: readonly unknown[]): void {
+    let index = this.#length;
+    const end = index + values.length;
+    let from = 0;
+    while (index < end) {
+      let chunk = this.#chunks[index >>> CHUNK_BITS];
+      if (chunk === undefined) {
+        chunk = new Array<unknown>(CHUNK_VALUES);
+        this.#chunks.push(chunk);
+      }
+      // Up to the end of this chunk, or of the values.
+      const stop = Math.min(end, ((index >>> CHUNK_BITS) + 1) << CHUNK_BITS);
+      for (; index < stop; index++) chunk[index & CHUNK_MASK] = values[from++];
+    }
+    this.#length = end;
+  }
+
   /** The value at `index` (below {@link MemoryValues.length}). */
   at(index: number): unknown {
     return this.#chunks[index >>> CHUNK_BITS]![index & CHUNK_MASK];
