@@ -34,7 +34,6 @@ import type {
 } from './event-store.js';
 import { assertExpectedVersion, checkExpectedVersion, type ExpectedVersionMode } from './expected-version.js';
 import { MemoryIds } from './memory-ids.js';
-import { MemoryNumbers } from './memory-numbers.js';
 import { MemoryRows } from './memory-rows.js';
 import { MemoryStream } from './memory-stream.js';
 import { MemoryValues } from './memory-values.js';
@@ -54,20 +53,32 @@ interface RowKind {
 }
 
 /**
- * The four indexes of a row in `#cells` (a {@link MemoryRows}), side by side, read together: its
- * stream's, its kind's, its payload's shape (-1 for a payload kept whole) and its metadata copy's.
+ * The integers of a row in `#cells` (a {@link MemoryRows}), side by side, read together. First
+ * four indexes: its stream's, its kind's, its payload's shape (-1 for a payload kept whole) and
+ * its metadata copy's.
  */
 const STREAM = 0;
 const KIND = 1;
 const SHAPE = 2;
 const METADATA = 3;
-/** The numbers of a row in `#numbers`, from its offset on. */
-const VERSION = 0;
-const TIMESTAMP = 1;
-const TRANSACTION = 2;
-/** Where the payload starts in `#values`: a flat payload's values, or the copy of any other. */
-const PAYLOAD_AT = 3;
-const NUMBERS = 4;
+/** Its version in its stream, and the id of the append that wrote it. */
+const VERSION = 4;
+const TRANSACTION = 5;
+/** Where its payload starts in `#values`: a flat payload's values, or the copy of any other. */
+const PAYLOAD_AT = 6;
+/**
+ * Its timestamp in milliseconds, an integer of up to 53 bits: the multiple of 2^32 below it,
+ * then the rest (0 to 2^32 - 1, kept as its 32 bits).
+ */
+const TIME_HIGH = 7;
+const TIME_LOW = 8;
+const ROW_WIDTH = 9;
+const TWO_TO_32 = 4_294_967_296;
+/**
+ * What a row's integers can count up to: values in `#values`, and so rows, versions and appends
+ * (a row holds at least one value).
+ */
+const MAX_VALUES = 2_147_483_647;
 
 const MEMORY_TARGET: StoreTelemetryTarget = storeTelemetryTarget('memory');
 
@@ -105,10 +116,10 @@ export class InMemoryEventStore implements IEventStore {
   // events are not a million more objects for the garbage collector to copy and mark.
   #length = 0;
   /**
-   * The indexes of each row, side by side (see {@link STREAM} and after): into `#streamList`,
-   * `#kindList`, `#shapes` and `#metadataCopies`.
+   * The integers of each row, side by side (see {@link STREAM} and after): indexes into
+   * `#streamList`, `#kindList`, `#shapes` and `#metadataCopies`, then its numbers.
    */
-  readonly #cells = new MemoryRows();
+  readonly #cells = new MemoryRows(ROW_WIDTH);
   readonly #streamList: MemoryStream[] = [];
   readonly #kindList: RowKind[] = [];
   /** The shapes of flat payloads, each once, with their indexes. */
@@ -125,8 +136,6 @@ export class InMemoryEventStore implements IEventStore {
   readonly #ids = new MemoryIds();
   /** Payloads, in log order: a flat one as its values, any other as the store's own deep copy. */
   readonly #values = new MemoryValues();
-  /** The numbers of each row, side by side (see {@link NUMBERS}); timestamps in milliseconds. */
-  readonly #numbers = new MemoryNumbers(NUMBERS);
   /**
    * The rows whose ids grow in log order (every id the registry makes, and any given id that
    * sorts after the last one of them), as runs of consecutive log indexes: run `k` is
@@ -232,6 +241,14 @@ export class InMemoryEventStore implements IEventStore {
     if (count === 0) {
       return { aggregateId, nextExpectedVersion: current, events: [], duplicate: false };
     }
+    // A row's integers are 32-bit: refused before anything is written.
+    let needed = 0;
+    for (let index = 0; index < count; index++) needed += encoded[index]!.payloadValues?.length ?? 1;
+    if (this.#values.length > MAX_VALUES - needed) {
+      throw new InvalidArgumentError(
+        `the in-memory store is full: it holds at most ${MAX_VALUES} payload values, and ${this.#values.length} are stored`,
+      );
+    }
     if (stream === undefined) {
       stream = new MemoryStream(aggregateId, this.#streamList.length);
       this.#streamList.push(stream);
@@ -262,15 +279,21 @@ export class InMemoryEventStore implements IEventStore {
         this.#lastMetadataIndex = this.#metadataCopies.length;
         this.#metadataCopies.push(metadata);
       }
-      // In the order of STREAM, KIND, SHAPE, METADATA.
-      this.#cells.push(row, stream.index, kind.index, shape, this.#lastMetadataIndex);
+      const cells = this.#cells.chunkToWrite(row);
+      const cell = this.#cells.offset(row);
+      const timestampMs = event.timestampMs;
+      const timeHigh = Math.floor(timestampMs / TWO_TO_32);
+      cells[cell + STREAM] = stream.index;
+      cells[cell + KIND] = kind.index;
+      cells[cell + SHAPE] = shape;
+      cells[cell + METADATA] = this.#lastMetadataIndex;
+      cells[cell + VERSION] = version;
+      cells[cell + TRANSACTION] = transactionId;
+      cells[cell + PAYLOAD_AT] = payloadAt;
+      cells[cell + TIME_HIGH] = timeHigh;
+      // The rest below 2^32, stored as its 32 bits (an Int32Array keeps them; `>>> 0` reads them back).
+      cells[cell + TIME_LOW] = timestampMs - timeHigh * TWO_TO_32;
       this.#ids.push(event.eventId);
-      const numbers = this.#numbers.chunkToWrite(row);
-      const number = this.#numbers.offset(row);
-      numbers[number + VERSION] = version;
-      numbers[number + TIMESTAMP] = event.timestampMs;
-      numbers[number + TRANSACTION] = transactionId;
-      numbers[number + PAYLOAD_AT] = payloadAt;
       stream.push(row);
       this.#index(event.eventId, row);
       // The append's result, as the PostgreSQL store's: the payload as validated on the way in
@@ -355,7 +378,7 @@ export class InMemoryEventStore implements IEventStore {
   async head(): Promise<LogHead> {
     const last = this.#length - 1;
     return last >= 0
-      ? { position: this.#positionOf(last), timestamp: new Date(this.#numbers.at(last, TIMESTAMP)) }
+      ? { position: this.#positionOf(last), timestamp: new Date(this.#timestampOf(last)) }
       : { position: LOG_START, timestamp: undefined };
   }
 
@@ -554,11 +577,18 @@ export class InMemoryEventStore implements IEventStore {
   }
 
   #versionOf(row: number): number {
-    return this.#numbers.at(row, VERSION);
+    return this.#cells.at(row, VERSION);
   }
 
   #transactionIdOf(row: number): number {
-    return this.#numbers.at(row, TRANSACTION);
+    return this.#cells.at(row, TRANSACTION);
+  }
+
+  /** The timestamp of the row at log index `row`, in milliseconds. */
+  #timestampOf(row: number): number {
+    const cells = this.#cells.chunk(row);
+    const cell = this.#cells.offset(row);
+    return timestampOf(cells, cell);
   }
 
   /** The log position of the row at log index `row`. */
@@ -574,25 +604,23 @@ export class InMemoryEventStore implements IEventStore {
   #raw(row: number): RawStoredEvent {
     const cells = this.#cells.chunk(row);
     const cell = this.#cells.offset(row);
-    const numbers = this.#numbers.chunk(row);
-    const number = this.#numbers.offset(row);
     const kind = this.#kindList[cells[cell + KIND]!]!;
-    const transactionId = numbers[number + TRANSACTION]!;
+    const transactionId = cells[cell + TRANSACTION]!;
     // Bigints are immutable: the rows of one append (read one after another) share one.
     if (transactionId !== this.#readTransactionId) {
       this.#readTransactionId = transactionId;
       this.#readTransactionIdBig = BigInt(transactionId);
     }
-    const payloadAt = numbers[number + PAYLOAD_AT]!;
+    const payloadAt = cells[cell + PAYLOAD_AT]!;
     const shape = cells[cell + SHAPE]!;
     return {
       eventId: this.#ids.at(row),
       aggregateId: this.#streamList[cells[cell + STREAM]!]!.id,
       aggregateType: kind.aggregateType,
       type: kind.type,
-      version: numbers[number + VERSION]!,
+      version: cells[cell + VERSION]!,
       schemaVersion: kind.schemaVersion,
-      timestamp: new Date(numbers[number + TIMESTAMP]!),
+      timestamp: new Date(timestampOf(cells, cell)),
       payload:
         shape < 0 ? copyJson(this.#values.at(payloadAt)) : this.#flatPayload(this.#shapes[shape]!, payloadAt),
       metadata: copyJson(this.#metadataCopies.at(cells[cell + METADATA]!) as EventMetadata),
@@ -621,6 +649,11 @@ export class InMemoryEventStore implements IEventStore {
       });
     }
   }
+}
+
+/** The timestamp of the row whose integers start at `cell` in `cells`, in milliseconds. */
+function timestampOf(cells: Int32Array, cell: number): number {
+  return cells[cell + TIME_HIGH]! * TWO_TO_32 + (cells[cell + TIME_LOW]! >>> 0);
 }
 
 /** Throws {@link InvalidArgumentError} when one append holds the same event id twice. */

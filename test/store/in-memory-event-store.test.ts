@@ -261,13 +261,34 @@ describe('InMemoryEventStore: ids the registry made', () => {
 describe('InMemoryEventStore: timestamps and metadata as given', () => {
   it('keeps any timestamp to the millisecond, before 1970 and far ahead too', async () => {
     const store = new InMemoryEventStore({ registry: registry() });
-    const times = [-8.64e15, -1, 0, 1, 16_777_215, 16_777_216, Date.UTC(2026, 0, 2, 3, 4, 5, 678), 8.64e15];
+    // Kept as two 32-bit integers: the multiple of 2^32 below it and the rest, so around both.
+    const times = [
+      -8.64e15,
+      -(2 ** 32) - 1,
+      -(2 ** 32),
+      -(2 ** 31) - 1,
+      -(2 ** 31),
+      -1,
+      0,
+      1,
+      16_777_215,
+      16_777_216,
+      2 ** 31 - 1,
+      2 ** 31,
+      2 ** 32 - 1,
+      2 ** 32,
+      2 ** 32 + 1,
+      Date.UTC(2026, 0, 2, 3, 4, 5, 678),
+      8.64e15 - 1,
+      8.64e15,
+    ];
     await store.append(
       'cart-1',
       NO_STREAM,
       times.map((time) => ({ ...line('LineAdded'), timestamp: new Date(time) })),
     );
     expect((await store.load('cart-1')).map((event) => event.timestamp.getTime())).toEqual(times);
+    expect((await store.readAll()).events.map((event) => event.timestamp.getTime())).toEqual(times);
     expect((await store.head()).timestamp!.getTime()).toBe(8.64e15);
   });
 
