@@ -74,6 +74,13 @@ export interface PgNotification {
  * @category Drivers
  */
 export interface PgPoolClient extends PgQueryable {
+  /**
+   * Runs a named statement (`pg`'s `QueryConfig`), prepared once per connection, as
+   * {@link PgPool.query} does.
+   */
+  query<TRow extends PgRow = PgRow>(statement: PgNamedStatement): Promise<PgQueryResult<TRow>>;
+  /** Runs `text`, as {@link PgQueryable.query} does. */
+  query<TRow extends PgRow = PgRow>(text: string, values?: unknown[]): Promise<PgQueryResult<TRow>>;
   /** Returns the connection to its pool; pass the error when the connection is unusable. */
   release(error?: Error | boolean): void;
   /** Subscribes to connection events; the store uses `notification` and `error` for LISTEN. */

@@ -111,9 +111,11 @@ export function pgliteAsPool(db: PGliteLike, options: PGlitePoolOptions = {}): P
       const release = await mutex.acquire();
       let released = false;
       return {
-        query: <TRow extends PgRow = PgRow>(text: string, values?: unknown[]) => {
+        query: <TRow extends PgRow = PgRow>(statement: string | PgNamedStatement, values?: unknown[]) => {
           if (released) return Promise.reject(new StoreFailedError('the client was released'));
-          return run<TRow>(text, values);
+          return typeof statement === 'string'
+            ? run<TRow>(statement, values)
+            : run<TRow>(statement.text, statement.values);
         },
         release() {
           released = true;

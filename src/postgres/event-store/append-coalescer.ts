@@ -1,6 +1,7 @@
 import { type AppendResult, type StoreTelemetryTarget, telemetry } from '../../core.js';
 import { isConnectionError, sqlStateOf } from '../driver/errors.js';
 import type { PgPool, PgRow } from '../driver/pg-client.js';
+import { queryKeepingConnection } from '../driver/pool-query.js';
 import { isUniqueViolation, toAppendError } from './append-errors.js';
 import { appendGroupSql } from './append-group-sql.js';
 import { isoTimestamp, oneEventAppendResult, type PreparedAppend } from './append-input.js';
@@ -271,7 +272,8 @@ export class AppendCoalescer {
     const values = notify ? [json, this.#settings.channel] : [json];
     if (this.#skipTakenGroups === 0) {
       try {
-        return (await this.#pool.query<GroupRow>({ ...statements[0]!, values })).rows[0];
+        // A taken version or event id fails the statement: the connection is kept (see queryKeepingConnection).
+        return (await queryKeepingConnection<GroupRow>(this.#pool, { ...statements[0]!, values })).rows[0];
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
         this.#skipTakenGroups = SKIP_TAKEN_GROUPS;
@@ -279,7 +281,7 @@ export class AppendCoalescer {
     } else {
       this.#skipTakenGroups -= 1;
     }
-    return (await this.#pool.query<GroupRow>({ ...statements[1]!, values })).rows[0];
+    return (await queryKeepingConnection<GroupRow>(this.#pool, { ...statements[1]!, values })).rows[0];
   }
 
   #settle(item: Waiting, outcome: Promise<AppendResult>): Promise<void> {

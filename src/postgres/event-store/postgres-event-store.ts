@@ -33,6 +33,7 @@ import { toStoreError } from '../driver/errors.js';
 import { appendedChannel, quoteIdentifier, resolveSchemaName } from '../driver/identifier.js';
 import { assertLogPosition } from '../driver/log-position-param.js';
 import type { PgPool, PgQueryable, PgRow } from '../driver/pg-client.js';
+import { queryKeepingConnection } from '../driver/pool-query.js';
 import { type PostgresTransaction, runInTransaction } from '../driver/transaction.js';
 import { runQuery } from '../driver/values.js';
 import { type MigrateResult, migrate } from '../schema/migrate.js';
@@ -562,7 +563,8 @@ export class PostgresEventStore implements IEventStore {
         // INSERT costs more than running it).
         const { name, text } = statement;
         const values = fastInsertValues(prepared);
-        const row = (await this.#pool.query<AppendRow>({ name, text, values })).rows[0];
+        // On a connection of its own, kept when the server refuses the INSERT (see queryKeepingConnection).
+        const row = (await queryKeepingConnection<AppendRow>(this.#pool, { name, text, values })).rows[0];
         if (row && row.next_version !== null) return freshAppendResult(prepared, row);
       } catch (error) {
         if (!isUniqueViolation(error)) throw toAppendError(error, prepared);
@@ -571,7 +573,13 @@ export class PostgresEventStore implements IEventStore {
     let row: AppendRow | undefined;
     try {
       const text = prepared.single ? this.#sql.appendOne : this.#sql.append;
-      row = (await client.query<AppendRow>(text, appendFunctionValues(prepared))).rows[0];
+      const values = appendFunctionValues(prepared);
+      // A conflict is an error raised by append_events: on the pool, the connection is kept.
+      row = (
+        client === this.#pool
+          ? await queryKeepingConnection<AppendRow>(this.#pool, text, values)
+          : await client.query<AppendRow>(text, values)
+      ).rows[0];
     } catch (error) {
       throw toAppendError(error, prepared);
     }

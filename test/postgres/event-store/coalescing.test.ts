@@ -4,7 +4,12 @@
  * to count the group statements it runs (every query still goes to the real database).
  */
 import { ANY, type AppendResult, ErrorCode, isAnnalsError, NO_STREAM, STREAM_EXISTS } from 'annals';
-import { type PgPool, PostgresEventStore, type PostgresEventStoreOptions } from 'annals/postgres';
+import {
+  type PgPool,
+  type PgPoolClient,
+  PostgresEventStore,
+  type PostgresEventStoreOptions,
+} from 'annals/postgres';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { appendGroupSql } from '../../../src/postgres/event-store/append-group-sql.js';
 import { describeWithServer, hasServer, usePostgres } from '../../support/postgres.js';
@@ -23,17 +28,35 @@ function countingPool(pool: PgPool): {
 } {
   const groups: number[] = [];
   const notifies = { alone: 0, carried: 0 };
+  const count = (statement: unknown) => {
+    const named = statement as { name?: string; values?: unknown[][] };
+    if (typeof named === 'object' && named.name?.startsWith('annals_append_group_')) {
+      groups.push((JSON.parse(named.values![0] as unknown as string) as unknown[]).length);
+      if (named.values!.length === 2) notifies.carried++;
+    }
+    if (typeof statement === 'string' && statement.startsWith('SELECT pg_notify(')) notifies.alone++;
+  };
   const wrapped: PgPool = {
     query: ((statement: unknown, values?: unknown[]) => {
-      const named = statement as { name?: string; values?: unknown[][] };
-      if (typeof named === 'object' && named.name?.startsWith('annals_append_group_')) {
-        groups.push((JSON.parse(named.values![0] as unknown as string) as unknown[]).length);
-        if (named.values!.length === 2) notifies.carried++;
-      }
-      if (typeof statement === 'string' && statement.startsWith('SELECT pg_notify(')) notifies.alone++;
+      count(statement);
       return (pool.query as (a: unknown, b?: unknown[]) => Promise<never>)(statement, values);
     }) as PgPool['query'],
-    connect: () => pool.connect(),
+    // Group statements run on a checked-out connection (refused ones keep it): counted there too.
+    connect: async () => {
+      const client = await pool.connect();
+      const query = client.query.bind(client) as (a: unknown, b?: unknown[]) => Promise<never>;
+      const wrappedClient: PgPoolClient = {
+        query: ((statement: unknown, values?: unknown[]) => {
+          count(statement);
+          return query(statement, values);
+        }) as PgPoolClient['query'],
+        release: (error?: Error | boolean) => client.release(error),
+        on: ((event: string, listener: (...args: never[]) => void) =>
+          client.on?.(event as 'error', listener as never)) as PgPoolClient['on'],
+        removeListener: (event, listener) => client.removeListener?.(event, listener),
+      };
+      return wrappedClient;
+    },
     ...(pool.listen ? { listen: pool.listen.bind(pool) } : {}),
   };
   return { pool: wrapped, groups, notifies };
