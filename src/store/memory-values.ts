@@ -44,7 +44,8 @@ export class MemoryValues {
         this.#chunks.push(chunk);
       }
       // Up to the end of this chunk, or of the values.
-      const stop = Math.min(end, ((index >>> CHUNK_BITS) + 1) << CHUNK_BITS);
+      // A product, not a shift: the last chunk ends at 2^31, past a 32-bit shift.
+      const stop = Math.min(end, ((index >>> CHUNK_BITS) + 1) * CHUNK_VALUES);
       for (; index < stop; index++) chunk[index & CHUNK_MASK] = values[from++];
     }
     this.#length = end;
