@@ -223,9 +223,7 @@ export interface CopiedEvent {
   readonly aggregateType: string;
   readonly type: string;
   readonly schemaVersion: number;
-  /** When the event happened, in milliseconds since the epoch. */
-  readonly timestampMs: number;
-  /** The same as a `Date` that no one else holds, for the append's result. */
+  /** When the event happened: a `Date` that no one else holds, for the append's result. */
   readonly timestamp: Date;
   /** The payload as its schema output it (the append's result hands it out, as the PostgreSQL store's does). */
   readonly payload: unknown;
@@ -267,7 +265,6 @@ function copyOfEncoded(encoded: EncodedEvent): CopiedEvent {
     aggregateType: encoded.aggregateType,
     type: encoded.type,
     schemaVersion: encoded.schemaVersion,
-    timestampMs: encoded.timestamp.getTime(),
     timestamp: new Date(encoded.timestamp.getTime()),
     payload: encoded.payload,
     payloadCopy: JSON.parse(encoded.payloadJson),
@@ -371,7 +368,6 @@ export class EventRegistry {
       aggregateType: event.aggregateType,
       type: definition.type,
       schemaVersion: definition.schemaVersion,
-      timestampMs,
       timestamp: date,
       payload,
       payloadCopy,

@@ -222,10 +222,13 @@ export class InMemoryEventStore implements IEventStore {
     const encoded = new Array<CopiedEvent>(count);
     // An event whose flat metadata equals the last row's (or the previous event's) shares its copy.
     let previousMetadata = this.#lastMetadata;
+    // The payload values the append adds (a row's integers are 32-bit: checked before writing).
+    let valuesNeeded = 0;
     for (let index = 0; index < count; index++) {
       const event = encodeToCopy(this.#registry, events[index]!, previousMetadata);
       encoded[index] = event;
       previousMetadata = event.metadataCopy;
+      valuesNeeded += event.payloadValues?.length ?? 1;
     }
     if (count > 1) assertDistinctIds(encoded);
 
@@ -242,9 +245,7 @@ export class InMemoryEventStore implements IEventStore {
       return { aggregateId, nextExpectedVersion: current, events: [], duplicate: false };
     }
     // A row's integers are 32-bit: refused before anything is written.
-    let needed = 0;
-    for (let index = 0; index < count; index++) needed += encoded[index]!.payloadValues?.length ?? 1;
-    if (this.#values.length > MAX_VALUES - needed) {
+    if (this.#values.length > MAX_VALUES - valuesNeeded) {
       throw new InvalidArgumentError(
         `the in-memory store is full: it holds at most ${MAX_VALUES} payload values, and ${this.#values.length} are stored`,
       );
@@ -281,7 +282,7 @@ export class InMemoryEventStore implements IEventStore {
       }
       const cells = this.#cells.chunkToWrite(row);
       const cell = this.#cells.offset(row);
-      const timestampMs = event.timestampMs;
+      const timestampMs = event.timestamp.getTime();
       const timeHigh = Math.floor(timestampMs / TWO_TO_32);
       cells[cell + STREAM] = stream.index;
       cells[cell + KIND] = kind.index;
