@@ -45,12 +45,29 @@ function randomSeed(): number {
   return seeds[seedIndex++]! & SEED_MASK;
 }
 
-/** Writes `digits` hex digits of `value` (at most 2^53) at `at`. */
-function writeHex(at: number, value: number, digits: number): void {
+/** Writes `digits` hex digits of `value` (at most 2^53) at `at` of `target`. */
+function writeHex(target: number[], at: number, value: number, digits: number): void {
   for (let index = at + digits - 1; index >= at; index--) {
-    codes[index] = HEX_CODES[value % 16]!;
+    target[index] = HEX_CODES[value % 16]!;
     value = Math.floor(value / 16);
   }
+}
+
+/** Writes the millisecond `ms` of an id: its first 12 hex digits. */
+function writeMs(target: number[], ms: number): void {
+  writeHex(target, 9, ms % 0x10000, 4);
+  writeHex(target, 0, Math.floor(ms / 0x10000), 8);
+}
+
+/** Writes the counter `value` of an id: rand_a (its top 12 bits), then the variant (0b10) with the next 2, and the last 12. */
+function writeCounter(target: number[], value: number): void {
+  target[15] = HEX_CODES[(value >>> 22) & 15]!;
+  target[16] = HEX_CODES[(value >>> 18) & 15]!;
+  target[17] = HEX_CODES[(value >>> 14) & 15]!;
+  target[19] = HEX_CODES[8 | ((value >>> 12) & 3)]!;
+  target[20] = HEX_CODES[(value >>> 8) & 15]!;
+  target[21] = HEX_CODES[(value >>> 4) & 15]!;
+  target[22] = HEX_CODES[value & 15]!;
 }
 
 function initialise(): void {
@@ -61,15 +78,14 @@ function initialise(): void {
   codes[23] = DASH;
   const random = new Uint8Array(6);
   globalThis.crypto.getRandomValues(random);
-  for (let index = 0; index < random.length; index++) writeHex(24 + 2 * index, random[index]!, 2);
+  for (let index = 0; index < random.length; index++) writeHex(codes, 24 + 2 * index, random[index]!, 2);
   initialised = true;
 }
 
 function startMillisecond(ms: number): void {
   lastMs = ms;
   counter = randomSeed();
-  writeHex(9, ms % 0x10000, 4);
-  writeHex(0, Math.floor(ms / 0x10000), 8);
+  writeMs(codes, ms);
 }
 
 /**
@@ -130,14 +146,52 @@ export function newEventId(now: number = Date.now()): string {
   if (!initialised) initialise();
   if (now > lastMs) startMillisecond(now);
   else if (++counter === COUNTER_LIMIT) startMillisecond(lastMs + 1);
-  const value = counter;
-  // rand_a: the counter's top 12 bits; then the variant (0b10) with the next 2, and the last 12.
-  codes[15] = HEX_CODES[(value >>> 22) & 15]!;
-  codes[16] = HEX_CODES[(value >>> 18) & 15]!;
-  codes[17] = HEX_CODES[(value >>> 14) & 15]!;
-  codes[19] = HEX_CODES[8 | ((value >>> 12) & 3)]!;
-  codes[20] = HEX_CODES[(value >>> 8) & 15]!;
-  codes[21] = HEX_CODES[(value >>> 4) & 15]!;
-  codes[22] = HEX_CODES[value & 15]!;
+  writeCounter(codes, counter);
   return textOf(codes);
+}
+
+/**
+ * The millisecond of the id {@link newEventId} made last: the clock reading it was given, or a
+ * later one when the clock went back or the counter ran out.
+ *
+ * @internal
+ */
+export function lastEventIdMs(): number {
+  return lastMs;
+}
+
+/**
+ * The counter of the id {@link newEventId} made last (below 2^26): with {@link lastEventIdMs}, all
+ * that {@link eventIdOf} needs to make its text again.
+ *
+ * @internal
+ */
+export function lastEventIdCounter(): number {
+  return counter;
+}
+
+/** The char codes of the ids {@link eventIdOf} rebuilds, and the millisecond written there last. */
+let rebuilt: number[] | undefined;
+let rebuiltMs = -1;
+
+/**
+ * The text of the id that {@link newEventId} made in millisecond `ms` with counter `value`
+ * ({@link lastEventIdMs} and {@link lastEventIdCounter} right after it): the in-memory store keeps
+ * those two numbers for the ids it had made, not their 36 characters.
+ *
+ * @internal
+ */
+export function eventIdOf(ms: number, value: number): string {
+  if (rebuilt === undefined) {
+    if (!initialised) initialise();
+    // The generator's dashes, version and per-process random digits; the rest is written below.
+    rebuilt = codes.slice();
+    rebuiltMs = -1;
+  }
+  if (ms !== rebuiltMs) {
+    rebuiltMs = ms;
+    writeMs(rebuilt, ms);
+  }
+  writeCounter(rebuilt, value);
+  return textOf(rebuilt);
 }

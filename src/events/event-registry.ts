@@ -7,7 +7,7 @@ import {
 } from '../errors.js';
 import type { AnyEventDefinition } from './define-event.js';
 import type { EventMetadata, NewEvent, StoredEvent } from './event-envelope.js';
-import { newEventId } from './event-id.js';
+import { lastEventIdCounter, lastEventIdMs, newEventId } from './event-id.js';
 import {
   copyPlainJson,
   type FlatShape,
@@ -220,6 +220,11 @@ function jsonCopy(eventType: string, what: string, value: unknown): unknown {
 export interface CopiedEvent {
   /** The event's id: the one given, or a new UUIDv7. */
   readonly eventId: string;
+  /**
+   * The counter of the id when the registry made it in the millisecond of `timestamp` (so
+   * `eventIdOf(timestamp, idCounter)` gives it again); -1 for any other id.
+   */
+  readonly idCounter: number;
   readonly aggregateType: string;
   readonly type: string;
   readonly schemaVersion: number;
@@ -258,10 +263,26 @@ export function encodeToCopy(
   return encodeCopy(registry, event, previousMetadata);
 }
 
+let decodeOwn: (registry: EventRegistry, raw: RawStoredEvent) => StoredEvent;
+
+/**
+ * {@link EventRegistry.decode} without a second object, for a raw event that the caller made for
+ * this call alone, with exactly the fields of a {@link StoredEvent} in its order: the raw event
+ * becomes the event, its payload (and metadata, when not an object) set in place. When it throws,
+ * `raw` is unchanged; an event to upcast (whose raw form the upcasters see) is decoded into a new
+ * object. For the in-memory store.
+ *
+ * @internal
+ */
+export function decodeOwnRaw(registry: EventRegistry, raw: RawStoredEvent): StoredEvent {
+  return decodeOwn(registry, raw);
+}
+
 /** {@link encodeToCopy} for an object that is not this module's EventRegistry (another copy of annals, a test double). */
 function copyOfEncoded(encoded: EncodedEvent): CopiedEvent {
   return {
     eventId: encoded.eventId,
+    idCounter: -1,
     aggregateType: encoded.aggregateType,
     type: encoded.type,
     schemaVersion: encoded.schemaVersion,
@@ -355,6 +376,12 @@ export class EventRegistry {
     const date = timestamp === undefined ? new Date() : new Date(timestamp.getTime());
     const timestampMs = date.getTime();
     const eventId = givenId ?? (timestamp === undefined ? newEventId(timestampMs) : newEventId());
+    // An id made here in the timestamp's millisecond is that millisecond and a counter: what the
+    // store keeps of it. (Before the first id, the generator's millisecond is -1.)
+    const idCounter =
+      givenId === undefined && timestampMs >= 0 && lastEventIdMs() === timestampMs
+        ? lastEventIdCounter()
+        : -1;
     let payloadValues: unknown[] | undefined;
     try {
       payloadValues = flatValues(payload);
@@ -365,6 +392,7 @@ export class EventRegistry {
     const payloadCopy = payloadValues === undefined ? jsonCopy(event.type, 'payload', payload) : undefined;
     return {
       eventId,
+      idCounter,
       aggregateType: event.aggregateType,
       type: definition.type,
       schemaVersion: definition.schemaVersion,
@@ -388,6 +416,17 @@ export class EventRegistry {
       // Not this module's class (another copy of annals, a test double): its own encode.
       const other: Pick<EventRegistry, 'encode'> = registry;
       return copyOfEncoded(other.encode(event));
+    };
+    decodeOwn = (registry, raw) => {
+      if (!(#definitions in registry)) return (registry as Pick<EventRegistry, 'decode'>).decode(raw);
+      const definition = registry.#definitions.get(raw.type);
+      if (definition === undefined || raw.schemaVersion !== definition.schemaVersion)
+        return registry.decode(raw);
+      const payload = validatePayload(definition, raw.payload, raw.eventId);
+      const event = raw as { -readonly [K in keyof StoredEvent]: StoredEvent[K] } & { metadata: unknown };
+      event.payload = payload;
+      if (typeof raw.metadata !== 'object' || raw.metadata === null) event.metadata = {};
+      return event as StoredEvent;
     };
   }
 

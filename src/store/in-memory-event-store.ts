@@ -6,9 +6,11 @@ import {
   type NewEvent,
   type StoredEvent,
 } from '../events/event-envelope.js';
+import { eventIdOf } from '../events/event-id.js';
 import {
   assertValidId,
   type CopiedEvent,
+  decodeOwnRaw,
   type EventRegistry,
   encodeToCopy,
   type RawStoredEvent,
@@ -72,7 +74,13 @@ const PAYLOAD_AT = 6;
  */
 const TIME_HIGH = 7;
 const TIME_LOW = 8;
-const ROW_WIDTH = 9;
+/**
+ * Its event id: for an id the registry made in the row's millisecond, the id's counter (0 to
+ * 2^26 - 1; `eventIdOf` writes the text again from the two); for any other, -1 - its index in
+ * `#ids`.
+ */
+const ID = 9;
+const ROW_WIDTH = 10;
 const TWO_TO_32 = 4_294_967_296;
 /**
  * What a row's integers can count up to: values in `#values`, and so rows, versions and appends
@@ -132,7 +140,7 @@ export class InMemoryEventStore implements IEventStore {
    * handed out): consecutive rows with equal flat metadata share one.
    */
   readonly #metadataCopies = new MemoryValues();
-  /** The event id of each row. */
+  /** The event ids that a row cannot keep as a counter (see {@link ID}): ids given, mostly. */
   readonly #ids = new MemoryIds();
   /** Payloads, in log order: a flat one as its values, any other as the store's own deep copy. */
   readonly #values = new MemoryValues();
@@ -294,7 +302,12 @@ export class InMemoryEventStore implements IEventStore {
       cells[cell + TIME_HIGH] = timeHigh;
       // The rest below 2^32, stored as its 32 bits (an Int32Array keeps them; `>>> 0` reads them back).
       cells[cell + TIME_LOW] = timestampMs - timeHigh * TWO_TO_32;
-      this.#ids.push(event.eventId);
+      if (event.idCounter >= 0) {
+        cells[cell + ID] = event.idCounter;
+      } else {
+        cells[cell + ID] = -1 - this.#ids.length;
+        this.#ids.push(event.eventId);
+      }
       stream.push(row);
       this.#index(event.eventId, row);
       // The append's result, as the PostgreSQL store's: the payload as validated on the way in
@@ -367,7 +380,12 @@ export class InMemoryEventStore implements IEventStore {
       for (let row = low; row < end; row++) raws[row - low] = this.#raw(row);
       last = end > low ? end - 1 : undefined;
     }
-    const { events, undecodable } = decodeLogPage(this.#registry, raws, options.onUndecodable ?? 'throw');
+    const { events, undecodable } = decodeLogPage(
+      this.#registry,
+      raws,
+      options.onUndecodable ?? 'throw',
+      true,
+    );
     return {
       events,
       undecodable,
@@ -566,7 +584,13 @@ export class InMemoryEventStore implements IEventStore {
   }
 
   #idOf(row: number): string {
-    return this.#ids.at(row);
+    return this.#idAt(this.#cells.chunk(row), this.#cells.offset(row));
+  }
+
+  /** The event id of the row whose integers start at `cell` in `cells`. */
+  #idAt(cells: Int32Array, cell: number): string {
+    const id = cells[cell + ID]!;
+    return id >= 0 ? eventIdOf(timestampOf(cells, cell), id) : this.#ids.at(-1 - id);
   }
 
   #streamOfRow(row: number): MemoryStream {
@@ -598,10 +622,13 @@ export class InMemoryEventStore implements IEventStore {
   }
 
   #decode(row: number): StoredEvent {
-    return this.#registry.decode(this.#raw(row));
+    return decodeOwnRaw(this.#registry, this.#raw(row));
   }
 
-  /** A row as read: fresh copies of everything, for the registry to upcast and validate. */
+  /**
+   * A row as read: fresh copies of everything, for the registry to upcast and validate. Its
+   * fields are a {@link StoredEvent}'s, in their order: it becomes the event (see `decodeOwnRaw`).
+   */
   #raw(row: number): RawStoredEvent {
     const cells = this.#cells.chunk(row);
     const cell = this.#cells.offset(row);
@@ -615,7 +642,7 @@ export class InMemoryEventStore implements IEventStore {
     const payloadAt = cells[cell + PAYLOAD_AT]!;
     const shape = cells[cell + SHAPE]!;
     return {
-      eventId: this.#ids.at(row),
+      eventId: this.#idAt(cells, cell),
       aggregateId: this.#streamList[cells[cell + STREAM]!]!.id,
       aggregateType: kind.aggregateType,
       type: kind.type,

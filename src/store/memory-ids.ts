@@ -1,8 +1,9 @@
 /**
- * The event ids of the in-memory store's log, in log order: each block of {@link BLOCK_ROWS} ids
- * is kept as one string (the ids one after another) with where each ends, and read back as a
- * slice of it. A string per event is an object per event, which the garbage collector copies as
- * it ages; one string per block costs it almost nothing, and V8 slices a string without copying.
+ * Event ids that the in-memory store keeps as text (those it cannot keep as a counter: ids given
+ * with the events, mostly), in log order: each block of {@link BLOCK_ROWS} ids is kept as one
+ * string (the ids one after another) with where each ends, and read back as a slice of it. A
+ * string per event is an object per event, which the garbage collector copies as it ages; one
+ * string per block costs it almost nothing, and V8 slices a string without copying.
  * The ids of the block being filled stay as given until it is full.
  *
  * @internal
@@ -16,7 +17,12 @@ export class MemoryIds {
   #ends = new Uint16Array(FIRST_CAPACITY);
   #length = 0;
 
-  /** Keeps `id` as the id of the next row. */
+  /** How many ids are kept. */
+  get length(): number {
+    return this.#length;
+  }
+
+  /** Keeps `id` after the others: its index is the {@link MemoryIds.length} before. */
   push(id: string): void {
     const row = this.#length;
     if (row === this.#ends.length) {
@@ -35,7 +41,7 @@ export class MemoryIds {
     }
   }
 
-  /** The id of row `row` (below the number of ids kept). */
+  /** The id at index `row` (below {@link MemoryIds.length}). */
   at(row: number): string {
     const block = row >>> BLOCK_BITS;
     if (block === this.#texts.length) return this.#pending[row & BLOCK_MASK]!;

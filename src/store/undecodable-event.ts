@@ -1,6 +1,6 @@
 import { type AnnalsError, isAnnalsError } from '../errors.js';
 import { formatLogPosition, type LogPosition, type StoredEvent } from '../events/event-envelope.js';
-import type { EventRegistry, RawStoredEvent } from '../events/event-registry.js';
+import { decodeOwnRaw, type EventRegistry, type RawStoredEvent } from '../events/event-registry.js';
 
 /**
  * A stored event of the global log that the registry cannot read: its type is not registered,
@@ -35,18 +35,21 @@ export interface DecodedLogPage {
  * such events are listed apart and the rest is returned. Every store's `readAll` uses it, so they
  * agree.
  *
+ * @param own - the raw events are the caller's own, made for this call with exactly the fields
+ *   of a {@link StoredEvent}: each becomes its event (see `decodeOwnRaw`).
  * @internal
  */
 export function decodeLogPage(
   registry: EventRegistry,
   raws: readonly RawStoredEvent[],
   mode: 'throw' | 'report',
+  own = false,
 ): DecodedLogPage {
   const events: StoredEvent[] = [];
   const undecodable: UndecodableEvent[] = [];
   for (const raw of raws) {
     try {
-      events.push(registry.decode(raw));
+      events.push(own ? decodeOwnRaw(registry, raw) : registry.decode(raw));
     } catch (error) {
       const failure = describeUndecodable(raw, error);
       if (mode === 'throw') throw failure.error;

@@ -481,3 +481,33 @@ describe('InMemoryEventStore: a log longer than one chunk of rows', () => {
     );
   });
 });
+
+describe('InMemoryEventStore: reads', () => {
+  it('hand out new objects on every read, and report an event that no longer validates as stored', async () => {
+    let valid = true;
+    const Checked = defineEvent({
+      type: 'Checked',
+      schema: z.object({ n: z.number() }).refine(() => valid, 'refused by the schema of the day'),
+    });
+    const store = new InMemoryEventStore({ registry: new EventRegistry([Checked]) });
+    const event = (n: number): NewEvent => ({ type: 'Checked', aggregateType: 'Check', payload: { n } });
+    await store.append('check-1', NO_STREAM, [event(1), event(2)]);
+
+    const [first] = await store.load('check-1');
+    (first as { payload: { n: number } }).payload.n = 99;
+    (first as { metadata: Record<string, unknown> }).metadata.changed = true;
+    const [again] = await store.load('check-1');
+    expect(again).not.toBe(first);
+    expect(again).toMatchObject({ payload: { n: 1 }, metadata: {} });
+
+    valid = false;
+    const page = await store.readAll({ onUndecodable: 'report' });
+    expect(page.events).toEqual([]);
+    expect(page.undecodable?.map((failure) => failure.raw.payload)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(page.undecodable?.map((failure) => failure.raw.schemaVersion)).toEqual([1, 1]);
+    await expect(store.load('check-1')).rejects.toMatchObject({ code: 'ANNALS_EVENT_VALIDATION' });
+
+    valid = true;
+    expect((await store.readAll()).events.map((read) => read.payload)).toEqual([{ n: 1 }, { n: 2 }]);
+  });
+});
