@@ -23,9 +23,9 @@ function noted(n: number, extra: Partial<NewEvent> = {}): NewEvent {
   return { type: 'Noted', aggregateType: 'Note', payload: { n }, ...extra };
 }
 
-// Ahead of any real clock, so that the id generator (one per process) follows the fake one; two
-// milliseconds before a multiple of 2^16, where an id's first 8 hex digits change.
-const START_MS = 0x1_c000_0000_0000 - 2;
+// Ahead of any real clock (in 2074), so that the id generator (one per process) follows the fake
+// one; two milliseconds before a multiple of 2^16, where an id's first 8 hex digits change.
+const START_MS = 0x0300_0000_0000 - 2;
 
 afterEach(() => {
   vi.useRealTimers();
@@ -61,6 +61,8 @@ describe('InMemoryEventStore: ids the registry made, kept as a millisecond and a
 
     const ids = appended.map((event) => event.id);
     const made = ids.filter((id) => UUID_V7.test(id));
+    // The first ids carry the fake clock's millisecond.
+    expect(made[0]!.replace('-', '').slice(0, 12)).toBe(START_MS.toString(16).padStart(12, '0'));
     expect(made.length).toBe(ids.length - 2);
     expect([...made].sort()).toEqual(made);
     expect(new Set(ids).size).toBe(ids.length);
