@@ -77,8 +77,8 @@ export function isCoalescible(prepared: PreparedAppend): boolean {
 /** Queues and groups a store's single-event autocommit appends (see the module comment). */
 export class AppendCoalescer {
   readonly #pool: PgPool;
-  /** The group statements: `[notify ? 1 : 0][skipTaken ? 1 : 0]`. */
-  readonly #statements: readonly (readonly NamedSql[])[];
+  /** The group statements: `[notify ? 1 : 0][skipTaken ? 1 : 0][allAtBase ? 1 : 0]`. */
+  readonly #statements: readonly (readonly (readonly NamedSql[])[])[];
   /** Groups still to be sent with `skipTaken` after one met a taken version or event id. */
   #skipTakenGroups = 0;
   readonly #settings: AppendCoalescerSettings;
@@ -101,7 +101,9 @@ export class AppendCoalescer {
   ) {
     this.#pool = pool;
     this.#statements = [false, true].map((notify) =>
-      [false, true].map((skipTaken) => appendGroupSql(schema, { notify, skipTaken })),
+      [false, true].map((skipTaken) =>
+        [false, true].map((allAtBase) => appendGroupSql(schema, { notify, skipTaken, allAtBase })),
+      ),
     );
     this.#settings = settings;
     this.#runAlone = runAlone;
@@ -221,7 +223,7 @@ export class AppendCoalescer {
     try {
       let row: GroupRow | undefined;
       try {
-        row = await this.#send(groupJson(group), notify !== undefined);
+        row = await this.#send(group, notify !== undefined);
         notify?.(true);
       } catch (error) {
         notify?.(false);
@@ -262,18 +264,24 @@ export class AppendCoalescer {
   }
 
   /**
-   * Sends a group's rows. First without `skipTaken` (cheaper for the server), unless a recent
+   * Sends a group's rows, with the statement for `allAtBase` when every append of the group goes
+   * right after its base version (see `append-group-sql.ts`). First without `skipTaken` (cheaper for the server), unless a recent
    * group met a taken version or event id: such a statement fails as a whole, having written
    * nothing, and the group is sent again with `skipTaken`, as are the next
    * {@link SKIP_TAKEN_GROUPS} groups.
    */
-  async #send(json: string, notify: boolean): Promise<GroupRow | undefined> {
+  async #send(group: Group, notify: boolean): Promise<GroupRow | undefined> {
+    let allAtBase = true;
+    for (const { prepared } of group.values()) allAtBase &&= prepared.fastAt;
+    const json = groupJson(group);
     const statements = this.#statements[notify ? 1 : 0]!;
+    const at = allAtBase ? 1 : 0;
     const values = notify ? [json, this.#settings.channel] : [json];
     if (this.#skipTakenGroups === 0) {
       try {
         // A taken version or event id fails the statement: the connection is kept (see queryKeepingConnection).
-        return (await queryKeepingConnection<GroupRow>(this.#pool, { ...statements[0]!, values })).rows[0];
+        return (await queryKeepingConnection<GroupRow>(this.#pool, { ...statements[0]![at]!, values }))
+          .rows[0];
       } catch (error) {
         if (!isUniqueViolation(error)) throw error;
         this.#skipTakenGroups = SKIP_TAKEN_GROUPS;
@@ -281,7 +289,7 @@ export class AppendCoalescer {
     } else {
       this.#skipTakenGroups -= 1;
     }
-    return (await queryKeepingConnection<GroupRow>(this.#pool, { ...statements[1]!, values })).rows[0];
+    return (await queryKeepingConnection<GroupRow>(this.#pool, { ...statements[1]![at]!, values })).rows[0];
   }
 
   #settle(item: Waiting, outcome: Promise<AppendResult>): Promise<void> {

@@ -37,16 +37,26 @@ import type { NamedSql } from './event-store-sql.js';
  * With `notify`, the statement also sends a NOTIFY on the channel `$2` (with an empty payload),
  * delivered when its transaction commits: the store's announcement of committed appends
  * (see `append-announcer.ts`) rides on a group instead of taking a statement of its own.
+ *
+ * With `allAtBase`, every row of the group goes right after its base version (`exact`,
+ * `no_stream`: what a repository sends), and the statement leaves out the look-up of a stream's
+ * last version that the other modes need: a lateral subquery set up for every row even when it is
+ * not used, which cost the server about a tenth of the statement (docs/benchmarks.md, "Seventh
+ * pass"). Rows that do not go at their base must not be sent to it.
  */
 export function appendGroupSql(
   schema: string,
-  { notify = false, skipTaken = true }: { readonly notify?: boolean; readonly skipTaken?: boolean } = {},
+  {
+    notify = false,
+    skipTaken = true,
+    allAtBase = false,
+  }: { readonly notify?: boolean; readonly skipTaken?: boolean; readonly allAtBase?: boolean } = {},
 ): NamedSql {
   const events = `${schema}.events`;
   const text =
     `WITH written AS (INSERT INTO ${events} ` +
     '(aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, metadata, "timestamp") ' +
-    'SELECT u.aggregate_id, u.aggregate_type, l.last + 1, u.event_id, u.type, u.schema_version, ' +
+    `SELECT u.aggregate_id, u.aggregate_type, ${allAtBase ? 'u.base' : 'l.last'} + 1, u.event_id, u.type, u.schema_version, ` +
     'u.payload, u.metadata, u.ts ' +
     'FROM (SELECT e.r->>0 AS aggregate_id, (e.r->>1)::integer AS base, (e.r->>2)::boolean AS at_base, ' +
     'e.r->>3 AS event_id, e.r->>4 AS aggregate_type, e.r->>5 AS type, (e.r->>6)::integer AS schema_version, ' +
@@ -54,12 +64,16 @@ export function appendGroupSql(
     'FROM jsonb_array_elements($1::jsonb) AS e(r)) AS u ' +
     // OFFSET 0 keeps both probes as per-row index look-ups: flattened, the planner may turn them
     // into a hash over a sequential scan of the whole table, and keep that cached plan forever.
-    'CROSS JOIN LATERAL (SELECT CASE WHEN u.at_base THEN u.base ' +
-    `ELSE coalesce((SELECT max(x.version) FROM ${events} x WHERE x.aggregate_id = u.aggregate_id), 0) END AS last ` +
-    'OFFSET 0) l ' +
+    (allAtBase
+      ? ''
+      : 'CROSS JOIN LATERAL (SELECT CASE WHEN u.at_base THEN u.base ' +
+        `ELSE coalesce((SELECT max(x.version) FROM ${events} x WHERE x.aggregate_id = u.aggregate_id), 0) END AS last ` +
+        'OFFSET 0) l ') +
     `LEFT JOIN LATERAL (SELECT true AS found FROM ${events} x WHERE u.at_base AND u.base > 0 ` +
     'AND x.aggregate_id = u.aggregate_id AND x.version = u.base OFFSET 0) p ON true ' +
-    'WHERE CASE WHEN u.at_base THEN u.base = 0 OR p.found ELSE l.last >= u.base END ' +
+    (allAtBase
+      ? 'WHERE u.at_base AND (u.base = 0 OR p.found) '
+      : 'WHERE CASE WHEN u.at_base THEN u.base = 0 OR p.found ELSE l.last >= u.base END ') +
     'ORDER BY u.aggregate_id ' +
     `${skipTaken ? 'ON CONFLICT DO NOTHING ' : ''}` +
     'RETURNING event_id, version, global_position, transaction_id) ' +

@@ -75,8 +75,12 @@ const INSERT_COLUMNS =
  * them from 1. Payload and metadata come out as jsonb, parsed once with the document.
  */
 const JSON_ROWS = 'jsonb_array_elements($3::jsonb) WITH ORDINALITY AS u(r, ord)';
+/**
+ * What a one-event INSERT returns: scalars (a one-element array would cost the client an array
+ * literal to parse, for nothing).
+ */
 const RETURNING_ONE =
-  'RETURNING version AS next_version, ARRAY[global_position::text] AS positions, transaction_id::text AS transaction_id';
+  'RETURNING version AS next_version, global_position::text AS positions, transaction_id::text AS transaction_id';
 
 /** A statement with the name under which connections prepare it (derived from its text). */
 export interface NamedSql {
@@ -95,11 +99,18 @@ export interface EventStoreSql {
   /** `append_events` for one event, passed as scalars. */
   readonly appendOne: string;
   /**
-   * The fast path for an exact expected version `$2` (0: no stream), one event as scalars
-   * (`$1` aggregate id, `$3` event id, `$4` aggregate type, `$5` type, `$6` schema version,
-   * `$7` payload, `$8` metadata, `$9` timestamp): one INSERT of version `$2 + 1`, guarded by
-   * the existence of version `$2`. No row: the guard failed; a unique violation: the version or
-   * the event id is taken.
+   * The fast path for the first event of a new stream (expected version `$2` = 0: no stream),
+   * one event as scalars (`$1` aggregate id, `$3` event id, `$4` aggregate type, `$5` type, `$6`
+   * schema version, `$7` payload, `$8` metadata, `$9` timestamp): one INSERT of version 1. A
+   * unique violation: the stream exists (version 1 is taken) or the event id is stored.
+   */
+  readonly insertOneFirst: NamedSql;
+  /**
+   * As {@link EventStoreSql.insertOneFirst} after an exact expected version `$2` >= 1: one INSERT
+   * of version `$2 + 1`, selected from the stored version `$2`: no row when version `$2` is not
+   * stored; a unique violation when version `$2 + 1` or the event id is taken. Selecting from
+   * that row instead of testing `$2 = 0 OR EXISTS (...)` spares the server a subplan on every
+   * append (see docs/benchmarks.md, "Seventh pass").
    */
   readonly insertOneAt: NamedSql;
   /** As {@link EventStoreSql.insertOneAt}, for the version after the stream's last, if that is `>= $2`. */
@@ -161,11 +172,16 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
       `SELECT duplicate, next_version, transaction_id, positions FROM ${schema}.append_events(` +
       '$1::text, $2::text, $3::bigint, ARRAY[$4::text], ARRAY[$5::text], ARRAY[$6::text], ARRAY[$7::integer], ' +
       'ARRAY[$8::text], ARRAY[$9::text], ARRAY[$10::timestamptz], $11::boolean)',
+    insertOneFirst: named(
+      'append_one_first',
+      `INSERT INTO ${events} ${INSERT_COLUMNS} ` +
+        `VALUES ($1, $4, $2::integer + 1, $3, $5, $6::integer, $7::jsonb, $8::jsonb, $9::timestamptz) ${RETURNING_ONE}`,
+    ),
     insertOneAt: named(
       'append_one_at',
       `INSERT INTO ${events} ${INSERT_COLUMNS} ` +
         'SELECT $1, $4, $2::integer + 1, $3, $5, $6::integer, $7::jsonb, $8::jsonb, $9::timestamptz ' +
-        `WHERE $2::integer = 0 OR ${exists} ${RETURNING_ONE}`,
+        `FROM ${events} x WHERE x.aggregate_id = $1 AND x.version = $2::integer ${RETURNING_ONE}`,
     ),
     insertOneAfterLast: named(
       'append_one_after_last',

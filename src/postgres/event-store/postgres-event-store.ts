@@ -553,7 +553,9 @@ export class PostgresEventStore implements IEventStore {
       const sql = this.#sql;
       const statement = prepared.single
         ? prepared.fastAt
-          ? sql.insertOneAt
+          ? prepared.base === 0
+            ? sql.insertOneFirst
+            : sql.insertOneAt
           : sql.insertOneAfterLast
         : prepared.fastAt
           ? sql.insertAt

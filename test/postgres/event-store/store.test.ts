@@ -9,6 +9,7 @@ import {
 } from 'annals';
 import { migrate, PostgresEventStore } from 'annals/postgres';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import { eventStoreSql } from '../../../src/postgres/event-store/event-store-sql.js';
 import { settledHead } from '../../../src/testing/contract/fixtures.js';
 import { usePostgres } from '../../support/postgres.js';
 import { added, noted, registry, rejection, streamId } from './fixtures.js';
@@ -114,6 +115,57 @@ describe('the global log', () => {
     expect(isAnnalsError(await rejection(store.countAfter({} as never)), ErrorCode.InvalidArgument)).toBe(
       true,
     );
+  });
+});
+
+describe("the one-event fast path's statements", () => {
+  it('probe the stream index even in a generic plan made while the table is small', async () => {
+    // Each connection keeps the plan of a named statement: a sequential scan chosen while the
+    // table was small would be kept as it grows.
+    const sql = eventStoreSql(`"${db.schema}"`);
+    const client = await db.pool.connect();
+    try {
+      await client.query('SET plan_cache_mode = force_generic_plan');
+      for (const statement of [sql.insertOneAt, sql.insertOneAfterLast]) {
+        await client.query(
+          'PREPARE annals_test_one(text, integer, text, text, text, integer, text, text, text) AS ' +
+            statement.text,
+        );
+        const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+          "EXPLAIN EXECUTE annals_test_one('a', 1, 'e', 'A', 'T', 1, '{}', '{}', '2026-01-01T00:00:00Z')",
+        );
+        await client.query('DEALLOCATE annals_test_one');
+        const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
+        expect(plan).toMatch(/Index (Only )?Scan (Backward )?using events_stream_version_key/);
+        expect(plan).not.toMatch(/Seq Scan/);
+      }
+    } finally {
+      await client.query('RESET plan_cache_mode').catch(() => {});
+      await client.query('DEALLOCATE annals_test_one').catch(() => {});
+      client.release();
+    }
+  });
+
+  it('write version 1 of a new stream, and the version right after an exact one, or nothing', async () => {
+    const id = streamId('fast-path');
+    const first = await store.append(id, NO_STREAM, [added('one')]);
+    expect(first.nextExpectedVersion).toBe(1);
+    await expect(store.append(id, NO_STREAM, [added('again')])).rejects.toMatchObject({
+      code: ErrorCode.Concurrency,
+      actualVersion: 1,
+    });
+    const second = await store.append(id, 1, [added('two')]);
+    expect(second.nextExpectedVersion).toBe(2);
+    // Behind the stream (version 2 is taken) and ahead of it (version 5 is not stored).
+    await expect(store.append(id, 1, [added('late')])).rejects.toMatchObject({ actualVersion: 2 });
+    await expect(store.append(id, 5, [added('ahead')])).rejects.toMatchObject({ actualVersion: 2 });
+    const stored = await store.load(id);
+    expect(stored.map((event) => [event.version, (event.payload as { sku: string }).sku])).toEqual([
+      [1, 'one'],
+      [2, 'two'],
+    ]);
+    // What the append returned is what was stored, position and transaction included.
+    expect(second.events[0]).toEqual(stored[1]);
   });
 });
 
