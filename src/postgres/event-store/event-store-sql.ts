@@ -1,4 +1,4 @@
-import type { RawStoredEvent } from '../../core.js';
+import { MAX_READ_LIMIT, type RawStoredEvent } from '../../core.js';
 import { fnv1a32 } from '../driver/identifier.js';
 import type { PgRow } from '../driver/pg-client.js';
 import { type HorizonScope, horizonExpression } from './horizon-sql.js';
@@ -54,6 +54,17 @@ export const RAW_EVENT_COLUMNS =
   'e.version, e.schema_version AS "schemaVersion", ' +
   'floor(extract(epoch FROM e."timestamp") * 1000)::int8 AS "timestamp", e.payload, e.metadata, ' +
   'e.global_position::text AS "globalPosition", e.transaction_id::text AS "transactionId"';
+
+/** The names of {@link RAW_EVENT_COLUMNS}, selected from a subquery `p` that selected them. */
+const RAW_EVENT_NAMES_OF_P =
+  'p."eventId", p."aggregateId", p."aggregateType", p.type, p.version, p."schemaVersion", p."timestamp", ' +
+  'p.payload, p.metadata, p."globalPosition", p."transactionId"';
+
+/**
+ * The bounds a log page's limit is rounded up to: one `readAll` statement per bound (see
+ * {@link EventStoreSql.readAllRaw}). Each bound is at most ten times the limits it serves.
+ */
+const PAGE_BOUNDS = [10, 100, 1000, MAX_READ_LIMIT] as const;
 
 /**
  * Events whose writing transaction has finished, and all transactions of the store's database
@@ -130,9 +141,18 @@ export interface EventStoreSql {
   readonly loadRaw: NamedSql;
   readonly loadByEventIds: string;
   readonly streamVersion: string;
-  readonly readAll: string;
-  /** `readAll` (`$1`, `$2` after, `$3` limit) as a named statement selecting {@link RAW_EVENT_COLUMNS}. */
-  readonly readAllRaw: NamedSql;
+  /**
+   * `readAll` (`$1`, `$2` after, `$3` limit) as a named statement selecting
+   * {@link RAW_EVENT_COLUMNS}, for a `limit` from 1 to `MAX_READ_LIMIT`. The page is read as the
+   * first `$3` rows of the first `bound` rows, where `bound` is the limit rounded up to one of
+   * {@link PAGE_BOUNDS}, so that PostgreSQL keeps one plan per connection. With a bare
+   * `LIMIT $3` its generic plan is costed for a tenth of the matching rows, which is dearer than
+   * a plan for the limit given once the log has more than ten pages, so it planned every page
+   * again: about 0.3-1 ms a page with the database horizon, a tenth of a 1,000-event page's time
+   * (docs/benchmarks.md, "Seventh pass"). With the bound, the generic plan is costed for a tenth of
+   * `bound` rows, no more than the limit, and is kept.
+   */
+  readAllRaw(limit: number): NamedSql;
   /**
    * `readAll` of the event types `$4` (`$1`, `$2` after, `$3` limit), a named statement selecting
    * {@link RAW_EVENT_COLUMNS}: the page's events, each with the frontier
@@ -154,7 +174,14 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
   const VISIBLE = visibleBelow(horizon);
   const exists = `EXISTS (SELECT 1 FROM ${events} x WHERE x.aggregate_id = $1 AND x.version = $2::integer)`;
   const last = `(SELECT coalesce(max(x.version), 0) AS v FROM ${events} x WHERE x.aggregate_id = $1) m`;
-  const readAllWhere = `FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} ORDER BY ${LOG_ORDER} LIMIT $3`;
+  const pages = PAGE_BOUNDS.map((bound) =>
+    named(
+      `read_all_${bound}`,
+      `SELECT ${RAW_EVENT_NAMES_OF_P} FROM (SELECT ${RAW_EVENT_COLUMNS}, e.transaction_id AS tx, ` +
+        `e.global_position AS gp FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} ` +
+        `ORDER BY ${LOG_ORDER} LIMIT ${bound}) p ORDER BY p.tx, p.gp LIMIT $3`,
+    ),
+  );
   const loadWhere = `FROM ${events} e WHERE e.aggregate_id = $1 AND e.version >= $2 AND e.version <= $3 ORDER BY e.version`;
   const many = (base: string, from: string, where: string) =>
     `WITH i AS (INSERT INTO ${events} ${INSERT_COLUMNS} ` +
@@ -195,8 +222,7 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
     loadRaw: named('load', `SELECT ${RAW_EVENT_COLUMNS} ${loadWhere}`),
     loadByEventIds: `SELECT ${EVENT_COLUMNS} FROM ${events} e WHERE e.event_id = ANY($1::text[]) ORDER BY e.version`,
     streamVersion: `SELECT coalesce(max(x.version), 0) AS version FROM ${events} x WHERE x.aggregate_id = $1`,
-    readAll: `SELECT ${EVENT_COLUMNS} ${readAllWhere}`,
-    readAllRaw: named('read_all', `SELECT ${RAW_EVENT_COLUMNS} ${readAllWhere}`),
+    readAllRaw: (limit) => pages[pageBoundIndex(limit)]!,
     readAllOfTypes: named(
       'read_all_of_types',
       // RAW_EVENT_COLUMNS of the page's rows, whose log order columns stay as they are (p.tx,
@@ -242,4 +268,11 @@ export function toRawEvent(row: EventRow): RawStoredEvent {
     globalPosition: BigInt(row.global_position),
     transactionId: BigInt(row.transaction_id),
   };
+}
+
+/** The index in {@link PAGE_BOUNDS} of the smallest bound that is at least `limit`. */
+function pageBoundIndex(limit: number): number {
+  let index = 0;
+  while (index < PAGE_BOUNDS.length - 1 && PAGE_BOUNDS[index]! < limit) index++;
+  return index;
 }

@@ -362,7 +362,7 @@ export class PostgresEventStore implements IEventStore {
     if (types) return this.#readAllOfTypes(after, limit, types, options);
     const rows = await queryEventRows(
       { pool: this.#openPool() },
-      (await this.#logSql()).readAllRaw,
+      (await this.#logSql()).readAllRaw(limit),
       [after.transactionId.toString(), after.globalPosition.toString(), limit],
       'readAll',
     );

@@ -118,6 +118,65 @@ describe('the global log', () => {
   });
 });
 
+describe('log pages', () => {
+  it('of every size read the same events as the whole log, in order', async () => {
+    const id = streamId('page-sizes');
+    await store.append(
+      id,
+      NO_STREAM,
+      Array.from({ length: 120 }, (_, n) => added(`p${n}`)),
+    );
+    const whole = (await readWholeLog(store, 10_000)).map((event) => event.eventId);
+    expect(whole.length).toBeGreaterThanOrEqual(120);
+    // Limits on both sides of each bound a page's statement is chosen by (10, 100, 1,000).
+    for (const limit of [1, 9, 10, 11, 99, 100, 101, 1000, 1001]) {
+      const paged = (await readWholeLog(store, limit)).map((event) => event.eventId);
+      expect(paged.slice(0, whole.length), `limit ${limit}`).toEqual(whole);
+      const first = await store.readAll({ limit });
+      expect(first.events.map((event) => event.eventId)).toEqual(whole.slice(0, limit));
+    }
+  });
+
+  it('keep one plan per connection: the generic plan, an index scan in log order', async () => {
+    // Planned again for every page, a page of the log cost up to a millisecond more. A bare
+    // `LIMIT $3` was planned again once the log held more than ten times the limit (by the
+    // planner's estimate): a schema of its own holds 50,000 rows here.
+    const schema = `${db.schema}_pages`;
+    await migrate(db.pool, { schema });
+    const client = await db.pool.connect();
+    try {
+      await client.query(
+        `INSERT INTO "${schema}".events (aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, "timestamp") ` +
+          "SELECT 's' || (n / 100), 'A', n % 100 + 1, 'e' || n, 'T', 1, '{}', now() FROM generate_series(0, 49999) AS n",
+      );
+      await client.query(`ANALYZE "${schema}".events`);
+      for (const scope of ['database', 'cluster'] as const) {
+        for (const limit of [7, 100, 1000]) {
+          const statement = eventStoreSql(`"${schema}"`, scope).readAllRaw(limit);
+          await client.query(`PREPARE annals_test_page(text, text, integer) AS ${statement.text}`);
+          // PostgreSQL plans the first five executions for their values, then keeps the generic
+          // plan unless it costs more than those did.
+          for (let run = 0; run < 6; run++)
+            await client.query(`EXECUTE annals_test_page('0', '0', ${limit})`);
+          const { rows } = await client.query<{ 'QUERY PLAN': string }>(
+            `EXPLAIN EXECUTE annals_test_page('0', '0', ${limit})`,
+          );
+          await client.query('DEALLOCATE annals_test_page');
+          const plan = rows.map((row) => row['QUERY PLAN']).join('\n');
+          expect(plan, `${scope}, limit ${limit}`).toMatch(/Index Scan using events_log_order_idx/);
+          // A generic plan keeps the parameters; a plan for the values shows them.
+          expect(plan, `${scope}, limit ${limit}`).toMatch(/ROW\(\(\$1\)/);
+          expect(plan, `${scope}, limit ${limit}`).not.toMatch(/Seq Scan on events|Sort/);
+        }
+      }
+    } finally {
+      await client.query('DEALLOCATE annals_test_page').catch(() => {});
+      client.release();
+      await db.pool.query(`DROP SCHEMA "${schema}" CASCADE`);
+    }
+  });
+});
+
 describe("the one-event fast path's statements", () => {
   it('probe the stream index even in a generic plan made while the table is small', async () => {
     // Each connection keeps the plan of a named statement: a sequential scan chosen while the
