@@ -12,7 +12,15 @@ import {
   linePayload,
   OrderLineAdded,
 } from './support/bench-events.js';
-import { alternate, type Benchmark, median, percentile, runId, runWriters } from './support/bench-kit.js';
+import {
+  alternate,
+  type Benchmark,
+  median,
+  percentile,
+  pushAll,
+  runId,
+  runWriters,
+} from './support/bench-kit.js';
 
 const WRITERS = 16;
 
@@ -37,7 +45,7 @@ const benchmark: Benchmark = {
         const measured = await runWriters(WRITERS, ctx.phaseMs, (writer, n) =>
           store.append(`single-${run}-${writer}`, n, [lineEvent(`single-${run}-${writer}`, n)]),
         );
-        annalsLatencies.push(...measured.latenciesMs);
+        pushAll(annalsLatencies, measured.latenciesMs);
         annalsCpu.push(measured.clientCpuUsPerOp);
         return measured.opsPerSecond;
       },
@@ -55,7 +63,7 @@ const benchmark: Benchmark = {
             new Date().toISOString(),
           ]);
         });
-        baselineLatencies.push(...measured.latenciesMs);
+        pushAll(baselineLatencies, measured.latenciesMs);
         baselineCpu.push(measured.clientCpuUsPerOp);
         return measured.opsPerSecond;
       },

@@ -14,7 +14,15 @@ import {
   linePayload,
   OrderLineAdded,
 } from './support/bench-events.js';
-import { alternate, type Benchmark, median, percentile, runId, runWriters } from './support/bench-kit.js';
+import {
+  alternate,
+  type Benchmark,
+  median,
+  percentile,
+  pushAll,
+  runId,
+  runWriters,
+} from './support/bench-kit.js';
 
 const WRITERS = 16;
 const BATCH = 100;
@@ -44,7 +52,7 @@ const benchmark: Benchmark = {
           const events = Array.from({ length: BATCH }, (_, i) => lineEvent(stream, n * BATCH + i));
           return store.append(stream, n * BATCH, events);
         });
-        annalsLatencies.push(...measured.latenciesMs);
+        pushAll(annalsLatencies, measured.latenciesMs);
         annalsCpu.push(measured.clientCpuUsPerOp);
         return measured.opsPerSecond * BATCH;
       },
@@ -71,7 +79,7 @@ const benchmark: Benchmark = {
           }
           return ctx.pool.query(insert, [streams, versions, ids, types, payloads, metadata, timestamps]);
         });
-        baselineLatencies.push(...measured.latenciesMs);
+        pushAll(baselineLatencies, measured.latenciesMs);
         baselineCpu.push(measured.clientCpuUsPerOp);
         return measured.opsPerSecond * BATCH;
       },

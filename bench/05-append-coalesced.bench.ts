@@ -24,6 +24,7 @@ import {
   type Benchmark,
   median,
   percentile,
+  pushAll,
   runId,
   runWriters,
 } from './support/bench-kit.js';
@@ -118,7 +119,7 @@ async function measure(sides: readonly Side[], writers: number, rounds: number, 
       );
       const into = results.get(side.name)!;
       into.rates.push(measured.opsPerSecond);
-      into.latencies.push(...measured.latenciesMs);
+      pushAll(into.latencies, measured.latenciesMs);
       into.cpu.push(measured.clientCpuUsPerOp);
     }
   }
