@@ -25,8 +25,9 @@ export interface AppendRow extends PgRow {
   next_version: number | null;
   transaction_id: string | null;
   /**
-   * The global positions, in the order of the events: a text array (`append_events`, one-event
-   * inserts) or, from a multi-event insert, the positions joined by commas (cheaper to parse).
+   * The global positions, in the order of the events: a text array (`append_events`), the one
+   * position (one-event inserts) or, from a multi-event insert, the positions joined by commas
+   * (cheaper to parse).
    */
   positions: string[] | string | null;
 }
