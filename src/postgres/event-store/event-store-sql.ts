@@ -50,16 +50,31 @@ export const EVENT_COLUMNS =
  * of parsing the timestamp's text, which was the largest part of decoding a row, and the server
  * writes the number about as fast as the timestamp's text (a float8 would cost it twice that).
  */
-export const RAW_EVENT_COLUMNS =
-  'e.event_id AS "eventId", e.aggregate_id AS "aggregateId", e.aggregate_type AS "aggregateType", e.type, ' +
-  'e.version, e.schema_version AS "schemaVersion", ' +
-  'floor(extract(epoch FROM e."timestamp") * 1000)::int8 AS "timestamp", e.payload, e.metadata, ' +
-  'e.global_position::text AS "globalPosition", e.transaction_id::text AS "transactionId"';
+export const RAW_EVENT_COLUMNS: string = rawEventColumns()
+  .map(([expression, name]) => `${expression} AS ${name}`)
+  .join(', ');
 
 /** The names of {@link RAW_EVENT_COLUMNS}, selected from a subquery `p` that selected them. */
-const RAW_EVENT_NAMES_OF_P =
-  'p."eventId", p."aggregateId", p."aggregateType", p.type, p.version, p."schemaVersion", p."timestamp", ' +
-  'p.payload, p.metadata, p."globalPosition", p."transactionId"';
+const RAW_EVENT_NAMES_OF_P = rawEventColumns()
+  .map(([, name]) => `p.${name}`)
+  .join(', ');
+
+/** Each column of {@link RAW_EVENT_COLUMNS}: its expression over `events e`, and its (quoted) name. */
+function rawEventColumns(): ReadonlyArray<readonly [expression: string, name: string]> {
+  return [
+    ['e.event_id', '"eventId"'],
+    ['e.aggregate_id', '"aggregateId"'],
+    ['e.aggregate_type', '"aggregateType"'],
+    ['e.type', 'type'],
+    ['e.version', 'version'],
+    ['e.schema_version', '"schemaVersion"'],
+    ['floor(extract(epoch FROM e."timestamp") * 1000)::int8', '"timestamp"'],
+    ['e.payload', 'payload'],
+    ['e.metadata', 'metadata'],
+    ['e.global_position::text', '"globalPosition"'],
+    ['e.transaction_id::text', '"transactionId"'],
+  ];
+}
 
 /**
  * The bounds a log page's limit is rounded up to: one `readAll` statement per bound (see
