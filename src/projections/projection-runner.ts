@@ -14,6 +14,12 @@ import type { RebuildOptions, RebuildResult } from './rebuild-progress.js';
 import { type RunnerSettings, resolveRunnerSettings } from './runner-settings.js';
 
 /**
+ * The first pause, in milliseconds, of a runner that is not started before it reads the log
+ * again for a `catchUp` target it has not reached; it doubles up to `pollIntervalMs`.
+ */
+const FIRST_RECHECK_MS = 5;
+
+/**
  * Options of {@link ProjectionRunner.catchUp}.
  *
  * @category Projections
@@ -155,7 +161,8 @@ export class ProjectionRunner<TContext> {
    * Processes every event appended so far with every projection.
    *
    * - Not started: takes each projection's lease (a {@link ProjectionError} when another runner
-   *   holds it), processes up to the head, and releases the lease. For scripts and tests.
+   *   holds it), processes up to the head as it is now (reading again while a page shows less),
+   *   and releases the lease. For scripts and tests.
    * - Started: waits until each projection's checkpoint reached the head as it is now; rejects
    *   when a projection stops first.
    *
@@ -175,12 +182,24 @@ export class ProjectionRunner<TContext> {
       await (until === undefined ? reached : abortable(reached, signal));
       return;
     }
+    // The head before the first page: a page read can show a commit a moment late (see
+    // `IEventStore.head`), so each projection goes on until its checkpoint reached this.
+    const target = until ?? (await this.#eventStore.head()).position;
+    // Without `until`, an abort ends the catch-up after the current batch, quietly.
+    const ended = () => until === undefined && signal?.aborted === true;
     for (const [name, worker] of this.#workers) {
       await worker.catchUp(signal);
-      if (until === undefined) continue;
-      while (compareLogPositions((await this.#projectionStore.loadCheckpoint(name)).position, until) < 0) {
+      let delayMs = FIRST_RECHECK_MS;
+      while (compareLogPositions((await this.#projectionStore.loadCheckpoint(name)).position, target) < 0) {
+        if (ended()) break;
         signal?.throwIfAborted();
-        await sleep(this.#settings.pollIntervalMs, signal);
+        try {
+          await sleep(Math.min(delayMs, this.#settings.pollIntervalMs), signal);
+        } catch (error) {
+          if (ended()) break;
+          throw error;
+        }
+        delayMs *= 2;
         signal?.throwIfAborted();
         await worker.catchUp(signal);
       }

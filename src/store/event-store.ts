@@ -193,7 +193,12 @@ export interface IEventStore {
    */
   readAll(options?: ReadAllOptions): Promise<ReadAllResult>;
 
-  /** The end of the global log as {@link IEventStore.readAll} sees it. */
+  /**
+   * The end of the global log as {@link IEventStore.readAll} sees it. A log read may show a
+   * commit a moment late; `head()` should not: it includes every event committed before the
+   * call that an unfinished older transaction does not hold back, because
+   * `ProjectionRunner.catchUp()` processes up to it.
+   */
   head(): Promise<LogHead>;
 
   /**

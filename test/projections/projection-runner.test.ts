@@ -577,6 +577,34 @@ describe('ProjectionRunner: catchUp({ until })', () => {
     expect((await runner.status('carts')).checkpoint).toEqual(logPositionOf(last));
   });
 
+  it('without until, a runner that is not started goes on to the head even when a page shows less', async () => {
+    const inner = newEventStore();
+    const appended = await inner.append('cart-1', 'no_stream', [opened('c'), checkedOut()]);
+    const last = appended.events.at(-1)!;
+    let reads = 0;
+    // The log shows the last commit a moment late (the first two reads), as a PostgreSQL read
+    // can while a transaction of another database ends; head() shows it.
+    const eventStore = wrapEventStore(inner, {
+      readAll: async (options) => {
+        const page = await inner.readAll(options);
+        if (++reads > 2) return page;
+        const events = page.events.filter((event) => event.globalPosition < last.globalPosition);
+        return {
+          ...page,
+          events,
+          next: events.at(-1) ? logPositionOf(events.at(-1)!) : (options?.after ?? LOG_START),
+          caughtUp: true,
+        };
+      },
+    });
+    const projectionStore = newProjectionStore();
+    const runner = new ProjectionRunner({ eventStore, projectionStore, projections: [cartProjection()] });
+    await runner.catchUp();
+    expect(reads).toBeGreaterThan(2);
+    expect(projectionStore.state.carts['cart-1']?.status).toBe('checked-out');
+    expect((await runner.status('carts')).checkpoint).toEqual(logPositionOf(last));
+  });
+
   it('a position already processed returns at once; a bad one is an InvalidArgumentError; an abort rejects', async () => {
     const eventStore = newEventStore();
     await seedCarts(eventStore, 2);

@@ -32,6 +32,15 @@ export interface AppendRow extends PgRow {
   positions: string[] | string | null;
 }
 
+/** The row of {@link EventStoreSql.head}: all of the event's columns are null for an empty log. */
+export interface HeadRow extends PgRow {
+  global_position: string | null;
+  transaction_id: string | null;
+  /** Epoch milliseconds (int8: text from `pg`, a number or bigint from PGlite). */
+  timestamp: string | number | bigint | null;
+  stale: boolean;
+}
+
 /**
  * The columns every read selects (from `events` aliased as `e`). Bigints are selected as text and converted with `BigInt`, so
  * positions are exact past 2^53 whether the driver returns int8 as a string (`pg`) or as a
@@ -93,6 +102,8 @@ const AFTER = '(e.transaction_id, e.global_position) > ($1::text::xid8, $2::text
  * text, and an unqualified ORDER BY would sort by those text aliases ('10' < '9').
  */
 const LOG_ORDER = 'e.transaction_id, e.global_position';
+/** The log's order, newest first. */
+const LOG_ORDER_DESC = 'e.transaction_id DESC, e.global_position DESC';
 
 const INSERT_COLUMNS =
   '(aggregate_id, aggregate_type, version, event_id, type, schema_version, payload, metadata, "timestamp")';
@@ -118,6 +129,21 @@ export interface NamedSql {
 function named(kind: string, text: string): NamedSql {
   return { name: `annals_${kind}_${fnv1a32(text).toString(16).padStart(8, '0')}`, text };
 }
+
+/**
+ * How many times `head()` runs its statement at most while the statement reports `stale`.
+ *
+ * The per-database horizon drops the running transactions that `pg_stat_activity` shows in
+ * other databases. The view is read after the statement's snapshot was taken, so a transaction
+ * of another database that ends in between is no longer shown and is kept as a possible
+ * writer: the horizon falls to it, and events committed before the statement stay hidden for
+ * that one read (never wrongly: a lower horizon only shows less). Under churn of short
+ * transactions in other databases this happened to 3–5 % of reads right after an append.
+ * `head()` is what `catchUp()` waits for, so it reads again, with a fresh snapshot, while the
+ * transaction that bounded the horizon had finished and committed events wait behind it. Each
+ * retry needs a new such race, so ten attempts in a row are not expected to all be stale.
+ */
+export const HEAD_ATTEMPTS = 10;
 
 /** The SQL of the event store for one schema (already validated and quoted). */
 export interface EventStoreSql {
@@ -177,7 +203,13 @@ export interface EventStoreSql {
    * (null too when nothing is readable after the position).
    */
   readonly readAllOfTypes: NamedSql;
-  /** The last readable event's position (text) and timestamp (epoch milliseconds, int8), as a named statement. */
+  /**
+   * The last readable event's position (text) and timestamp (epoch milliseconds, int8), all
+   * null for an empty log, as a named statement; one row. `stale` is true when the horizon
+   * may have been computed too low: the transaction that bounds it had already finished when
+   * the statement looked (so another statement would not be held back by it) and committed
+   * events wait behind it. See {@link HEAD_ATTEMPTS}.
+   */
   readonly head: NamedSql;
   readonly countAfter: string;
   /** `countAfter` of the types `$3` only. */
@@ -260,9 +292,15 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
     ),
     head: named(
       'head',
-      'SELECT e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, ' +
+      'SELECT f.global_position, f.transaction_id, f."timestamp", ' +
+        `CASE WHEN h.x < pg_snapshot_xmax(pg_current_snapshot()) AND pg_xact_status(h.x) <> 'in progress' ` +
+        // The newest row, by the log index: is any committed event at or past the horizon?
+        `THEN coalesce((SELECT e.transaction_id FROM ${events} e ORDER BY ${LOG_ORDER_DESC} LIMIT 1) >= h.x, false) ` +
+        'ELSE false END AS stale ' +
+        `FROM (SELECT ${horizonExpression(horizon)} AS x) h LEFT JOIN LATERAL (` +
+        'SELECT e.global_position::text AS global_position, e.transaction_id::text AS transaction_id, ' +
         'floor(extract(epoch FROM e."timestamp") * 1000)::int8 AS "timestamp" ' +
-        `FROM ${events} e WHERE ${VISIBLE} ORDER BY e.transaction_id DESC, e.global_position DESC LIMIT 1`,
+        `FROM ${events} e WHERE e.transaction_id < h.x ORDER BY ${LOG_ORDER_DESC} LIMIT 1) f ON true`,
     ),
     countAfter: `SELECT count(*)::text AS count FROM ${events} e WHERE ${AFTER} AND ${VISIBLE}`,
     countAfterOfTypes: `SELECT count(*)::text AS count FROM ${events} e WHERE ${AFTER} AND ${VISIBLE} AND e.type = ANY($3::text[])`,

@@ -54,6 +54,8 @@ import {
   type EventRow,
   type EventStoreSql,
   eventStoreSql,
+  HEAD_ATTEMPTS,
+  type HeadRow,
   toRawEvent,
 } from './event-store-sql.js';
 import { HorizonReader } from './horizon-reader.js';
@@ -417,18 +419,27 @@ export class PostgresEventStore implements IEventStore {
     };
   }
 
-  /** The last readable position of the global log. */
+  /**
+   * The last readable position of the global log. It includes every event committed before
+   * the call unless an older transaction of the horizon's scope is still running (a log read
+   * right after an append may show it a moment late; this read does not, see docs/postgres.md).
+   */
   async head(): Promise<LogHead> {
     const statement = (await this.#logSql()).head;
-    let row:
-      | { global_position: string; transaction_id: string; timestamp: string | number | bigint }
-      | undefined;
+    let row: HeadRow | undefined;
     try {
-      [row] = (await this.#openPool().query<NonNullable<typeof row>>({ ...statement, values: [] })).rows;
+      // Read again while the horizon may have been too low (see HEAD_ATTEMPTS): what
+      // `catchUp()` waits for must include every event committed before it was called.
+      for (let attempt = 1; attempt <= HEAD_ATTEMPTS; attempt++) {
+        [row] = (await this.#openPool().query<HeadRow>({ ...statement, values: [] })).rows;
+        if (!row?.stale) break;
+      }
     } catch (error) {
       throw toStoreError(error, 'head');
     }
-    if (!row) return { position: LOG_START, timestamp: undefined };
+    if (!row || row.global_position === null || row.transaction_id === null) {
+      return { position: LOG_START, timestamp: undefined };
+    }
     return {
       position: { transactionId: BigInt(row.transaction_id), globalPosition: BigInt(row.global_position) },
       timestamp: new Date(Number(row.timestamp)),
