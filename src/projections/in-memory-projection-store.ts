@@ -10,6 +10,7 @@ import type {
   ProjectionLease,
   ProjectionStore,
   ProjectionTransaction,
+  ResetCheckpointOptions,
 } from './projection-store.js';
 
 /**
@@ -193,11 +194,17 @@ export class InMemoryProjectionStore<TState> implements ProjectionStore<TState> 
         });
         return true;
       },
-      resetCheckpoint: async (projection: string) => {
+      resetCheckpoint: async (projection: string, options?: ResetCheckpointOptions) => {
         check();
         assertProjectionName(projection);
+        const fence = options?.fence;
+        if (fence !== undefined && typeof fence !== 'bigint') {
+          throw new InvalidArgumentError('resetCheckpoint: fence must be a bigint');
+        }
+        if (fence !== undefined && fence !== (this.#fences.get(projection) ?? 0n)) return false;
         checkpoints.set(projection, { ...initialCheckpoint(projection), updatedAt: new Date(this.#now()) });
         for (const [id, letter] of deadLetters) if (letter.projection === projection) deadLetters.delete(id);
+        return true;
       },
       addDeadLetter: async (letter: NewDeadLetter) => {
         check();

@@ -38,6 +38,21 @@ export interface CheckpointUpdate {
 }
 
 /**
+ * Options of {@link ProjectionTransaction.resetCheckpoint}.
+ *
+ * @category Projections
+ */
+export interface ResetCheckpointOptions {
+  /**
+   * The {@link ProjectionLease.fence} of the lease the caller holds: the reset applies only
+   * while it is still the lease's fence, so a runner that lost its lease cannot reset the
+   * projection under its new holder.
+   * @defaultValue no fence check
+   */
+  readonly fence?: bigint;
+}
+
+/**
  * The error a dead letter records: what the handler threw, as text.
  *
  * @category Projections
@@ -146,9 +161,11 @@ export interface ProjectionTransaction<TContext> {
   saveCheckpoint(projection: string, update: CheckpointUpdate): Promise<boolean>;
   /**
    * Moves a projection's checkpoint back to {@link LOG_START} and discards its dead letters (a
-   * replay meets those events again).
+   * replay meets those events again). With `options.fence`, only while the projection's lease
+   * still has that fence: once a newer holder took the lease it changes nothing and returns
+   * `false`, and the caller must roll back (as for {@link ProjectionTransaction.saveCheckpoint}).
    */
-  resetCheckpoint(projection: string): Promise<void>;
+  resetCheckpoint(projection: string, options?: ResetCheckpointOptions): Promise<boolean>;
   /** Parks an event; returns the new dead letter's id. */
   addDeadLetter(letter: NewDeadLetter): Promise<string>;
   /** Removes a dead letter. Returns `false` when there is none with that id (anymore). */

@@ -135,9 +135,13 @@ export class ProjectionWorker<TContext> {
       const total = Number(
         await this.#eventStore.countAfter(LOG_START, { types: this.#projection.eventTypes }),
       );
+      const fence = this.#processor.fence;
       await this.#store.transaction(async (transaction) => {
         await reset(transaction.context);
-        await transaction.resetCheckpoint(this.#name);
+        // Fenced: a runner that lost its lease meanwhile rolls its reset back.
+        if (!(await transaction.resetCheckpoint(this.#name, fence === undefined ? {} : { fence }))) {
+          throw new ProjectionError(this.#name, 'lost its lease before its rebuild reset the checkpoint');
+        }
         if (setup) await setup(transaction.context);
       });
       await this.#processor.load();

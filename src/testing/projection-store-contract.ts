@@ -170,7 +170,7 @@ export function describeProjectionStoreContract<TContext>(
         await transaction.addDeadLetter(deadLetter(projection, event));
         await transaction.addDeadLetter(deadLetter(other, event));
       });
-      await store().transaction((transaction) => transaction.resetCheckpoint(projection));
+      expect(await store().transaction((transaction) => transaction.resetCheckpoint(projection))).toBe(true);
       expect((await store().loadCheckpoint(projection)).position).toEqual(LOG_START);
       expect(await store().countDeadLetters(projection)).toBe(0);
       expect((await store().loadCheckpoint(other)).position).toEqual(positionOf(event));
@@ -272,6 +272,33 @@ export function describeProjectionStoreContract<TContext>(
       expect((await store().loadCheckpoint(projection)).position).toEqual(positionOf(events[2]!));
       await second!.release();
     });
+
+    it.runIf(fenced)(
+      'refuses a reset under the fence of an earlier holder, and keeps its dead letters',
+      async () => {
+        const projection = unique('fenced-reset');
+        const event = sampleEvent(11n, 40n);
+        const first = await store().tryAcquireLease(projection, 'owner-a');
+        await store().transaction(async (transaction) => {
+          await transaction.saveCheckpoint(projection, {
+            ...checkpointUpdate(LOG_START, event),
+            fence: first!.fence,
+          });
+          await transaction.addDeadLetter(deadLetter(projection, event));
+        });
+        await first!.release();
+        const second = await store().tryAcquireLease(projection, 'owner-b');
+        const reset = (fence: bigint | undefined) =>
+          store().transaction((transaction) => transaction.resetCheckpoint(projection, { fence }));
+        expect(await reset(first!.fence)).toBe(false);
+        expect((await store().loadCheckpoint(projection)).position).toEqual(positionOf(event));
+        expect(await store().countDeadLetters(projection)).toBe(1);
+        expect(await reset(second!.fence)).toBe(true);
+        expect((await store().loadCheckpoint(projection)).position).toEqual(LOG_START);
+        expect(await store().countDeadLetters(projection)).toBe(0);
+        await second!.release();
+      },
+    );
 
     it.runIf(fenced)(
       'gives out a new fence only after a unit of work that saved under the old one has ended',

@@ -47,7 +47,7 @@ export function observeStore<TContext>(
             else refused += 1;
             return saved;
           },
-          resetCheckpoint: (projection) => transaction.resetCheckpoint(projection),
+          resetCheckpoint: (projection, options) => transaction.resetCheckpoint(projection, options),
           addDeadLetter: (letter) => transaction.addDeadLetter(letter),
           removeDeadLetter: (id) => transaction.removeDeadLetter(id),
         };

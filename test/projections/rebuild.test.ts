@@ -2,8 +2,10 @@ import {
   defineProjection,
   ErrorCode,
   type InMemoryEventStore,
+  InMemoryProjectionStore,
   isAnnalsError,
   type NewEvent,
+  type ProjectionLease,
   ProjectionRunner,
   type RebuildProgress,
 } from 'annals';
@@ -13,6 +15,7 @@ import {
   cartEvents,
   cartProjection,
   checkedOut,
+  emptyCartState,
   handledTypes,
   itemAdded,
   newEventStore,
@@ -182,6 +185,56 @@ describe('rebuilds', () => {
     expect(projectionStore.state).toEqual(before);
     expect(await projectionStore.loadCheckpoint('carts')).toEqual(checkpoint);
     expect((await runner.status('carts')).lastError?.message).toContain('setup failed');
+  });
+
+  it('a rebuild whose lease was taken over before its reset keeps the read model, checkpoint and dead letters', async () => {
+    const eventStore = newEventStore();
+    let clock = 1_000_000;
+    const projectionStore = new InMemoryProjectionStore({
+      initialState: emptyCartState(),
+      leaseTtlMs: 1000,
+      now: () => clock,
+    });
+    const ids = await seedCarts(eventStore, 3);
+    let poisoned = true;
+    let rival: ProjectionLease | undefined;
+    const projection = cartProjection({
+      beforeHandler: (event) => {
+        if (poisoned && event.eventId === ids[2]) throw new Error('poison');
+      },
+    });
+    // After the rebuild took the lease and before its unit of work (it counts the events then),
+    // it stalls past the lease's TTL and another runner takes the lease over.
+    let armed = false;
+    const countAfter = eventStore.countAfter.bind(eventStore);
+    eventStore.countAfter = async (...args) => {
+      if (armed) {
+        armed = false;
+        clock += 5000;
+        rival = await projectionStore.tryAcquireLease('carts', 'rival');
+      }
+      return countAfter(...args);
+    };
+    const runner = new ProjectionRunner({
+      eventStore,
+      projectionStore,
+      projections: [projection],
+      retryDelayMs: 1,
+      maxRetryAttempts: 0,
+    });
+    await runner.catchUp();
+    poisoned = false;
+    const before = structuredClone(projectionStore.state);
+    const checkpoint = await projectionStore.loadCheckpoint('carts');
+    armed = true;
+    const error = await runner.rebuild('carts').catch((caught: unknown) => caught);
+    expect(rival).toBeDefined();
+    expect(isAnnalsError(error, ErrorCode.Projection)).toBe(true);
+    expect((error as Error).message).toContain('lost its lease');
+    expect(projectionStore.state).toEqual(before);
+    expect(await projectionStore.loadCheckpoint('carts')).toEqual(checkpoint);
+    expect(await projectionStore.countDeadLetters('carts')).toBe(1);
+    await rival?.release();
   });
 
   it('refuses to rebuild without a reset hook, while started, or while another runner holds the lease', async () => {

@@ -11,6 +11,7 @@ import {
   type ProjectionLease,
   type ProjectionStore,
   type ProjectionTransaction,
+  type ResetCheckpointOptions,
   StoreFailedError,
 } from '../../core.js';
 import { isTransientDriverError, sqlStateOf } from '../driver/errors.js';
@@ -181,7 +182,7 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
       return work({
         context,
         saveCheckpoint: (projection, update) => this.#saveCheckpoint(client, projection, update),
-        resetCheckpoint: (projection) => this.#resetCheckpoint(client, projection),
+        resetCheckpoint: (projection, options) => this.#resetCheckpoint(client, projection, options),
         addDeadLetter: (letter) => this.#addDeadLetter(client, letter),
         removeDeadLetter: (id) => this.#removeDeadLetter(client, id),
       });
@@ -322,10 +323,25 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
     return rows.length === 1;
   }
 
-  async #resetCheckpoint(client: PgQueryable, projection: string): Promise<void> {
+  async #resetCheckpoint(
+    client: PgQueryable,
+    projection: string,
+    options: ResetCheckpointOptions = {},
+  ): Promise<boolean> {
     assertProjectionName(projection);
-    await this.#query(client, this.#sql.resetCheckpoint, [projection], 'resetCheckpoint');
+    const { fence } = options;
+    if (fence !== undefined && typeof fence !== 'bigint') {
+      throw new InvalidArgumentError('resetCheckpoint: fence must be a bigint');
+    }
+    const rows = await this.#query(
+      client,
+      this.#sql.resetCheckpoint,
+      [projection, fence === undefined ? null : fence.toString()],
+      'resetCheckpoint',
+    );
+    if (rows.length === 0) return false;
     await this.#query(client, this.#sql.deleteDeadLettersOf, [projection], 'resetCheckpoint');
+    return true;
   }
 
   async #addDeadLetter(client: PgQueryable, letter: NewDeadLetter): Promise<string> {

@@ -53,11 +53,17 @@ export function projectionStoreSql(schema: string): ProjectionStoreSql {
     incrementFence:
       `INSERT INTO ${checkpoints} AS c (projection, fence, updated_at) VALUES ($1, 1, NULL) ` +
       'ON CONFLICT (projection) DO UPDATE SET fence = c.fence + 1 RETURNING fence::text AS fence',
+    // $2: the caller's lease fence (NULL: no fence check). As in saveCheckpoint, a fenced reset
+    // never inserts (a lease always creates the row) and applies only under the caller's fence.
+    // RETURNING tells whether it applied.
     resetCheckpoint:
       `INSERT INTO ${checkpoints} AS c (projection, transaction_id, global_position, last_event_timestamp, updated_at) ` +
-      "VALUES ($1, '0', 0, NULL, now()) " +
+      "SELECT $1, '0', 0, NULL, now() " +
+      `WHERE $2::text IS NULL OR EXISTS (SELECT 1 FROM ${checkpoints} WHERE projection = $1) ` +
       'ON CONFLICT (projection) DO UPDATE SET transaction_id = excluded.transaction_id, ' +
-      'global_position = 0, last_event_timestamp = NULL, updated_at = excluded.updated_at',
+      'global_position = 0, last_event_timestamp = NULL, updated_at = excluded.updated_at ' +
+      'WHERE $2::text IS NULL OR c.fence = $2::text::bigint ' +
+      'RETURNING 1 AS reset',
     deleteDeadLettersOf: `DELETE FROM ${deadLetters} WHERE projection = $1`,
     addDeadLetter:
       `INSERT INTO ${deadLetters} (projection, event_id, event_type, aggregate_id, transaction_id, ` +

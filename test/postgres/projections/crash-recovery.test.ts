@@ -60,7 +60,7 @@ function crashingStore(inner: PostgresProjectionStore, point: CrashPoint, seed: 
             }
             return transaction.saveCheckpoint(projection, update);
           },
-          resetCheckpoint: (projection) => transaction.resetCheckpoint(projection),
+          resetCheckpoint: (projection, options) => transaction.resetCheckpoint(projection, options),
           addDeadLetter: (letter) => transaction.addDeadLetter(letter),
           removeDeadLetter: (id) => transaction.removeDeadLetter(id),
         });
