@@ -45,6 +45,29 @@ function wrapEventStore(inner: IEventStore, overrides: Partial<IEventStore> = {}
   };
 }
 
+/**
+ * An event store whose first `lateReads` log reads do not show `from` and the events after it
+ * yet (a commit shown a moment late); `reads()` counts the log reads.
+ */
+function showingLateFrom(inner: IEventStore, from: StoredEvent, lateReads: number) {
+  let reads = 0;
+  const eventStore = wrapEventStore(inner, {
+    readAll: async (options) => {
+      const page = await inner.readAll(options);
+      if (++reads > lateReads) return page;
+      const events = page.events.filter((event) => event.globalPosition < from.globalPosition);
+      // A consistent page: `next` covers only what it returned.
+      return {
+        ...page,
+        events,
+        next: events.at(-1) ? logPositionOf(events.at(-1)!) : (options?.after ?? LOG_START),
+        caughtUp: true,
+      };
+    },
+  });
+  return { eventStore, reads: () => reads };
+}
+
 /** Counts the units of work and the checkpoints saved through a store. */
 function countingStore(inner: ProjectionStore<CartState>) {
   const counts = { transactions: 0, checkpoints: [] as bigint[] };
@@ -549,22 +572,8 @@ describe('ProjectionRunner: catchUp({ until })', () => {
     const inner = newEventStore();
     const appended = await inner.append('cart-1', 'no_stream', [opened('c'), checkedOut()]);
     const last = appended.events.at(-1)!;
-    let reads = 0;
     // The last event becomes readable only on the third read (a transaction still committing).
-    const eventStore = wrapEventStore(inner, {
-      readAll: async (options) => {
-        const page = await inner.readAll(options);
-        if (++reads > 2) return page;
-        const events = page.events.filter((event) => event.globalPosition < last.globalPosition);
-        // A consistent page: `next` covers only what it returned.
-        return {
-          ...page,
-          events,
-          next: events.at(-1) ? logPositionOf(events.at(-1)!) : (options?.after ?? LOG_START),
-          caughtUp: true,
-        };
-      },
-    });
+    const { eventStore } = showingLateFrom(inner, last, 2);
     const projectionStore = newProjectionStore();
     const runner = new ProjectionRunner({
       eventStore,
@@ -581,26 +590,13 @@ describe('ProjectionRunner: catchUp({ until })', () => {
     const inner = newEventStore();
     const appended = await inner.append('cart-1', 'no_stream', [opened('c'), checkedOut()]);
     const last = appended.events.at(-1)!;
-    let reads = 0;
     // The log shows the last commit a moment late (the first two reads), as a PostgreSQL read
     // can while a transaction of another database ends; head() shows it.
-    const eventStore = wrapEventStore(inner, {
-      readAll: async (options) => {
-        const page = await inner.readAll(options);
-        if (++reads > 2) return page;
-        const events = page.events.filter((event) => event.globalPosition < last.globalPosition);
-        return {
-          ...page,
-          events,
-          next: events.at(-1) ? logPositionOf(events.at(-1)!) : (options?.after ?? LOG_START),
-          caughtUp: true,
-        };
-      },
-    });
+    const { eventStore, reads } = showingLateFrom(inner, last, 2);
     const projectionStore = newProjectionStore();
     const runner = new ProjectionRunner({ eventStore, projectionStore, projections: [cartProjection()] });
     await runner.catchUp();
-    expect(reads).toBeGreaterThan(2);
+    expect(reads()).toBeGreaterThan(2);
     expect(projectionStore.state.carts['cart-1']?.status).toBe('checked-out');
     expect((await runner.status('carts')).checkpoint).toEqual(logPositionOf(last));
   });
