@@ -180,6 +180,16 @@ export function assertProjectionName(name: unknown): asserts name is string {
 }
 
 /**
+ * Throws {@link InvalidArgumentError} unless `fence` is a lease fence (a bigint) or absent;
+ * `operation` names the call in the message (`saveCheckpoint`, `resetCheckpoint`).
+ */
+export function assertFence(fence: unknown, operation: string): asserts fence is bigint | undefined {
+  if (fence !== undefined && typeof fence !== 'bigint') {
+    throw new InvalidArgumentError(`${operation}: fence must be a bigint`);
+  }
+}
+
+/**
  * Defines a projection. Call it with the type of the projection store's context first, then with
  * the options; payload types of the handlers are inferred from `events`.
  *

@@ -1,6 +1,6 @@
 import { InvalidArgumentError } from '../errors.js';
 import { compareLogPositions, LOG_START } from '../events/event-envelope.js';
-import { assertProjectionName } from './define-projection.js';
+import { assertFence, assertProjectionName } from './define-projection.js';
 import type {
   CheckpointUpdate,
   DeadLetter,
@@ -180,9 +180,7 @@ export class InMemoryProjectionStore<TState> implements ProjectionStore<TState> 
       saveCheckpoint: async (projection: string, update: CheckpointUpdate) => {
         check();
         assertProjectionName(projection);
-        if (update.fence !== undefined && typeof update.fence !== 'bigint') {
-          throw new InvalidArgumentError('saveCheckpoint: fence must be a bigint');
-        }
+        assertFence(update.fence, 'saveCheckpoint');
         const current = checkpoints.get(projection) ?? initialCheckpoint(projection);
         if (compareLogPositions(current.position, update.expected) !== 0) return false;
         if (update.fence !== undefined && update.fence !== (this.#fences.get(projection) ?? 0n)) return false;
@@ -198,9 +196,7 @@ export class InMemoryProjectionStore<TState> implements ProjectionStore<TState> 
         check();
         assertProjectionName(projection);
         const fence = options?.fence;
-        if (fence !== undefined && typeof fence !== 'bigint') {
-          throw new InvalidArgumentError('resetCheckpoint: fence must be a bigint');
-        }
+        assertFence(fence, 'resetCheckpoint');
         if (fence !== undefined && fence !== (this.#fences.get(projection) ?? 0n)) return false;
         checkpoints.set(projection, { ...initialCheckpoint(projection), updatedAt: new Date(this.#now()) });
         for (const [id, letter] of deadLetters) if (letter.projection === projection) deadLetters.delete(id);

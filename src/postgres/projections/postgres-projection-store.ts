@@ -1,4 +1,5 @@
 import {
+  assertFence,
   assertProjectionName,
   type CheckpointUpdate,
   type DeadLetter,
@@ -303,9 +304,7 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
       throw new InvalidArgumentError('saveCheckpoint: lastEventTimestamp must be a valid Date');
     }
     const { fence } = update;
-    if (fence !== undefined && typeof fence !== 'bigint') {
-      throw new InvalidArgumentError('saveCheckpoint: fence must be a bigint');
-    }
+    assertFence(fence, 'saveCheckpoint');
     const rows = await this.#query(
       client,
       this.#sql.saveCheckpoint,
@@ -330,9 +329,7 @@ export class PostgresProjectionStore implements ProjectionStore<PostgresProjecti
   ): Promise<boolean> {
     assertProjectionName(projection);
     const { fence } = options;
-    if (fence !== undefined && typeof fence !== 'bigint') {
-      throw new InvalidArgumentError('resetCheckpoint: fence must be a bigint');
-    }
+    assertFence(fence, 'resetCheckpoint');
     const rows = await this.#query(
       client,
       this.#sql.resetCheckpoint,
