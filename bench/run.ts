@@ -4,6 +4,9 @@
  * in a scratch schema that is dropped afterwards, and prints each figure beside its raw-`pg`
  * baseline as a Markdown table. Benchmarks are not tests: nothing here fails on a missed target.
  *
+ * It builds the package first and measures the build (`dist/`), as users install it; see
+ * `measuredBuild`.
+ *
  * Environment: BENCH_PHASE_MS (one measured phase, default 2000), BENCH_ROUNDS (alternations of
  * annals and baseline, default 5).
  */
@@ -62,6 +65,21 @@ function verdict(figure: BenchFigure): string {
   return `${parts.join(', ')}: ${met ? 'met' : 'MISSED'}`;
 }
 
+/**
+ * Which annals the benchmarks import. `npm run bench` builds the package and imports it as a user
+ * would (`dist/`, through the package's exports). Run through the repository's own tsconfig,
+ * `annals` would map to `src/`, which tsx compiles with `keepNames`: every closure annals makes
+ * then also calls esbuild's `__name`, a cost no user's build pays.
+ */
+function measuredBuild(): string {
+  const resolved = fileURLToPath(import.meta.resolve('annals/postgres'));
+  const root = fileURLToPath(new URL('..', import.meta.url));
+  const shown = resolved.startsWith(root) ? resolved.slice(root.length) : resolved;
+  return shown.startsWith('dist/')
+    ? `the built package (${shown})`
+    : `${shown}, NOT the built package: run \`npm run bench\` to measure what users install`;
+}
+
 async function main(): Promise<void> {
   const pool = new pg.Pool({ connectionString, max: 16 });
   const extraPools: pg.Pool[] = [pool];
@@ -81,6 +99,7 @@ async function main(): Promise<void> {
     console.log(
       `- settings: ${settings.rows.map((row) => `${row.name}=${row.setting}${row.unit ? ` (${row.unit})` : ''}`).join(', ')}`,
     );
+    console.log(`- annals: ${measuredBuild()}`);
     console.log(
       `- each figure: median of ${rounds} rounds of ${phaseMs} ms, alternating with its baseline\n`,
     );
