@@ -2,6 +2,7 @@ import type { HorizonHolder, LogHorizon } from '../../core.js';
 import { sqlStateOf } from '../driver/errors.js';
 import type { PgPool } from '../driver/pg-client.js';
 import { runQuery, toDate } from '../driver/values.js';
+import { HEAD_ATTEMPTS } from './event-store-sql.js';
 import {
   HORIZON_HOLDER,
   HORIZON_PROBE,
@@ -57,9 +58,14 @@ export class HorizonReader {
   /** The horizon now: its scope, the committed events behind it and, if one, its holder. */
   async read(): Promise<LogHorizon> {
     const scope = await this.scope();
-    const state = (
-      await runQuery<HorizonStateRow>(this.#pool, horizonStateSql(this.#events, scope), [], 'readHorizon')
-    ).rows[0];
+    const sql = horizonStateSql(this.#events, scope);
+    let state: HorizonStateRow | undefined;
+    // Read again while the horizon's transaction had ended before the views were read: the
+    // horizon was then too low for this one read, and would report committed events as held back.
+    for (let attempt = 1; attempt <= HEAD_ATTEMPTS; attempt++) {
+      state = (await runQuery<HorizonStateRow>(this.#pool, sql, [], 'readHorizon')).rows[0];
+      if (!state?.ended) break;
+    }
     if (!state) return { scope, heldBackEvents: 0n, holder: undefined };
     const heldBackEvents = BigInt(state.held_back);
     // Below xmax, the horizon is an id that was running in the statement's snapshot.

@@ -83,12 +83,19 @@ export interface HorizonProbeRow extends PgRow {
   horizon: string;
 }
 
-/** The horizon now, the first id never assigned yet (`xmax`), and how many committed events sort at or after the horizon. */
+/**
+ * The horizon now, the first id never assigned yet (`xmax`), how many committed events sort at
+ * or after the horizon, and whether the horizon's transaction had already ended (`ended`): then
+ * the horizon was read too low, as `head()`'s can be (see `HEAD_ATTEMPTS` in
+ * event-store-sql.ts), and the read should be made again.
+ */
 export function horizonStateSql(events: string, scope: HorizonScope): string {
   return (
-    'SELECT h.horizon::text AS horizon, pg_snapshot_xmax(pg_current_snapshot())::text AS xmax, ' +
-    `(SELECT count(*) FROM ${events} e WHERE e.transaction_id >= h.horizon)::text AS held_back ` +
-    `FROM (SELECT ${horizonExpression(scope)} AS horizon) h`
+    'SELECT h.horizon::text AS horizon, s.xmax::text AS xmax, ' +
+    `(SELECT count(*) FROM ${events} e WHERE e.transaction_id >= h.horizon)::text AS held_back, ` +
+    "(h.horizon < s.xmax AND pg_xact_status(h.horizon) <> 'in progress') AS ended " +
+    `FROM (SELECT ${horizonExpression(scope)} AS horizon) h, ` +
+    '(SELECT pg_snapshot_xmax(pg_current_snapshot()) AS xmax) s'
   );
 }
 
@@ -97,6 +104,7 @@ export interface HorizonStateRow extends PgRow {
   horizon: string;
   xmax: string;
   held_back: string;
+  ended: boolean;
 }
 
 /**

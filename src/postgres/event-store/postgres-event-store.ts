@@ -477,7 +477,9 @@ export class PostgresEventStore implements IEventStore {
   /**
    * The readable end of the log now: its scope, how many committed events wait behind an
    * unfinished transaction, and that transaction (pid, database, application, age) if there is
-   * one. Projection status and `annals status` report it.
+   * one. Projection status and `annals status` report it. Like {@link PostgresEventStore.head},
+   * it reads again when the transaction bounding the horizon had ended before it looked, so it
+   * never reports committed events as waiting behind a transaction that is gone.
    */
   readHorizon(): Promise<LogHorizon> {
     this.#assertOpen();

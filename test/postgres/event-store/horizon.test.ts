@@ -488,6 +488,60 @@ describeWithServer('right after an append, while short transactions of another d
     }
   });
 
+  it('readHorizon() reads again when the transaction bounding its horizon ended while it looked', async () => {
+    // The race of the test above, staged for the horizon's own read: held back by a
+    // transaction that had ended, the append would be reported as waiting behind it.
+    const foreign = await scratch.open('annals-late-horizon-state');
+    const reader = await db.pool.connect();
+    type StateRow = { ended: boolean; held_back: string };
+    const states: StateRow[] = [];
+    let staged = false;
+    const isState = (text: unknown): text is string =>
+      typeof text === 'string' && text.includes('AS held_back');
+    const pool = new Proxy(db.pool, {
+      get(target, key) {
+        if (key === 'query') {
+          return async (config: unknown, values?: unknown[]) => {
+            if (isState(config) && !staged) {
+              staged = true;
+              await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
+              await reader.query('SELECT 1'); // the snapshot: `foreign` is running
+              await foreign.query('COMMIT');
+              const result = await reader.query(config, values);
+              await reader.query('COMMIT');
+              states.push(result.rows[0] as StateRow);
+              return result;
+            }
+            const result = await target.query(config as string, values);
+            if (isState(config)) states.push(result.rows[0] as StateRow);
+            return result;
+          };
+        }
+        const value = Reflect.get(target, key);
+        return typeof value === 'function' ? value.bind(target) : value;
+      },
+    });
+    const store = new PostgresEventStore({ pool, registry: registry(), schema: db.schema });
+    try {
+      expect(await store.horizonScope()).toBe('database');
+      await foreign.query('BEGIN');
+      await foreign.query('INSERT INTO scratch VALUES (5)'); // it has an id, older than the append's
+      await store.append(streamId('late-state'), NO_STREAM, [added('late')]);
+      const horizon = await store.readHorizon();
+      // The staged read counted the append as held back by an ended transaction; the next did not.
+      expect(states.length).toBeGreaterThanOrEqual(2);
+      expect(states[0]!.ended).toBe(true);
+      expect(BigInt(states[0]!.held_back)).toBeGreaterThan(0n);
+      expect(states.at(-1)!.ended).toBe(false);
+      expect(horizon.heldBackEvents).toBe(0n);
+      expect(horizon.holder).toBeUndefined();
+    } finally {
+      await foreign.query('ROLLBACK').catch(() => undefined);
+      reader.release();
+      await store.close();
+    }
+  });
+
   it('catchUp() of a runner that is not started processes the event just appended, every time', async () => {
     const store = new PostgresEventStore({ pool: db.pool, registry: registry(), schema: db.schema });
     const projectionStore = new PostgresProjectionStore({ pool: db.pool, schema: db.schema });
