@@ -430,36 +430,45 @@ describeWithServer('right after an append, while short transactions of another d
     };
   }
 
-  it('head() reads again when the transaction bounding its horizon ended while it looked', async () => {
-    // The race, made to happen: a snapshot taken while a foreign transaction runs, and the
-    // views read after it ended (a REPEATABLE READ transaction keeps the snapshot of its first
-    // statement and reads the views at their first use). A statement of the pool normally
-    // meets this only by chance, when a foreign transaction ends within microseconds.
-    const foreign = await scratch.open('annals-late-horizon');
-    const reader = await db.pool.connect();
-    type HeadRow = { stale: boolean; global_position: string | null };
-    const heads: HeadRow[] = [];
+  interface Queryable {
+    query(text: string, values?: unknown[]): Promise<{ rows: unknown[] }>;
+  }
+
+  /**
+   * `db.pool`, except that the first statement `isTarget` picks runs as the race has it: in a
+   * `REPEATABLE READ` transaction on `reader` whose snapshot is taken while `foreign` runs, its
+   * views read after `foreign` committed (such a transaction keeps its first statement's
+   * snapshot, and reads the views at their first use). The first row of every picked statement
+   * is pushed to `rows`. A statement of the pool meets this only by chance, when a foreign
+   * transaction ends within microseconds.
+   */
+  function poolWithLateRead(
+    foreign: Queryable,
+    reader: Queryable,
+    isTarget: (config: unknown) => boolean,
+    rows: unknown[],
+  ): typeof db.pool {
     let staged = false;
-    const isHead = (config: unknown): config is { name: string; text: string } =>
-      typeof config === 'object' &&
-      config !== null &&
-      String((config as { name?: unknown }).name).startsWith('annals_head_');
-    const pool = new Proxy(db.pool, {
+    return new Proxy(db.pool, {
       get(target, key) {
         if (key === 'query') {
           return async (config: unknown, values?: unknown[]) => {
-            if (isHead(config) && !staged) {
+            if (isTarget(config) && !staged) {
               staged = true;
+              const statement =
+                typeof config === 'string'
+                  ? { text: config, values }
+                  : (config as { text: string; values?: unknown[] });
               await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
               await reader.query('SELECT 1'); // the snapshot: `foreign` is running
               await foreign.query('COMMIT');
-              const result = await reader.query(config.text);
+              const result = await reader.query(statement.text, statement.values);
               await reader.query('COMMIT');
-              heads.push(result.rows[0] as HeadRow);
+              rows.push(result.rows[0]);
               return result;
             }
             const result = await target.query(config as string, values);
-            if (isHead(config)) heads.push(result.rows[0] as HeadRow);
+            if (isTarget(config)) rows.push(result.rows[0]);
             return result;
           };
         }
@@ -467,6 +476,18 @@ describeWithServer('right after an append, while short transactions of another d
         return typeof value === 'function' ? value.bind(target) : value;
       },
     });
+  }
+
+  it('head() reads again when the transaction bounding its horizon ended while it looked', async () => {
+    const foreign = await scratch.open('annals-late-horizon');
+    const reader = await db.pool.connect();
+    type HeadRow = { stale: boolean; global_position: string | null };
+    const heads: HeadRow[] = [];
+    const isHead = (config: unknown) =>
+      typeof config === 'object' &&
+      config !== null &&
+      String((config as { name?: unknown }).name).startsWith('annals_head_');
+    const pool = poolWithLateRead(foreign, reader, isHead, heads);
     const store = new PostgresEventStore({ pool, registry: registry(), schema: db.schema });
     try {
       expect(await store.horizonScope()).toBe('database');
@@ -495,32 +516,8 @@ describeWithServer('right after an append, while short transactions of another d
     const reader = await db.pool.connect();
     type StateRow = { ended: boolean; held_back: string };
     const states: StateRow[] = [];
-    let staged = false;
-    const isState = (text: unknown): text is string =>
-      typeof text === 'string' && text.includes('AS held_back');
-    const pool = new Proxy(db.pool, {
-      get(target, key) {
-        if (key === 'query') {
-          return async (config: unknown, values?: unknown[]) => {
-            if (isState(config) && !staged) {
-              staged = true;
-              await reader.query('BEGIN ISOLATION LEVEL REPEATABLE READ');
-              await reader.query('SELECT 1'); // the snapshot: `foreign` is running
-              await foreign.query('COMMIT');
-              const result = await reader.query(config, values);
-              await reader.query('COMMIT');
-              states.push(result.rows[0] as StateRow);
-              return result;
-            }
-            const result = await target.query(config as string, values);
-            if (isState(config)) states.push(result.rows[0] as StateRow);
-            return result;
-          };
-        }
-        const value = Reflect.get(target, key);
-        return typeof value === 'function' ? value.bind(target) : value;
-      },
-    });
+    const isState = (config: unknown) => typeof config === 'string' && config.includes('AS held_back');
+    const pool = poolWithLateRead(foreign, reader, isState, states);
     const store = new PostgresEventStore({ pool, registry: registry(), schema: db.schema });
     try {
       expect(await store.horizonScope()).toBe('database');
