@@ -34,6 +34,7 @@ import { EventRelay, ProjectionConsumer } from 'annals/amqp';
 import { fromEnv } from './infrastructure.js';
 import { OrderCommandHandler } from './order-commands.js';
 import { ORDER_READ_MODEL, type OrderReadRow, orderReadModel, queryOrders } from './order-read-model.js';
+import { readLogThrough } from './read-log.js';
 import { type OrderStores, openOrderStores, readModelSchema } from './store-setup.js';
 import { orderRegistry } from './upcasters.js';
 
@@ -166,7 +167,7 @@ async function walkQuickStart(
 
   log();
   log('2. Events stored in the global log');
-  const stored = (await eventStore.readAll({ limit: 1000 })).events;
+  const stored = await readLogThrough(eventStore, lastPosition!);
   for (const event of stored) {
     log(
       `  #${event.globalPosition} ${event.aggregateId} v${event.version} ${event.type}` +
