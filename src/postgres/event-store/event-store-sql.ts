@@ -1,7 +1,7 @@
 import { MAX_READ_LIMIT, type RawStoredEvent } from '../../core.js';
 import { fnv1a32 } from '../driver/identifier.js';
 import type { PgRow } from '../driver/pg-client.js';
-import { type HorizonScope, horizonExpression } from './horizon-sql.js';
+import { type HorizonScope, horizonEndedSql, horizonExpression } from './horizon-sql.js';
 
 /** A row of `events` as the store selects it; bigints arrive as text (see {@link EVENT_COLUMNS}). */
 export interface EventRow extends PgRow {
@@ -293,7 +293,7 @@ export function eventStoreSql(schema: string, horizon: HorizonScope = 'cluster')
     head: named(
       'head',
       'SELECT f.global_position, f.transaction_id, f."timestamp", ' +
-        `CASE WHEN h.x < pg_snapshot_xmax(pg_current_snapshot()) AND pg_xact_status(h.x) <> 'in progress' ` +
+        `CASE WHEN ${horizonEndedSql('h.x', 'pg_snapshot_xmax(pg_current_snapshot())')} ` +
         // The newest row, by the log index: is any committed event at or past the horizon?
         `THEN coalesce((SELECT e.transaction_id FROM ${events} e ORDER BY ${LOG_ORDER_DESC} LIMIT 1) >= h.x, false) ` +
         'ELSE false END AS stale ' +

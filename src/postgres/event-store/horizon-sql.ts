@@ -65,6 +65,18 @@ const DATABASE_HORIZON =
   `WHERE x.xid::xid NOT IN (${FOREIGN_XIDS})), pg_snapshot_xmax(s.snap)) END ` +
   'FROM (SELECT pg_current_snapshot() AS snap) s)';
 
+/**
+ * The condition that a horizon `horizon` (an `xid8` expression) was read too low: it is below
+ * `xmax` (the statement snapshot's, an `xid8` expression) and its transaction is no longer in
+ * progress. The per-database horizon reads `pg_stat_activity` after the snapshot, so a
+ * transaction of another database that ended in between can bound it for that one read; a
+ * caller that must include every committed event reads again (see `HEAD_ATTEMPTS` in
+ * event-store-sql.ts).
+ */
+export function horizonEndedSql(horizon: string, xmax: string): string {
+  return `(${horizon} < ${xmax} AND pg_xact_status(${horizon}) <> 'in progress')`;
+}
+
 /** The SQL expression (an `xid8`) of the horizon: events whose `transaction_id` is below it are readable. */
 export function horizonExpression(scope: HorizonScope): string {
   return scope === 'database' ? DATABASE_HORIZON : CLUSTER_HORIZON;
@@ -93,7 +105,7 @@ export function horizonStateSql(events: string, scope: HorizonScope): string {
   return (
     'SELECT h.horizon::text AS horizon, s.xmax::text AS xmax, ' +
     `(SELECT count(*) FROM ${events} e WHERE e.transaction_id >= h.horizon)::text AS held_back, ` +
-    "(h.horizon < s.xmax AND pg_xact_status(h.horizon) <> 'in progress') AS ended " +
+    `${horizonEndedSql('h.horizon', 's.xmax')} AS ended ` +
     `FROM (SELECT ${horizonExpression(scope)} AS horizon) h, ` +
     '(SELECT pg_snapshot_xmax(pg_current_snapshot()) AS xmax) s'
   );
