@@ -1,6 +1,7 @@
 /**
  * `npm run bench:cost [-- --sizes 0,1000000,10000000]`: how cost grows with the size of the store.
- * Not a `*.bench.ts` module (it takes minutes to an hour, `npm run bench` stays quick).
+ * Not a `*.bench.ts` module (it takes minutes to an hour, `npm run bench` stays quick). Like
+ * `npm run bench`, it builds first and measures the built package (`bench/tsconfig.json`).
  *
  * In a database of its own (`annals_cost`, created, and dropped at the end unless `--keep`), in
  * the schema `cost` migrated by annals' `migrate`, for each size in turn (events already stored):

@@ -1,5 +1,6 @@
 /**
- * `npx tsx bench/support/profile-client.ts [outDir]`: profiles the client side of the three
+ * `npm run build && npx tsx --tsconfig bench/tsconfig.json bench/support/profile-client.ts [outDir]`
+ * (the built package, as `npm run bench` measures it): profiles the client side of the three
  * PostgreSQL workloads of bench 02-04 (CPU profiles, one per phase, written as
  * `<outDir>/<phase>.cpuprofile`): 100-event appends (16 writers, 1,000 batches), loading a
  * 1,000-event stream 200 times, reading 100,000 events of the global log in pages of 1,000.
