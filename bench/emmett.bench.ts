@@ -101,8 +101,13 @@ const benchmark: Benchmark = {
       // A variable, so that neither TypeScript nor the bundler needs Emmett installed.
       const specifier = EMMETT;
       emmett = (await import(specifier)) as EmmettModule;
-    } catch {
-      console.log(`  skipped: ${EMMETT} is not installed (npm install --no-save ${EMMETT}@0.42.0 to run it)`);
+    } catch (error) {
+      const code = (error as { code?: unknown } | null)?.code;
+      const why =
+        code === 'ERR_MODULE_NOT_FOUND'
+          ? 'is not installed'
+          : `could not be loaded (${error instanceof Error ? error.message : String(error)})`;
+      console.log(`  skipped: ${EMMETT} ${why} (npm install --no-save ${EMMETT}@0.42.0 to run it)`);
       return [];
     }
     const database = `annals_bench_emmett_${runId()}`;
