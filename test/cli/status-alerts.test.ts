@@ -12,7 +12,7 @@ import { statusCommand } from '../../src/cli/commands/status-command.js';
 import type { OpenedConfig } from '../../src/cli/open-config.js';
 import { runCli } from '../../src/cli/run-cli.js';
 import { appendOrders, type GeneratedOrders, generateOrders } from '../postgres/projections/fixtures.js';
-import { databaseUrl, hasServer, usePostgres } from '../support/postgres.js';
+import { databaseUrl, hasServer, readLogThrough, usePostgres } from '../support/postgres.js';
 import { annals, annalsInProcess, fixtureConfig, lines, root } from './support.js';
 
 // As cli.test.ts: a database of its own on a server, a PGlite data directory otherwise.
@@ -282,7 +282,7 @@ describe('annals status with thresholds', () => {
     expect((await run(['rebuild', 'picky'], { ANNALS_TEST_FIXED: '1' })).code).toBe(0);
     await withDatabase(async (pool) => {
       const eventStore = new PostgresEventStore({ pool, registry: orderRegistry(), schema: schema() });
-      const third = (await eventStore.readAll({ limit: 3 })).events[2]!;
+      const third = (await readLogThrough(eventStore, 3))[2]!;
       const projectionStore = new PostgresProjectionStore({ pool, schema: schema() });
       await projectionStore.transaction(async (transaction) => {
         expect(

@@ -6,7 +6,7 @@ import { type PgPool, PostgresEventStore, PostgresProjectionStore, pgliteAsPool 
 import { afterAll, describe, expect, it } from 'vitest';
 import { orderRegistry } from '../../examples/order/upcasters.js';
 import { appendOrders, generateOrders } from '../postgres/projections/fixtures.js';
-import { databaseUrl, hasServer, usePostgres } from '../support/postgres.js';
+import { databaseUrl, hasServer, readLogThrough, usePostgres } from '../support/postgres.js';
 import { annals, fixtureConfig, lines } from './support.js';
 
 // As cli.test.ts: a schema of its own on a server, a PGlite data directory otherwise.
@@ -52,7 +52,7 @@ describe('annals status with relays in the config', () => {
     await withDatabase(async (pool) => {
       const eventStore = new PostgresEventStore({ pool, registry: orderRegistry(), schema: schema() });
       await appendOrders(eventStore, generated);
-      const third = (await eventStore.readAll({ limit: 3 })).events[2]!;
+      const third = (await readLogThrough(eventStore, 3))[2]!;
       const projectionStore = new PostgresProjectionStore({ pool, schema: schema() });
       await projectionStore.transaction(async (transaction) => {
         const saved = await transaction.saveCheckpoint('relay:domain_events', {

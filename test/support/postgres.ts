@@ -301,6 +301,28 @@ export async function wholeLogIds(store: PostgresEventStore, pool: PgQueryable):
   }
 }
 
+/**
+ * The first events of `store`'s log, in log order, once it shows at least `count` (or as read
+ * after 10 s, for the test's assertion to show): for a test that appended `count` events and then
+ * picks them from the log. Right after an append the readers' horizon can still hide it for a
+ * moment (see {@link wholeLogIds}), so a single `readAll` may show fewer.
+ */
+export async function readLogThrough(store: IEventStore, count: number): Promise<StoredEvent[]> {
+  const deadline = Date.now() + 10_000;
+  for (;;) {
+    const events: StoredEvent[] = [];
+    let after: StoredEvent | undefined;
+    for (;;) {
+      const page = await store.readAll({ after, limit: 1000 });
+      events.push(...page.events);
+      after = page.events.at(-1) ?? after;
+      if (page.caughtUp || events.length >= count) break;
+    }
+    if (events.length >= count || Date.now() > deadline) return events;
+    await new Promise((resolve) => setTimeout(resolve, 20));
+  }
+}
+
 /** Every event id `store`'s log shows now, in log order (pages of 1,000). */
 export async function readLogIds(store: IEventStore): Promise<string[]> {
   const ids: string[] = [];

@@ -13,7 +13,7 @@ import {
 import { PostgresEventStore, type PostgresProjectionContext, PostgresProjectionStore } from 'annals/postgres';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { usePostgres } from '../../support/postgres.js';
+import { readLogThrough, usePostgres } from '../../support/postgres.js';
 
 const db = usePostgres();
 
@@ -45,7 +45,7 @@ async function stores() {
   ]);
   await writer.append(id, 3, [{ type: 'Added', aggregateType: 'A', payload: { n: 'three' } }]); // fails `z.number()`
   await writer.append(id, 4, [{ type: 'Added', aggregateType: 'A', payload: { n: 5 } }]);
-  const log = (await writer.readAll({ limit: 100 })).events;
+  const log = await readLogThrough(writer, 5);
   return { writer, reader, fixed, projectionStore, log };
 }
 
