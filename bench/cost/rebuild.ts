@@ -2,8 +2,9 @@
  * Rebuilds the Order example's read model (`examples/order/order-read-model.ts`) over the store
  * with the `annals rebuild` command of the built package, as users run it, in a process of its
  * own (`node dist/cli/main.js rebuild order-read-model --config examples/order/annals.config.ts`;
- * the CLI compiles the TypeScript config itself), so that its memory is measured alone: the peak RSS as the kernel counts it (`/usr/bin/time -v`,
- * when installed) and RSS sampled from `/proc/<pid>/status` every 250 ms. Its progress output
+ * the CLI compiles the TypeScript config itself), so that its memory is measured alone: the peak
+ * RSS as the kernel counts it (`/usr/bin/time -v`, when installed) and RSS sampled from
+ * `/proc/<pid>/status` every 250 ms. Its progress output
  * (plain lines, once a second, as on a pipe) is captured.
  */
 import { spawn } from 'node:child_process';

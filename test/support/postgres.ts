@@ -302,24 +302,22 @@ export async function wholeLogIds(store: PostgresEventStore, pool: PgQueryable):
 }
 
 /**
- * The first events of `store`'s log, in log order, once it shows at least `count` (or as read
- * after 10 s, for the test's assertion to show): for a test that appended `count` events and then
- * picks them from the log. Right after an append the readers' horizon can still hide it for a
- * moment (see {@link wholeLogIds}), so a single `readAll` may show fewer.
+ * The events of `store`'s log from its start, in log order, once it shows at least `count` (or as
+ * read after 10 s, for the test's assertion to show): for a test that appended `count` events and
+ * then picks them from the log. Right after an append the readers' horizon can still hide it for
+ * a moment (see {@link wholeLogIds}), so a single `readAll` may show fewer. What it hides sorts
+ * after all it shows, so reading on from the last event seen never skips one.
  */
 export async function readLogThrough(store: IEventStore, count: number): Promise<StoredEvent[]> {
   const deadline = Date.now() + 10_000;
+  const events: StoredEvent[] = [];
+  let after: StoredEvent | undefined;
   for (;;) {
-    const events: StoredEvent[] = [];
-    let after: StoredEvent | undefined;
-    for (;;) {
-      const page = await store.readAll({ after, limit: 1000 });
-      events.push(...page.events);
-      after = page.events.at(-1) ?? after;
-      if (page.caughtUp || events.length >= count) break;
-    }
+    const page = await store.readAll({ after, limit: 1000 });
+    events.push(...page.events);
+    after = page.events.at(-1) ?? after;
     if (events.length >= count || Date.now() > deadline) return events;
-    await new Promise((resolve) => setTimeout(resolve, 20));
+    if (page.caughtUp) await new Promise((resolve) => setTimeout(resolve, 20));
   }
 }
 
